@@ -1,0 +1,311 @@
+"""The text model: tokens, paragraphs and sentences, all with offsets into the original text.
+
+Matching never looks at the original characters directly. A *token* is a maximal run of word
+characters (letters, digits and combining marks; the underscore and all punctuation are
+separators). Its *normal form* is Unicode NFKC followed by case folding, so ``“Cowards,”``
+and ``"cowards"`` give the same token, and ``Russia’s`` and ``Russia's`` give the same two tokens
+``russia`` ``s``. Quote style, dashes, ellipses, punctuation, whitespace and line wrapping never
+reach a token, so they never affect matching.
+
+Every token keeps its character span ``[start, end)`` in the original string (Python ``str``
+indexes), so a paragraph, a shingle or a matched passage can always be traced back to the exact
+characters of the text the user gave.
+
+>>> toks = tokenize("He said: ‘Things are bad.’")
+>>> toks.words
+['he', 'said', 'things', 'are', 'bad']
+>>> [toks.text[s:e] for s, e in zip(toks.starts, toks.ends)][:2]
+['He', 'said']
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+
+from .errors import EmptyDocumentError, InvalidTextError, InvalidTypeError
+
+__all__ = [
+    "Tokens",
+    "tokenize",
+    "normalize_word",
+    "fold_punctuation",
+    "paragraph_spans",
+    "sentence_breaks",
+    "token_hashes",
+    "coerce_text",
+    "MAX_DOCUMENT_CHARS",
+]
+
+#: Documents longer than this many characters are refused (``InvalidTextError``). 64 Mi chars
+#: keeps every offset inside int32 with room to spare; split longer inputs before indexing.
+MAX_DOCUMENT_CHARS = 64 * 1024 * 1024
+
+# A word character: anything str.isalnum() accepts, plus combining marks (so decomposed accents
+# stay inside their word). The underscore is punctuation here.
+_WORD_RE = re.compile(r"(?:[^\W_]|[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])+")
+
+# Length-preserving folding of typographic punctuation to ASCII, for display and for callers who
+# want a normalized string with the same offsets (tokens do not need it: punctuation never
+# reaches a token).
+_PUNCT_FOLD = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u02bc": "'",
+        "\u00b4": "'", "\u0060": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
+        "\u2212": "-",
+        "\u2026": ".",
+        "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ",
+    }
+)
+
+
+def fold_punctuation(text: str) -> str:
+    """Fold curly quotes, primes, dashes, ellipses and odd spaces to ASCII, keeping length.
+
+    The result has exactly the same length as ``text``, so offsets computed on it are offsets
+    into ``text``.
+
+    >>> fold_punctuation("‘deNazify’ — “cowards”…")
+    '\\'deNazify\\' - "cowards".'
+    """
+    return text.translate(_PUNCT_FOLD)
+
+
+def normalize_word(word: str) -> str:
+    """Return the matching form of one token: NFKC, then case folding.
+
+    >>> normalize_word("Straße"), normalize_word("ＰＳＫＯＶ"), normalize_word("ﬁne")
+    ('strasse', 'pskov', 'fine')
+    """
+    if word.isascii():
+        return word.lower()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", word).casefold())
+
+
+def coerce_text(text: object, *, what: str = "text") -> str:
+    """Validate a document at the boundary and return it as ``str``.
+
+    ``bytes`` are decoded as UTF-8 (``InvalidTextError`` when they are not valid UTF-8); any other
+    non-string raises ``InvalidTypeError``; documents longer than :data:`MAX_DOCUMENT_CHARS`
+    raise ``InvalidTextError``. Empty documents are returned as they are (the caller decides).
+    """
+    if isinstance(text, str):
+        out = text
+    elif isinstance(text, (bytes, bytearray, memoryview)):
+        try:
+            out = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidTextError(
+                f"{what} is not valid UTF-8 (byte {exc.start}: {exc.reason}); decode it yourself "
+                "with the right encoding, or with errors='replace'"
+            ) from None
+    else:
+        raise InvalidTypeError(f"{what} must be str (or UTF-8 bytes), not {type(text).__name__}")
+    if len(out) > MAX_DOCUMENT_CHARS:
+        raise InvalidTextError(
+            f"{what} has {len(out):,} characters, over the limit of {MAX_DOCUMENT_CHARS:,}; "
+            "split it into smaller documents"
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Tokens of one text with their spans in the original.
+
+    Attributes:
+        text: the original text, unchanged.
+        starts: int32 array, character offset where each token starts.
+        ends: int32 array, character offset one past each token's last character.
+        words: the normal form of each token (NFKC + case folding), same length as ``starts``.
+    """
+
+    text: str
+    starts: np.ndarray
+    ends: np.ndarray
+    words: list[str]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Character span ``[start, end)`` covering tokens ``first`` .. ``last - 1``."""
+        return int(self.starts[first]), int(self.ends[last - 1])
+
+
+def tokenize(text: str) -> Tokens:
+    """Split ``text`` into normalized tokens with character offsets into ``text``.
+
+    >>> t = tokenize("Don’t PANIC—it's fine")
+    >>> t.words, t.starts.tolist()
+    (['don', 't', 'panic', 'it', 's', 'fine'], [0, 4, 6, 12, 15, 17])
+    """
+    ascii_text = text.isascii()
+    source = text.lower() if ascii_text else text  # ASCII lower() keeps every offset
+    matches = list(_WORD_RE.finditer(source))
+    arr = np.fromiter(
+        (i for m in matches for i in m.span()), dtype=np.int32, count=2 * len(matches)
+    ).reshape(-1, 2)
+    if ascii_text:
+        words = [m.group() for m in matches]
+    else:
+        words = [normalize_word(m.group()) for m in matches]
+    return Tokens(text, arr[:, 0].copy(), arr[:, 1].copy(), words)
+
+
+class _HashCache:
+    """Memo of token -> xxh3_64 for one seed, so frequent words are hashed once."""
+
+    __slots__ = ("seed", "table")
+    MAX_ENTRIES = 2_000_000
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.table: dict[str, int] = {}
+
+    def __call__(self, words: list[str]) -> np.ndarray:
+        table = self.table
+        if len(table) > self.MAX_ENTRIES:
+            table.clear()
+        seed = self.seed
+        get = table.get
+        out = np.empty(len(words), dtype=np.uint64)
+        for i, w in enumerate(words):
+            h = get(w)
+            if h is None:
+                h = xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass"), seed)
+                table[w] = h
+            out[i] = h
+        return out
+
+
+_CACHES: dict[int, _HashCache] = {}
+
+
+def token_hashes(words: list[str], seed: int = 0) -> np.ndarray:
+    """64-bit hash of each normalized token: ``xxh3_64(utf8(word), seed)``, as uint64.
+
+    Stable across processes, machines and Python's hash randomization.
+
+    >>> int(token_hashes(["pskov"], seed=1)[0]) == xxhash.xxh3_64_intdigest(b"pskov", 1)
+    True
+    """
+    cache = _CACHES.get(seed)
+    if cache is None:
+        cache = _CACHES[seed] = _HashCache(seed)
+    return cache(words)
+
+
+# ---------------------------------------------------------------------------------------------
+# Paragraphs
+
+_BLANK_LINE_RE = re.compile(r"\n[ \t\r\f\v\u00a0]*\n")
+_BULLET_RE = re.compile(r"^[ \t]*(?:[•●◦▪▸►‣∙·*\-–—]|\d{1,3}[.)])\s+")
+_SENT_END_CHARS = ".!?:;\"'”’)]…"
+
+
+def _line_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans = []
+    pos = start
+    while pos < end:
+        nl = text.find("\n", pos, end)
+        if nl < 0:
+            nl = end
+        spans.append((pos, nl))
+        pos = nl + 1
+    return spans
+
+
+def _is_wrapped(text: str, lines: list[tuple[int, int]]) -> bool:
+    """True when a block of lines looks hard-wrapped (lines end mid-sentence at a width)."""
+    body = [(s, e) for s, e in lines[:-1] if text[s:e].strip()]
+    if not body:
+        return False
+    longest = max(e - s for s, e in body)
+    if longest > 100:
+        return False
+    ends_sentence = sum(1 for s, e in body if text[s:e].rstrip()[-1:] in _SENT_END_CHARS)
+    return ends_sentence < 0.5 * len(body)
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans ``[start, end)`` of the paragraphs of ``text``, in order.
+
+    Handles the layouts news text comes in:
+
+    * blank-line separated paragraphs;
+    * hard-wrapped wire copy where a new paragraph starts with an indented line;
+    * one paragraph per line (single newlines between lines that end sentences);
+    * bullet lists (each item is a paragraph).
+
+    Spans are trimmed of surrounding whitespace; blocks without any word character are dropped.
+
+    >>> t = "First para\\nwraps here.\\n\\n    Second para\\nwrapped too\\n    Third."
+    >>> [t[s:e] for s, e in paragraph_spans(t)]
+    ['First para\\nwraps here.', 'Second para\\nwrapped too', 'Third.']
+    """
+    out: list[tuple[int, int]] = []
+    n = len(text)
+    block_start = 0
+    blocks: list[tuple[int, int]] = []
+    for m in _BLANK_LINE_RE.finditer(text):
+        blocks.append((block_start, m.start()))
+        block_start = m.end() - 1
+    blocks.append((block_start, n))
+    for bs, be in blocks:
+        lines = [(s, e) for s, e in _line_spans(text, bs, be) if text[s:e].strip()]
+        if not lines:
+            continue
+        if len(lines) == 1:
+            pieces = [lines[0]]
+        elif _is_wrapped(text, lines):
+            pieces = []
+            cur_s, cur_e = lines[0]
+            for s, e in lines[1:]:
+                line = text[s:e]
+                if line[:1] in (" ", "\t") or _BULLET_RE.match(line):
+                    pieces.append((cur_s, cur_e))
+                    cur_s = s
+                cur_e = e
+            pieces.append((cur_s, cur_e))
+        else:
+            pieces = lines
+        for s, e in pieces:
+            seg = text[s:e]
+            stripped = seg.strip()
+            if not stripped or _WORD_RE.search(stripped) is None:
+                continue
+            lead = len(seg) - len(seg.lstrip())
+            out.append((s + lead, s + lead + len(stripped)))
+    return out
+
+
+_SENT_BREAK_RE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]*[A-Z0-9\u00c0-\u024f\u0400-\u04ff])")
+
+
+def sentence_breaks(text: str, start: int, end: int) -> list[int]:
+    """Character offsets in ``[start, end)`` where a new sentence starts (excluding ``start``).
+
+    A break is sentence-final punctuation, optional closing quotes, whitespace, then a capital
+    letter or a digit (optionally after opening quotes). Abbreviations give spurious breaks;
+    callers merge short sentences.
+
+    >>> t = "He said: ‘Yes.’ Then he left. ok"
+    >>> [t[i:i+4] for i in sentence_breaks(t, 0, len(t))]
+    ['Then']
+    """
+    return [m.end() for m in _SENT_BREAK_RE.finditer(text, start, end) if m.end() < end]
+
+
+def check_nonempty(tokens: Tokens, *, what: str = "document") -> None:
+    """Raise ``EmptyDocumentError`` when ``tokens`` holds no token."""
+    if len(tokens) == 0:
+        kind = "empty" if not tokens.text.strip() else "without any word character"
+        raise EmptyDocumentError(f"{what} is {kind}; there is nothing to index")
