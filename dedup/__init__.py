@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .config import IndexConfig
 from .errors import (
     ConfigMismatchError,
     CorruptIndexError,
@@ -14,10 +15,21 @@ from .errors import (
     InvalidTextError,
     InvalidTypeError,
 )
+from .index import AddReport, Index
+from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, ParagraphMatch
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AddReport",
+    "Boilerplate",
+    "Cluster",
+    "DocPair",
+    "Index",
+    "IndexConfig",
+    "Match",
+    "Occurrence",
+    "ParagraphMatch",
     "ConfigMismatchError",
     "CorruptIndexError",
     "DedupError",

@@ -1,0 +1,292 @@
+"""Corpus-wide analysis: verified unit pairs, groups of recurring text, boilerplate.
+
+Steps, each vectorized over all units:
+
+1. LSH candidates: units sharing a band bucket (large buckets linked as stars, see
+   :func:`dedup.lsh.bucket_pairs`), pairs inside one document dropped.
+2. Verification: the MinHash estimate of Jaccard; estimates near the threshold are replaced
+   by the exact Jaccard of the two shingle sets (``exact`` callback).
+3. Groups: connected components of verified pairs; a group is one text recurring in several
+   documents (a story paragraph, a quote, a newsletter blurb).
+4. Boilerplate: a group found in at least ``boilerplate_min_docs`` documents, where the median
+   carrying document shares at most ``boilerplate_max_coverage`` of its words with any other
+   document. Outlet boilerplate recurs across articles that otherwise share nothing; a story
+   reprinted by fifty outlets is carried by documents that share most of their words, so it is
+   reuse however many documents contain it.
+5. Pairs: inside every group that is not boilerplate, every unit pair from different documents
+   is verified (this also recovers pairs LSH missed but that are linked through a third copy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .config import IndexConfig
+from .lsh import bucket_pairs
+
+__all__ = ["Analysis", "analyze", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_ABOVE"]
+
+#: Estimates in ``[threshold - AMBIGUOUS_BELOW, threshold + AMBIGUOUS_ABOVE)`` are re-checked
+#: with the exact Jaccard. With 128 permutations the estimate's standard deviation is at most
+#: 0.044, so a pair outside the window is on the right side of the threshold with near certainty.
+AMBIGUOUS_BELOW = 0.15
+AMBIGUOUS_ABOVE = 0.1
+
+#: LSH buckets with more units than this are linked as stars instead of all pairs.
+MAX_BUCKET_PAIRS = 64
+#: Groups with more units than this are not expanded to all their pairs (their LSH pairs stay).
+MAX_GROUP_EXPAND = 3000
+
+ExactFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Result of :func:`analyze` over the units ``0 .. n_units - 1``.
+
+    Attributes:
+        pairs: ``(m, 2)`` int64 verified unit pairs (lo, hi), different documents, not
+            boilerplate, sorted.
+        sims: float32 similarity of each pair.
+        exact: bool, whether ``sims`` is exact for that pair.
+        unit_group: int64 group id of every unit (singleton groups included).
+        unit_boilerplate: bool, unit belongs to a boilerplate group.
+        boilerplate_groups: int64 ids of boilerplate groups.
+        group_docs: number of documents of every group.
+        group_coverage: median coverage of the documents carrying each group.
+        doc_coverage: share of each document's words shared with any other document.
+        boilerplate_pairs: ``(m, 2)`` verified pairs inside boilerplate groups (stars).
+    """
+
+    pairs: np.ndarray
+    sims: np.ndarray
+    exact: np.ndarray
+    unit_group: np.ndarray
+    unit_boilerplate: np.ndarray
+    boilerplate_groups: np.ndarray
+    group_docs: np.ndarray
+    group_coverage: np.ndarray
+    doc_coverage: np.ndarray
+    boilerplate_pairs: np.ndarray
+
+
+def verify_pairs(
+    sig_a: np.ndarray,
+    sig_b: np.ndarray,
+    threshold: float,
+    exact: ExactFn | None,
+    idx_a: np.ndarray,
+    idx_b: np.ndarray,
+    chunk: int = 200_000,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Similarity of candidate pairs; returns ``(accepted, sims, is_exact)``.
+
+    ``sig_a[idx_a[i]]`` and ``sig_b[idx_b[i]]`` are the signatures of pair ``i``.
+    """
+    m = len(idx_a)
+    est = np.empty(m, dtype=np.float32)
+    for lo in range(0, m, chunk):
+        hi = min(m, lo + chunk)
+        est[lo:hi] = (sig_a[idx_a[lo:hi]] == sig_b[idx_b[lo:hi]]).mean(axis=1)
+    is_exact = np.zeros(m, dtype=bool)
+    if exact is not None and m:
+        amb = np.flatnonzero((est >= threshold - AMBIGUOUS_BELOW) & (est < threshold + AMBIGUOUS_ABOVE))
+        if len(amb):
+            est[amb] = exact(idx_a[amb], idx_b[amb])
+            is_exact[amb] = True
+    return est >= threshold - 1e-9, est, is_exact
+
+
+def _components(n: int, pairs: np.ndarray) -> np.ndarray:
+    if len(pairs) == 0:
+        return np.arange(n, dtype=np.int64)
+    g = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, labels = connected_components(g, directed=False)
+    return labels.astype(np.int64)
+
+
+def _group_pairs(groups: np.ndarray, members_sorted: np.ndarray, max_size: int) -> np.ndarray:
+    """All pairs of units inside each group of size 2..max_size."""
+    change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    sizes = np.diff(np.concatenate([starts, [len(groups)]]))
+    out = []
+    for s in np.unique(sizes).tolist():
+        if s < 2 or s > max_size:
+            continue
+        st = starts[sizes == s]
+        ia, ib = np.triu_indices(s, 1)
+        a = members_sorted[st[:, None] + ia[None, :]].ravel()
+        b = members_sorted[st[:, None] + ib[None, :]].ravel()
+        out.append(np.stack([a, b], axis=1))
+    if not out:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.sort(np.concatenate(out), axis=1)
+
+
+def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
+    if len(pairs) == 0:
+        return pairs.reshape(0, 2)
+    key = pairs[:, 0].astype(np.int64) << 32 | pairs[:, 1].astype(np.int64)
+    key = np.unique(key)
+    return np.stack([key >> 32, key & 0xFFFFFFFF], axis=1)
+
+
+def _segments(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start index and length of each run of equal values in a sorted array."""
+    if len(sorted_keys) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    cut = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    starts = np.concatenate([[0], cut])
+    return starts, np.diff(np.concatenate([starts, [len(sorted_keys)]]))
+
+
+def _coverage(
+    unit_group: np.ndarray,
+    unit_doc: np.ndarray,
+    unit_kind: np.ndarray,
+    unit_ntok: np.ndarray,
+    unit_para_global: np.ndarray,
+    para_ntok: np.ndarray,
+    doc_ntok: np.ndarray,
+    min_docs: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coverage figures behind the boilerplate rule.
+
+    Returns ``(doc_coverage, group_docs, group_coverage)``: the share of each document's words
+    shared with any other document; the number of documents of each group; and for each group
+    carried by at least ``min_docs`` documents, the median over its documents d of the share of
+    d's words that d shares *with the other documents of that group* (texts h with
+    ``|docs(h) & docs(g)| >= 2``). Outlet boilerplate scores low even in articles that reprint
+    a story, because the story's other copies are elsewhere; a reprinted story scores high.
+    """
+    n_docs = len(doc_ntok)
+    n_groups = int(unit_group.max()) + 1 if len(unit_group) else 0
+    doc_len = np.maximum(doc_ntok, 1).astype(np.float64)
+    # (group, doc) incidence with the words of the document in that group
+    gd_key = unit_group << 32 | unit_doc.astype(np.int64)
+    order = np.argsort(gd_key, kind="stable")
+    gd_sorted = gd_key[order]
+    st, ln = _segments(gd_sorted)
+    inc_key = gd_sorted[st]
+    inc_tok = np.add.reduceat(unit_ntok[order].astype(np.float64), st) if len(st) else np.empty(0)
+    inc_g = inc_key >> 32
+    inc_d = inc_key & 0xFFFFFFFF
+    group_docs = np.bincount(inc_g, minlength=n_groups)
+    shared = group_docs[inc_g] >= 2
+    # share of each document's words shared with any other document (paragraph level)
+    matched = group_docs[unit_group] >= 2
+    is_par = unit_kind == 0
+    para_cov = np.zeros(len(para_ntok), dtype=np.float64)
+    np.add.at(para_cov, unit_para_global[~is_par & matched], unit_ntok[~is_par & matched])
+    pu = is_par & matched
+    para_cov[unit_para_global[pu]] = para_ntok[unit_para_global[pu]]
+    para_cov = np.minimum(para_cov, para_ntok)
+    para_doc = np.zeros(len(para_ntok), dtype=np.int64)
+    para_doc[unit_para_global] = unit_doc
+    doc_cov = np.bincount(para_doc, weights=para_cov, minlength=n_docs) / doc_len
+
+    group_cov = np.ones(n_groups, dtype=np.float64)
+    cand = group_docs >= min_docs
+    if not cand.any():
+        return doc_cov, group_docs, group_cov
+    # shared incidence sorted by document: each document's shared groups
+    sg, sd, stok = inc_g[shared], inc_d[shared], inc_tok[shared]
+    o = np.lexsort((sg, sd))
+    sg, sd, stok = sg[o], sd[o], stok[o]
+    # co-occurrence of groups across documents: C[g, h] = |docs(g) & docs(h)|
+    gids, g_local = np.unique(sg, return_inverse=True)
+    m = csr_matrix((np.ones(len(sg), np.float32), (g_local, sd)), shape=(len(gids), n_docs))
+    cand_local = np.flatnonzero(cand[gids])
+    co = (m[cand_local] @ m.T).tocsr()
+    cand_row = np.full(len(gids), -1, dtype=np.int64)
+    cand_row[cand_local] = np.arange(len(cand_local))
+    # triples (doc d, candidate g in d, shared group h in d)
+    dst, dln = _segments(sd)
+    is_c = cand_row[g_local] >= 0
+    n_c = np.add.reduceat(is_c.astype(np.int64), dst)
+    # for each candidate incidence (d, g): all incidences of d
+    ci = np.flatnonzero(is_c)
+    doc_of_ci = np.searchsorted(dst, ci, side="right") - 1
+    reps = dln[doc_of_ci]
+    trip_c = np.repeat(ci, reps)
+    base = np.repeat(dst[doc_of_ci], reps)
+    ramp = np.arange(int(reps.sum()), dtype=np.int64) - np.repeat(np.cumsum(reps) - reps, reps)
+    trip_h = base + ramp
+    _ = n_c
+    rows = cand_row[g_local[trip_c]]
+    cols = g_local[trip_h]
+    both = np.asarray(co[rows, cols]).ravel() >= 2
+    cov_ci = np.bincount(
+        np.searchsorted(ci, trip_c[both]), weights=stok[trip_h[both]], minlength=len(ci)
+    ) / doc_len[sd[ci]]
+    cov_ci = np.minimum(cov_ci, 1.0)
+    # median per candidate group
+    g_ci = sg[ci]
+    o = np.lexsort((cov_ci, g_ci))
+    g_sorted, c_sorted = g_ci[o], cov_ci[o]
+    gst, gln = _segments(g_sorted)
+    lo = gst + (gln - 1) // 2
+    hi = gst + gln // 2
+    group_cov[g_sorted[gst]] = (c_sorted[lo] + c_sorted[hi]) / 2
+    return doc_cov, group_docs, group_cov
+
+
+def analyze(
+    *,
+    config: IndexConfig,
+    threshold: float,
+    sig: np.ndarray,
+    keys: np.ndarray,
+    unit_doc: np.ndarray,
+    unit_para_global: np.ndarray,
+    unit_kind: np.ndarray,
+    unit_ntok: np.ndarray,
+    para_ntok: np.ndarray,
+    doc_ntok: np.ndarray,
+    exact: ExactFn | None,
+) -> Analysis:
+    """Run the corpus-wide analysis over all units (see the module docstring)."""
+    n = len(unit_doc)
+    n_docs = len(doc_ntok)
+    ids = np.arange(n, dtype=np.int64)
+    cand = bucket_pairs(keys, ids, MAX_BUCKET_PAIRS)
+    cand = cand[unit_doc[cand[:, 0]] != unit_doc[cand[:, 1]]]
+    cand = _unique_pairs(cand)
+    ok, _, _ = verify_pairs(sig, sig, threshold, exact, cand[:, 0], cand[:, 1])
+    edges = cand[ok]
+    unit_group = _components(n, edges)
+
+    doc_cov, group_docs, group_cov = _coverage(
+        unit_group, unit_doc, unit_kind, unit_ntok, unit_para_global, para_ntok, doc_ntok,
+        config.boilerplate_min_docs,
+    )
+    boiler = (group_docs >= config.boilerplate_min_docs) & (group_cov <= config.boilerplate_max_coverage)
+    unit_boiler = boiler[unit_group]
+
+    # pairs inside non-boilerplate groups
+    members = np.flatnonzero(~unit_boiler & (group_docs[unit_group] >= 2))
+    order = np.argsort(unit_group[members], kind="stable")
+    members = members[order]
+    expanded = _group_pairs(unit_group[members], members, MAX_GROUP_EXPAND)
+    expanded = expanded[unit_doc[expanded[:, 0]] != unit_doc[expanded[:, 1]]]
+    known = edges[~unit_boiler[edges[:, 0]]]
+    allp = _unique_pairs(np.concatenate([expanded, known]))
+    ok, sims, is_exact = verify_pairs(sig, sig, threshold, exact, allp[:, 0], allp[:, 1])
+    return Analysis(
+        pairs=allp[ok],
+        sims=sims[ok],
+        exact=is_exact[ok],
+        unit_group=unit_group,
+        unit_boilerplate=unit_boiler,
+        boilerplate_groups=np.flatnonzero(boiler),
+        group_docs=group_docs,
+        group_coverage=group_cov,
+        doc_coverage=doc_cov,
+        boilerplate_pairs=edges[unit_boiler[edges[:, 0]]],
+    )

@@ -1,0 +1,676 @@
+"""The :class:`Index`: paragraph MinHash-LSH over documents, with verified pairs and clusters.
+
+>>> from dedup import Index
+>>> idx = Index()
+>>> story = "Around 60 Russian paratroopers refused to fight in Ukraine, according to reports."
+>>> idx.add("a", story + "\\n\\nSubscribe to our newsletter today.")
+>>> idx.add("b", "Unrelated lead paragraph about the weather.\\n\\n" + story.replace("Around", "About"))
+>>> [(m.doc_id, round(m.score, 2)) for m in idx.query(story)]
+[('a', 1.0), ('b', 1.0)]
+>>> [(p.a, p.b) for p in idx.pairs()]
+[('a', 'b')]
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .analysis import Analysis, analyze, verify_pairs
+from .config import IndexConfig
+from .errors import (
+    DocumentNotFoundError,
+    DuplicateDocumentError,
+    EmptyDocumentError,
+    InvalidParameterError,
+    InvalidTypeError,
+)
+from .lsh import BandTable, band_keys
+from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, ParagraphMatch
+from .text import coerce_text, tokenize
+from .units import Features, featurize, unit_shingles
+
+__all__ = ["Index", "AddReport"]
+
+#: Documents featurized per batch in :meth:`Index.add_many`.
+BATCH_DOCS = 2000
+
+
+@dataclass
+class AddReport:
+    """What :meth:`Index.add_many` did: ids added, and records skipped with the reason."""
+
+    added: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def n_skipped(self) -> int:
+        return len(self.skipped)
+
+
+_COLUMNS = (
+    "unit_doc", "unit_para", "unit_kind", "unit_start", "unit_end", "unit_ntok", "unit_nsh",
+    "sig", "keys", "para_start", "para_end", "para_ntok", "para_doc",
+)
+
+
+class Index:
+    """A MinHash-LSH index over the paragraphs (and sentences) of documents.
+
+    Args:
+        threshold: Jaccard similarity of word-shingle sets (0..1] from which two paragraphs
+            count as reused. Default 0.5.
+        num_perm: permutations per MinHash signature. Default 128.
+        seed: seed of token hashing and permutations; equal seeds give equal signatures on every
+            machine. Default 1.
+        shingle_size: words per shingle. Default 5.
+        bands, rows: LSH banding, chosen from ``threshold`` when omitted.
+        min_sentence_words: sentence units shorter than this many words are merged. Default 8.
+        boilerplate_min_docs: minimum documents before a recurring text can be boilerplate.
+            Default 5.
+        boilerplate_max_coverage: see :class:`dedup.config.IndexConfig`. Default 0.5.
+
+    Documents are kept (text and metadata) so matches can be aligned and the index saved
+    without the original corpus. Empty or whitespace-only documents raise
+    :class:`EmptyDocumentError` in :meth:`add`; :meth:`add_many` can skip and report them.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        num_perm: int = 128,
+        seed: int = 1,
+        shingle_size: int = 5,
+        *,
+        bands: int | None = None,
+        rows: int | None = None,
+        min_sentence_words: int = 8,
+        boilerplate_min_docs: int = 5,
+        boilerplate_max_coverage: float = 0.5,
+        config: IndexConfig | None = None,
+    ) -> None:
+        if config is None:
+            config = IndexConfig(
+                threshold=threshold,
+                num_perm=num_perm,
+                seed=seed,
+                shingle_size=shingle_size,
+                bands=bands,
+                rows=rows,
+                min_sentence_words=min_sentence_words,
+                boilerplate_min_docs=boilerplate_min_docs,
+                boilerplate_max_coverage=boilerplate_max_coverage,
+            )
+        self.config = config
+        self._ids: list[str] = []
+        self._texts: list[str] = []
+        self._meta: list[dict[str, Any]] = []
+        self._alive: list[bool] = []
+        self._pos: dict[str, int] = {}
+        self._doc_ntok: list[int] = []
+        self._doc_para0: list[int] = []  # global index of each document's first paragraph
+        self._n_para = 0
+        self._n_units = 0
+        self._chunks: dict[str, list[np.ndarray]] = {c: [] for c in _COLUMNS}
+        self._cols: dict[str, np.ndarray] | None = None
+        self._table: BandTable | None = None
+        self._analysis: dict[float, Analysis] = {}
+        self._shingle_cache: dict[int, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ documents
+
+    def __len__(self) -> int:
+        return len(self._pos)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._pos
+
+    def __iter__(self) -> Iterator[str]:
+        return (d for d, alive in zip(self._ids, self._alive) if alive)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"Index(documents={len(self)}, threshold={c.threshold}, num_perm={c.num_perm}, "
+            f"shingle_size={c.shingle_size}, bands={c.bands}, rows={c.rows})"
+        )
+
+    def text(self, doc_id: str) -> str:
+        """The stored text of ``doc_id``."""
+        return self._texts[self._doc(doc_id)]
+
+    def metadata(self, doc_id: str) -> dict[str, Any]:
+        """A copy of the metadata stored with ``doc_id``."""
+        return dict(self._meta[self._doc(doc_id)])
+
+    def paragraphs(self, doc_id: str) -> list[tuple[int, int]]:
+        """Character spans of the paragraphs of ``doc_id``, as segmented for matching."""
+        d = self._doc(doc_id)
+        cols = self._columns()
+        lo = self._doc_para0[d]
+        hi = self._doc_para0[d + 1] if d + 1 < len(self._doc_para0) else self._n_para
+        return list(zip(cols["para_start"][lo:hi].tolist(), cols["para_end"][lo:hi].tolist()))
+
+    def _doc(self, doc_id: str) -> int:
+        try:
+            return self._pos[doc_id]
+        except (KeyError, TypeError):
+            raise DocumentNotFoundError(f"no document with id {doc_id!r} in the index") from None
+
+    @staticmethod
+    def _check_id(doc_id: object) -> str:
+        if not isinstance(doc_id, str):
+            raise InvalidTypeError(f"document id must be str, not {type(doc_id).__name__}")
+        if not doc_id:
+            raise InvalidParameterError("document id must not be empty")
+        return doc_id
+
+    def add(self, doc_id: str, text: str | bytes, *, replace: bool = False, **metadata: Any) -> None:
+        """Add one document. Keyword arguments are stored as its metadata.
+
+        Raises:
+            DuplicateDocumentError: ``doc_id`` is already indexed and ``replace`` is False.
+            EmptyDocumentError: the text has no word character.
+            InvalidTypeError, InvalidTextError: wrong type, undecodable bytes, too long.
+        """
+        report = self.add_many([(doc_id, text, metadata)], replace=replace, on_error="raise")
+        assert report.added == 1
+
+    def add_many(
+        self,
+        records: Iterable[Any],
+        *,
+        replace: bool = False,
+        on_error: str = "raise",
+        batch_size: int = BATCH_DOCS,
+    ) -> AddReport:
+        """Add many documents, featurized in batches.
+
+        Args:
+            records: ``(id, text)`` or ``(id, text, metadata)`` tuples, or mappings with ``"id"``
+                and ``"text"`` keys (other keys become metadata).
+            replace: update documents whose id is already indexed instead of raising.
+            on_error: ``"raise"`` (default) stops at the first bad record; ``"skip"`` skips it
+                and reports it in the returned :class:`AddReport` (nothing is dropped
+                silently).
+            batch_size: documents featurized per numpy batch.
+
+        Returns:
+            An :class:`AddReport` with the count added and the skipped ids with reasons.
+        """
+        if on_error not in ("raise", "skip"):
+            raise InvalidParameterError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        report = AddReport()
+        batch: list[tuple[str, str, dict[str, Any]]] = []
+        seen: set[str] = set()
+        for n, rec in enumerate(records):
+            try:
+                doc_id, text, meta = self._parse_record(rec, n)
+                if doc_id in seen or (doc_id in self._pos and not replace):
+                    raise DuplicateDocumentError(
+                        f"document id {doc_id!r} is already in the index; pass replace=True to update it"
+                    )
+                if not any(ch.isalnum() for ch in text):
+                    what = "empty" if not text.strip() else "without any word character"
+                    raise EmptyDocumentError(f"document {doc_id!r} is {what}; there is nothing to index")
+            except Exception as exc:
+                from .errors import DedupError
+
+                if on_error == "raise" or not isinstance(exc, DedupError):
+                    self._flush(batch, report)
+                    raise
+                report.skipped.append((str(rec[0]) if isinstance(rec, tuple) and rec else
+                                       str(rec.get("id")) if isinstance(rec, Mapping) else "?", str(exc)))
+                continue
+            seen.add(doc_id)
+            batch.append((doc_id, text, meta))
+            if len(batch) >= batch_size:
+                self._flush(batch, report)
+                batch = []
+                seen.clear()
+        self._flush(batch, report)
+        return report
+
+    def _parse_record(self, rec: Any, n: int) -> tuple[str, str, dict[str, Any]]:
+        if isinstance(rec, Mapping):
+            if "id" not in rec or "text" not in rec:
+                raise InvalidParameterError(f"record {n} needs 'id' and 'text' keys, has {sorted(rec)[:8]}")
+            meta = {k: v for k, v in rec.items() if k not in ("id", "text")}
+            doc_id, text = rec["id"], rec["text"]
+        elif isinstance(rec, tuple) and len(rec) in (2, 3):
+            doc_id, text = rec[0], rec[1]
+            meta = dict(rec[2]) if len(rec) == 3 and rec[2] else {}
+        else:
+            raise InvalidTypeError(
+                f"record {n} must be an (id, text) tuple or a mapping with 'id' and 'text', "
+                f"not {type(rec).__name__}"
+            )
+        doc_id = self._check_id(doc_id)
+        return doc_id, coerce_text(text, what=f"text of document {doc_id!r}"), meta
+
+    def _flush(self, batch: list[tuple[str, str, dict[str, Any]]], report: AddReport) -> None:
+        if not batch:
+            return
+        for doc_id, _, _ in batch:
+            if doc_id in self._pos:
+                self.remove(doc_id)
+        texts = [t for _, t, _ in batch]
+        feats = featurize(texts, self.config)
+        self._append(feats, [d for d, _, _ in batch], texts, [m for _, _, m in batch])
+        report.added += len(batch)
+
+    def _append(self, f: Features, ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> None:
+        base_doc = len(self._ids)
+        base_para = self._n_para
+        para0 = np.zeros(len(ids), dtype=np.int64)
+        if len(ids):
+            np.cumsum(f.doc_npara[:-1], out=para0[1:])
+        for i, doc_id in enumerate(ids):
+            self._pos[doc_id] = base_doc + i
+            self._doc_para0.append(base_para + int(para0[i]))
+        self._ids.extend(ids)
+        self._texts.extend(texts)
+        self._meta.extend(metas)
+        self._alive.extend([True] * len(ids))
+        self._doc_ntok.extend(f.doc_ntok.tolist())
+        c = self._chunks
+        c["unit_doc"].append(f.unit_doc + base_doc)
+        c["unit_para"].append(f.unit_para)
+        c["unit_kind"].append(f.unit_kind)
+        c["unit_start"].append(f.unit_start)
+        c["unit_end"].append(f.unit_end)
+        c["unit_ntok"].append(f.unit_ntok)
+        c["unit_nsh"].append(f.unit_nsh)
+        c["sig"].append(f.sig)
+        c["keys"].append(band_keys(f.sig, self.config.b, self.config.r))
+        c["para_start"].append(f.para_start)
+        c["para_end"].append(f.para_end)
+        c["para_ntok"].append(f.para_ntok)
+        c["para_doc"].append(f.para_doc + base_doc)
+        self._n_para += len(f.para_doc)
+        self._n_units += f.n_units
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._cols = None
+        self._table = None
+        self._analysis.clear()
+
+    def remove(self, doc_id: str) -> None:
+        """Remove a document. Raises :class:`DocumentNotFoundError` when absent."""
+        d = self._doc(doc_id)
+        del self._pos[doc_id]
+        self._alive[d] = False
+        self._texts[d] = ""
+        self._meta[d] = {}
+        self._invalidate()
+
+    # ------------------------------------------------------------------ columns
+
+    def _columns(self) -> dict[str, np.ndarray]:
+        if self._cols is None:
+            cols = {}
+            for name, chunks in self._chunks.items():
+                if len(chunks) > 1:
+                    merged = np.concatenate(chunks)
+                    self._chunks[name] = [merged]
+                cols[name] = self._chunks[name][0] if chunks else _empty_column(name, self.config)
+            self._cols = cols
+        return self._cols
+
+    def _live_units(self) -> np.ndarray:
+        cols = self._columns()
+        alive = np.array(self._alive, dtype=bool)
+        return np.flatnonzero(alive[cols["unit_doc"]]) if len(alive) else np.empty(0, np.int64)
+
+    def _para_global(self, cols: dict[str, np.ndarray]) -> np.ndarray:
+        para0 = np.array(self._doc_para0, dtype=np.int64)
+        return para0[cols["unit_doc"]] + cols["unit_para"]
+
+    def _unit_shingles(self, u: int) -> np.ndarray:
+        sh = self._shingle_cache.get(u)
+        if sh is None:
+            cols = self._columns()
+            d = int(cols["unit_doc"][u])
+            sh = unit_shingles(self._texts[d], int(cols["unit_start"][u]), int(cols["unit_end"][u]), self.config)
+            if len(self._shingle_cache) > 200_000:
+                self._shingle_cache.clear()
+            self._shingle_cache[u] = sh
+        return sh
+
+    def _exact_units(self, us: np.ndarray, vs: np.ndarray) -> np.ndarray:
+        out = np.empty(len(us), dtype=np.float32)
+        for i, (u, v) in enumerate(zip(us.tolist(), vs.tolist())):
+            out[i] = _jaccard(self._unit_shingles(u), self._unit_shingles(v))
+        return out
+
+    # ------------------------------------------------------------------ analysis
+
+    def _analyze(self, threshold: float) -> tuple[Analysis, np.ndarray]:
+        """Analysis over live units; returns it with the live unit ids it is indexed by."""
+        live = self._live_units()
+        key = float(threshold)
+        if key in self._analysis:
+            return self._analysis[key], live
+        cols = self._columns()
+        pg = self._para_global(cols)
+        doc_ntok = np.array(self._doc_ntok, dtype=np.int64)
+        alive = np.array(self._alive, dtype=bool)
+        doc_ntok = np.where(alive, doc_ntok, 0)
+
+        def exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return self._exact_units(live[a], live[b])
+
+        res = analyze(
+            config=self.config,
+            threshold=threshold,
+            sig=cols["sig"][live],
+            keys=cols["keys"][live],
+            unit_doc=cols["unit_doc"][live].astype(np.int64),
+            unit_para_global=pg[live],
+            unit_kind=cols["unit_kind"][live],
+            unit_ntok=cols["unit_ntok"][live],
+            para_ntok=cols["para_ntok"],
+            doc_ntok=doc_ntok,
+            exact=exact,
+        )
+        self._analysis[key] = res
+        return res, live
+
+    def _threshold(self, threshold: float | None) -> float:
+        if threshold is None:
+            return self.config.threshold
+        if not isinstance(threshold, (int, float)) or not 0.0 < threshold <= 1.0:
+            raise InvalidParameterError(f"threshold must be in (0, 1], got {threshold!r}")
+        return float(threshold)
+
+    # ------------------------------------------------------------------ query
+
+    def query(
+        self,
+        text: str | bytes,
+        *,
+        threshold: float | None = None,
+        include_boilerplate: bool = False,
+        limit: int | None = None,
+    ) -> list[Match]:
+        """Indexed documents that share reused paragraphs with ``text``, best first.
+
+        Args:
+            text: the query document.
+            threshold: per-call similarity threshold; defaults to the index's. Thresholds below
+                the index's may miss pairs that LSH, tuned for the index threshold, never
+                proposes.
+            include_boilerplate: also report matches on boilerplate paragraphs (flagged).
+            limit: at most this many matches.
+
+        Returns:
+            One :class:`Match` per indexed document, by decreasing score.
+        """
+        t = self._threshold(threshold)
+        text = coerce_text(text, what="query text")
+        tok = tokenize(text)
+        if len(tok) == 0:
+            raise EmptyDocumentError("query text has no word character")
+        if len(self) == 0:
+            return []
+        q = featurize([text], self.config, tokens=[tok])
+        cols = self._columns()
+        if self._table is None:
+            live = self._live_units()
+            self._table = BandTable(cols["keys"][live], live)
+        qk = band_keys(q.sig, self.config.b, self.config.r)
+        qrow, unit = self._table.lookup(qk)
+        if not len(qrow):
+            return []
+        pairs = np.unique(qrow.astype(np.int64) << 32 | unit.astype(np.int64))
+        qrow, unit = pairs >> 32, pairs & 0xFFFFFFFF
+
+        def exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            out = np.empty(len(a), dtype=np.float32)
+            for i, (qa, ub) in enumerate(zip(a.tolist(), b.tolist())):
+                qs = unit_shingles(text, int(q.unit_start[qa]), int(q.unit_end[qa]), self.config)
+                out[i] = _jaccard(qs, self._unit_shingles(ub))
+            return out
+
+        ok, sims, is_exact = verify_pairs(q.sig, cols["sig"], t, exact, qrow, unit)
+        qrow, unit, sims, is_exact = qrow[ok], unit[ok], sims[ok], is_exact[ok]
+        boiler = np.zeros(len(unit), dtype=bool)
+        if len(unit):
+            analysis, live = self._analyze(self.config.threshold)
+            pos = np.searchsorted(live, unit)
+            boiler = analysis.unit_boilerplate[pos]
+            if not include_boilerplate:
+                keep = ~boiler
+                qrow, unit, sims, is_exact, boiler = qrow[keep], unit[keep], sims[keep], is_exact[keep], boiler[keep]
+        by_doc: dict[int, list[int]] = defaultdict(list)
+        udoc = cols["unit_doc"][unit]
+        for i, d in enumerate(udoc.tolist()):
+            by_doc[d].append(i)
+        q_ntok = len(tok)
+        matches = []
+        for d, rows in by_doc.items():
+            pms, cov_q, cov_d = self._paragraph_matches(
+                vars(q), qrow[rows], cols, unit[rows], sims[rows], is_exact[rows], boiler[rows]
+            )
+            score = _score(cov_q, cov_d, q_ntok, self._doc_ntok[d])
+            matches.append(Match(self._ids[d], score, tuple(sorted(pms, key=lambda p: -p.similarity)),
+                                 dict(self._meta[d])))
+        matches.sort(key=lambda m: (-m.score, self._pos[m.doc_id]))
+        return matches[:limit] if limit is not None else matches
+
+    @staticmethod
+    def _paragraph_matches(
+        fa: Mapping[str, np.ndarray], ua: np.ndarray, fb: Mapping[str, np.ndarray], ub: np.ndarray, sims: np.ndarray, is_exact: np.ndarray,
+        boiler: np.ndarray,
+    ) -> tuple[list[ParagraphMatch], int, int]:
+        """Fold unit pairs of one document pair into paragraph pairs; returns coverage too."""
+        best: dict[tuple[int, int], list[Any]] = {}
+        a_units: dict[int, dict[int, int]] = defaultdict(dict)
+        b_units: dict[int, dict[int, int]] = defaultdict(dict)
+        a_para_ntok: dict[int, int] = {}
+        b_para_ntok: dict[int, int] = {}
+        a_para, a_kind, a_start, a_end, a_ntok = (
+            fa["unit_para"], fa["unit_kind"], fa["unit_start"], fa["unit_end"], fa["unit_ntok"]
+        )
+        b_para = fb["unit_para"]
+        for u, v, s, ex, bp in zip(ua.tolist(), ub.tolist(), sims.tolist(), is_exact.tolist(), boiler.tolist()):
+            pa, pb = int(a_para[u]), int(b_para[v])
+            key = (pa, pb)
+            sa, ea = int(a_start[u]), int(a_end[u])
+            sb, eb = int(fb["unit_start"][v]), int(fb["unit_end"][v])
+            whole = a_kind[u] == 0 and fb["unit_kind"][v] == 0
+            cur = best.get(key)
+            if cur is None:
+                best[key] = [sa, ea, sb, eb, s, ex, bp, whole]
+            else:
+                if whole and not cur[7]:
+                    cur[0:4] = [sa, ea, sb, eb]
+                    cur[7] = True
+                elif not cur[7]:
+                    cur[0], cur[1] = min(cur[0], sa), max(cur[1], ea)
+                    cur[2], cur[3] = min(cur[2], sb), max(cur[3], eb)
+                if s > cur[4]:
+                    cur[4], cur[5] = s, ex
+                cur[6] = cur[6] and bp
+            a_units[pa][u] = int(a_ntok[u])
+            b_units[pb][v] = int(fb["unit_ntok"][v])
+            if a_kind[u] == 0:
+                a_para_ntok[pa] = int(a_ntok[u])
+            if fb["unit_kind"][v] == 0:
+                b_para_ntok[pb] = int(fb["unit_ntok"][v])
+        cov_a = sum(a_para_ntok.get(p, sum(us.values())) for p, us in a_units.items())
+        cov_b = sum(b_para_ntok.get(p, sum(us.values())) for p, us in b_units.items())
+        pms = [
+            ParagraphMatch(pa, pb, v[0], v[1], v[2], v[3], round(float(v[4]), 6), bool(v[5]), bool(v[6]))
+            for (pa, pb), v in best.items()
+        ]
+        return pms, cov_a, cov_b
+
+    # ------------------------------------------------------------------ pairs and clusters
+
+    def pairs(
+        self, *, threshold: float | None = None, include_boilerplate: bool = False, min_score: float = 0.0
+    ) -> Iterator[DocPair]:
+        """Every pair of indexed documents that share reused paragraphs.
+
+        Args:
+            threshold: per-call similarity threshold (see :meth:`query`).
+            include_boilerplate: also link documents through boilerplate (flagged paragraphs).
+            min_score: drop pairs whose score (share of the shorter document reused) is lower.
+
+        Yields:
+            :class:`DocPair` in order of (a, b) insertion.
+        """
+        t = self._threshold(threshold)
+        analysis, live = self._analyze(t)
+        cols = self._columns()
+        up = live[analysis.pairs]
+        sims, exact = analysis.sims, analysis.exact
+        boiler = np.zeros(len(up), dtype=bool)
+        if include_boilerplate and len(analysis.boilerplate_pairs):
+            bp = live[analysis.boilerplate_pairs]
+            bp = bp[cols["unit_doc"][bp[:, 0]] != cols["unit_doc"][bp[:, 1]]]
+            up = np.concatenate([up, bp])
+            sims = np.concatenate([sims, np.ones(len(bp), np.float32)])
+            exact = np.concatenate([exact, np.zeros(len(bp), bool)])
+            boiler = np.concatenate([boiler, np.ones(len(bp), bool)])
+        if not len(up):
+            return
+        da = cols["unit_doc"][up[:, 0]].astype(np.int64)
+        db = cols["unit_doc"][up[:, 1]].astype(np.int64)
+        swap = da > db
+        up[swap] = up[swap][:, ::-1]
+        da, db = np.minimum(da, db), np.maximum(da, db)
+        order = np.lexsort((db, da))
+        up, da, db, sims, exact, boiler = up[order], da[order], db[order], sims[order], exact[order], boiler[order]
+        key = da << 32 | db
+        cut = np.flatnonzero(key[1:] != key[:-1]) + 1
+        for lo, hi in zip(np.concatenate([[0], cut]).tolist(), np.concatenate([cut, [len(key)]]).tolist()):
+            a, b = int(da[lo]), int(db[lo])
+            pms, cov_a, cov_b = self._paragraph_matches(
+                cols, up[lo:hi, 0], cols, up[lo:hi, 1], sims[lo:hi], exact[lo:hi], boiler[lo:hi]
+            )
+            score = _score(cov_a, cov_b, self._doc_ntok[a], self._doc_ntok[b])
+            if score < min_score:
+                continue
+            na, nb = max(self._doc_ntok[a], 1), max(self._doc_ntok[b], 1)
+            yield DocPair(
+                self._ids[a], self._ids[b], score, min(1.0, cov_a / na), min(1.0, cov_b / nb),
+                tuple(sorted(pms, key=lambda p: (p.a_index, p.b_index))),
+            )
+
+    def clusters(self, *, threshold: float | None = None, min_score: float = 0.0) -> list[Cluster]:
+        """Groups of two or more documents linked by reuse (boilerplate excluded).
+
+        Returns clusters by decreasing size, then by first member.
+        """
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        n = len(self._ids)
+        edges: list[tuple[int, int]] = []
+        scores: list[float] = []
+        for p in self.pairs(threshold=threshold, min_score=min_score):
+            edges.append((self._pos[p.a], self._pos[p.b]))
+            scores.append(p.score)
+        if not edges:
+            return []
+        e = np.array(edges, dtype=np.int64)
+        g = coo_matrix((np.ones(len(e), np.int8), (e[:, 0], e[:, 1])), shape=(n, n))
+        _, labels = connected_components(g, directed=False)
+        members: dict[int, list[int]] = defaultdict(list)
+        for d in np.unique(e).tolist():
+            members[int(labels[d])].append(d)
+        pair_count: dict[int, int] = defaultdict(int)
+        best: dict[int, float] = defaultdict(float)
+        for (a, _), s in zip(edges, scores):
+            lab = int(labels[a])
+            pair_count[lab] += 1
+            best[lab] = max(best[lab], s)
+        out = [
+            Cluster(tuple(self._ids[d] for d in sorted(ds)), pair_count[lab], best[lab])
+            for lab, ds in members.items()
+        ]
+        out.sort(key=lambda c: (-len(c.doc_ids), self._pos[c.doc_ids[0]]))
+        return out
+
+    def boilerplate(self) -> list[Boilerplate]:
+        """Texts recognised as boilerplate, most widespread first."""
+        analysis, live = self._analyze(self.config.threshold)
+        if not len(analysis.boilerplate_groups):
+            return []
+        cols = self._columns()
+        units = np.flatnonzero(analysis.unit_boilerplate)
+        groups = analysis.unit_group[units]
+        order = np.lexsort((live[units], groups))
+        units, groups = units[order], groups[order]
+        out = []
+        cut = np.flatnonzero(groups[1:] != groups[:-1]) + 1
+        for lo, hi in zip(np.concatenate([[0], cut]).tolist(), np.concatenate([cut, [len(groups)]]).tolist()):
+            occ: dict[tuple[int, int], Occurrence] = {}
+            for u in live[units[lo:hi]].tolist():
+                d, p = int(cols["unit_doc"][u]), int(cols["unit_para"][u])
+                if (d, p) not in occ:
+                    occ[(d, p)] = Occurrence(self._ids[d], p, int(cols["unit_start"][u]), int(cols["unit_end"][u]))
+            first = next(iter(occ.values()))
+            g = int(groups[lo])
+            out.append(
+                Boilerplate(
+                    self._texts[self._pos[first.doc_id]][first.start : first.end],
+                    int(analysis.group_docs[g]),
+                    tuple(occ.values()),
+                    float(analysis.group_coverage[g]),
+                )
+            )
+        out.sort(key=lambda b: (-b.doc_count, b.text))
+        return out
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | Path) -> Path:
+        """Write the index to directory ``path`` atomically; returns the path. See :mod:`dedup.storage`."""
+        from .storage import save_index
+
+        return save_index(self, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, *, mmap: bool = True) -> Index:
+        """Load an index written by :meth:`save` (arrays memory-mapped when ``mmap``)."""
+        from .storage import load_index
+
+        return load_index(cls, Path(path), mmap=mmap)
+
+    def merge(self, other: Index) -> None:
+        """Add every document of ``other``; both must share one configuration."""
+        self.config.require_same(other.config, "the other index")
+        recs = [(d, other.text(d), other.metadata(d)) for d in other]
+        self.add_many(recs)
+
+
+def _score(cov_a: int, cov_b: int, n_a: int, n_b: int) -> float:
+    fa = cov_a / max(n_a, 1)
+    fb = cov_b / max(n_b, 1)
+    return round(min(1.0, max(fa, fb)), 6)
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    if not len(a) and not len(b):
+        return 1.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)
+
+
+def _empty_column(name: str, config: IndexConfig) -> np.ndarray:
+    if name == "sig":
+        return np.empty((0, config.num_perm), dtype=np.uint32)
+    if name == "keys":
+        return np.empty((0, config.b), dtype=np.uint64)
+    if name == "unit_kind":
+        return np.empty(0, dtype=np.uint8)
+    return np.empty(0, dtype=np.int32)

@@ -1,0 +1,233 @@
+"""Matching units: paragraphs and the sentences inside them, with MinHash signatures.
+
+Reuse between news articles is rarely whole-paragraph: outlets split, merge, trim and extend
+paragraphs, and embed a quoted sentence in a longer paragraph of their own. So every paragraph is
+one *unit*, and a paragraph of several sentences also contributes one unit per sentence (sentences
+shorter than ``min_sentence_words`` are merged with a neighbour). A paragraph that was merged into
+a longer one, or a quote embedded in one, then still matches at the sentence level.
+
+Signatures cost one pass over the paragraph shingles: shingles are cut into segments (the
+shingles inside each sentence, and the few that straddle two sentences), each segment gets a
+MinHash in one vectorized call, a sentence's signature is its segment's, and a paragraph's is the
+elementwise minimum over its segments (MinHash of a union is the minimum of the MinHashes).
+
+:func:`featurize` turns a batch of texts into flat numpy arrays; nothing here runs Python code per
+shingle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import IndexConfig
+from .minhash import permutations, signatures
+from .shingles import window_hashes
+from .text import Tokens, paragraph_spans, sentence_breaks, token_hashes, tokenize
+
+__all__ = ["Features", "featurize", "PARAGRAPH", "SENTENCE", "unit_shingles"]
+
+PARAGRAPH = 0
+SENTENCE = 1
+
+
+@dataclass(frozen=True)
+class Features:
+    """Units of a batch of documents (document indexes are local to the batch).
+
+    Paragraph arrays (one entry per paragraph, documents in order):
+        para_doc, para_start, para_end (character span in the document), para_ntok (tokens).
+    Unit arrays (one entry per unit):
+        unit_doc, unit_para (paragraph index within its document), unit_kind (PARAGRAPH or
+        SENTENCE), unit_start, unit_end (character span), unit_ntok (tokens), unit_nsh
+        (shingles), sig (uint32, shape (units, num_perm)).
+    Document arrays: doc_ntok (tokens), doc_npara (paragraphs).
+    """
+
+    doc_ntok: np.ndarray
+    doc_npara: np.ndarray
+    para_doc: np.ndarray
+    para_start: np.ndarray
+    para_end: np.ndarray
+    para_ntok: np.ndarray
+    unit_doc: np.ndarray
+    unit_para: np.ndarray
+    unit_kind: np.ndarray
+    unit_start: np.ndarray
+    unit_end: np.ndarray
+    unit_ntok: np.ndarray
+    unit_nsh: np.ndarray
+    sig: np.ndarray
+
+    @property
+    def n_units(self) -> int:
+        return len(self.unit_doc)
+
+
+_PERM_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _perms(config: IndexConfig) -> tuple[np.ndarray, np.ndarray]:
+    key = (config.num_perm, config.seed)
+    p = _PERM_CACHE.get(key)
+    if p is None:
+        p = _PERM_CACHE[key] = permutations(config.num_perm, config.seed)
+    return p
+
+
+def _sentence_bounds(tok: Tokens, p_start: int, p_end: int, lo: int, hi: int, min_words: int) -> list[int]:
+    """Token indexes where sentences of the paragraph start, plus ``hi``; short ones merged."""
+    breaks = sentence_breaks(tok.text, p_start, p_end)
+    if not breaks:
+        return [lo, hi]
+    idx = np.searchsorted(tok.starts, breaks).tolist()
+    bounds = [lo]
+    for b in idx:
+        if b - bounds[-1] >= min_words and hi - b >= min_words:
+            bounds.append(int(b))
+    bounds.append(hi)
+    return bounds
+
+
+def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens] | None = None) -> Features:
+    """Segment, shingle and sign a batch of non-empty texts.
+
+    Args:
+        texts: documents (already validated: ``str``, at least one token each).
+        config: the index configuration.
+        tokens: optional pre-computed :func:`dedup.text.tokenize` results, one per text.
+
+    Returns:
+        :class:`Features` of the batch.
+    """
+    k = config.shingle_size
+    min_sent = max(config.min_sentence_words, k)
+    words: list[str] = []
+    doc_ntok = np.zeros(len(texts), dtype=np.int32)
+    doc_npara = np.zeros(len(texts), dtype=np.int32)
+    p_doc: list[int] = []
+    p_start: list[int] = []
+    p_end: list[int] = []
+    p_lo: list[int] = []
+    p_hi: list[int] = []
+    # sentence units: (paragraph index in batch, token lo, token hi, char start, char end)
+    s_para: list[int] = []
+    s_lo: list[int] = []
+    s_hi: list[int] = []
+    s_start: list[int] = []
+    s_end: list[int] = []
+    offset = 0
+    for d, text in enumerate(texts):
+        tok = tokens[d] if tokens is not None else tokenize(text)
+        spans = paragraph_spans(text)
+        starts = tok.starts
+        if spans:
+            sp = np.array(spans, dtype=np.int64)
+            lo = np.searchsorted(starts, sp[:, 0])
+            hi = np.searchsorted(starts, sp[:, 1])
+        else:
+            sp = np.empty((0, 2), dtype=np.int64)
+            lo = hi = np.empty(0, dtype=np.int64)
+        n_para = 0
+        for (ps, pe), a, b in zip(sp.tolist(), lo.tolist(), hi.tolist()):
+            if b <= a:
+                continue
+            pidx = len(p_doc)
+            p_doc.append(d)
+            p_start.append(ps)
+            p_end.append(pe)
+            p_lo.append(a + offset)
+            p_hi.append(b + offset)
+            n_para += 1
+            if b - a >= 2 * min_sent:
+                bounds = _sentence_bounds(tok, ps, pe, a, b, min_sent)
+                if len(bounds) > 2:
+                    for x, y in zip(bounds[:-1], bounds[1:]):
+                        s_para.append(pidx)
+                        s_lo.append(x + offset)
+                        s_hi.append(y + offset)
+                        s_start.append(int(starts[x]))
+                        s_end.append(int(tok.ends[y - 1]))
+        doc_ntok[d] = len(tok)
+        doc_npara[d] = n_para
+        words.extend(tok.words)
+        offset += len(tok)
+
+    th = token_hashes(words, config.seed)
+    plo = np.array(p_lo, dtype=np.int64)
+    phi = np.array(p_hi, dtype=np.int64)
+    pn = phi - plo
+    n_par = len(plo)
+    # shingles of each paragraph, paragraph after paragraph
+    cnt = np.maximum(pn - k + 1, 1)
+    sh_lo = np.zeros(n_par, dtype=np.int64)
+    if n_par:
+        np.cumsum(cnt[:-1], out=sh_lo[1:])
+    total = int(cnt.sum())
+    pos = np.repeat(plo - sh_lo, cnt) + np.arange(total, dtype=np.int64)
+    hashes = np.empty(total, dtype=np.uint64)
+    full = np.repeat(pn >= k, cnt)
+    hashes[full] = window_hashes(th, k, pos[full])
+    short = np.flatnonzero(pn < k)
+    if len(short):
+        for w in np.unique(pn[short]).tolist():
+            sel = short[pn[short] == w]
+            hashes[sh_lo[sel]] = window_hashes(th, int(w), plo[sel])
+
+    # segments: paragraph starts, and for sentence units their first and past-internal shingle
+    slo = np.array(s_lo, dtype=np.int64)
+    shi = np.array(s_hi, dtype=np.int64)
+    spara = np.array(s_para, dtype=np.int64)
+    seg_a = sh_lo[spara] + (slo - plo[spara]) if len(spara) else np.empty(0, np.int64)
+    seg_b = sh_lo[spara] + (shi - k + 1 - plo[spara]) if len(spara) else np.empty(0, np.int64)
+    bounds = np.unique(np.concatenate([sh_lo, seg_a, seg_b[seg_b < total]]))
+    seg_sig = signatures(hashes, bounds, _perms(config))
+    para_sig = (
+        np.minimum.reduceat(seg_sig, np.searchsorted(bounds, sh_lo), axis=0)
+        if n_par
+        else np.empty((0, config.num_perm), dtype=np.uint32)
+    )
+    sent_sig = seg_sig[np.searchsorted(bounds, seg_a)]
+
+    para_doc = np.array(p_doc, dtype=np.int32)
+    para_start = np.array(p_start, dtype=np.int32)
+    para_end = np.array(p_end, dtype=np.int32)
+    # paragraph index within its document
+    first_para = np.zeros(len(texts), dtype=np.int64)
+    if len(texts):
+        np.cumsum(doc_npara[:-1], out=first_para[1:])
+    para_local = (np.arange(n_par) - first_para[para_doc]).astype(np.int32)
+    n_sent = len(spara)
+    return Features(
+        doc_ntok=doc_ntok,
+        doc_npara=doc_npara,
+        para_doc=para_doc,
+        para_start=para_start,
+        para_end=para_end,
+        para_ntok=pn.astype(np.int32),
+        unit_doc=np.concatenate([para_doc, para_doc[spara]]).astype(np.int32),
+        unit_para=np.concatenate([para_local, para_local[spara]]).astype(np.int32),
+        unit_kind=np.concatenate([np.zeros(n_par, np.uint8), np.ones(n_sent, np.uint8)]),
+        unit_start=np.concatenate([para_start, np.array(s_start, dtype=np.int32)]).astype(np.int32),
+        unit_end=np.concatenate([para_end, np.array(s_end, dtype=np.int32)]).astype(np.int32),
+        unit_ntok=np.concatenate([pn, shi - slo]).astype(np.int32),
+        unit_nsh=np.concatenate([cnt, shi - slo - k + 1]).astype(np.int32),
+        sig=np.concatenate([para_sig, sent_sig]) if n_sent else para_sig,
+    )
+
+
+def unit_shingles(text: str, start: int, end: int, config: IndexConfig) -> np.ndarray:
+    """Sorted unique shingle hashes of the text span ``[start, end)`` (for exact Jaccard).
+
+    Span ends must fall on token boundaries (as unit spans do), so the tokens of the slice are
+    the unit's tokens.
+    """
+    tok = tokenize(text[start:end])
+    th = token_hashes(tok.words, config.seed)
+    n = len(th)
+    if n == 0:
+        return np.empty(0, dtype=np.uint64)
+    width = min(config.shingle_size, n)
+    return np.unique(window_hashes(th, width))
