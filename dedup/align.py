@@ -1,0 +1,531 @@
+"""Align reused passages between two texts, with a word-level edit script.
+
+:func:`align` finds the passages of text ``a`` that are reused in text ``b`` (and vice versa),
+tolerating real edits (words substituted, inserted, deleted, sentences dropped) and ignoring
+differences that are not edits (case, quote style, punctuation, whitespace, line wrapping and
+paragraph breaks: all of these vanish in :func:`dedup.text.tokenize`). Every offset is a character
+offset into the ORIGINAL text, so ``a_text[p.a_start:p.a_end]`` is the passage as the user wrote it.
+
+How it works, in four stages (all linear or near-linear in the document lengths):
+
+1. **Anchors.** Both documents are tokenized as a whole (not paragraph by paragraph, so a passage
+   may cross paragraph boundaries on one side only). Every run of ``shingle_size`` consecutive
+   normalized words is hashed with numpy; shingles present in both documents are anchors. A
+   shingle that occurs more than ``max_repeats`` times in either document (boilerplate, lists,
+   a word repeated 50,000 times) does not pair every occurrence with every other one: its i-th
+   occurrence in ``a`` is paired with its i-th occurrence in ``b`` only, which keeps the anchor
+   count linear and still aligns a repetitive document with itself.
+2. **Blocks.** Anchors on the same diagonal (``b position - a position``) at consecutive
+   positions are merged into exact blocks: maximal runs of identical words.
+3. **Chains.** Blocks are chained in increasing order in both documents (a local chaining DP,
+   like minimap2's) with a penalty for the unmatched words between them; two blocks are never
+   chained across more than ``max_gap`` unmatched words on either side. Chains are extracted
+   best first, each block in one chain at most, so reordered passages, several passages per pair
+   and a sentence reused twice all become separate chains.
+4. **Passages.** The short gaps between consecutive blocks of a chain are aligned word by word
+   with :class:`difflib.SequenceMatcher` (only the gap, never the whole document), giving the
+   edit script. The ends are trimmed to the best-scoring stretch (an unmatched word costs half a
+   matched word), and a passage is kept only when both sides have at least ``min_words`` words
+   and its word similarity is at least ``min_similarity``, so a common phrase such as "according
+   to the" never pairs two unrelated sentences.
+
+>>> a = "He said: ‘Things are bad with food, we are constantly saving it.’ Then he left."
+>>> b = 'Earlier: "things are bad with FOOD. We are constantly saving it," said the POW.'
+>>> [p] = align(a, b)
+>>> a[p.a_start:p.a_end]
+'Things are bad with food, we are constantly saving it'
+>>> b[p.b_start:p.b_end], p.similarity
+('things are bad with FOOD. We are constantly saving it', 1.0)
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .errors import InvalidParameterError, InvalidTypeError
+from .text import Tokens, coerce_text, token_hashes, tokenize
+
+__all__ = ["align", "Passage", "EditOp", "DEFAULT_SHINGLE_SIZE"]
+
+#: Default anchor size in words. Smaller than the index's 5: alignment runs on a pair already known
+#: to share text, so it can afford more anchors, and with 30% word edits a run of 3 unedited words
+#: is far more frequent (about 0.34 per word) than a run of 5 (0.17), so 3-word anchors keep heavily
+#: edited passages in one piece. Spurious 3-word anchors are filtered by ``min_words``/``min_similarity``.
+DEFAULT_SHINGLE_SIZE = 3
+
+EditKind = Literal["equal", "replace", "insert", "delete"]
+
+# Chaining costs, in matched words: each unmatched word between two blocks costs _GAP_COST
+# (averaged over both sides) and each word of difference between the two gaps (a shift of diagonal)
+# costs _SHIFT_COST.
+_GAP_COST = 0.1
+_SHIFT_COST = 0.2
+# At most this many earlier blocks are examined as predecessors of a block.
+_MAX_PREDECESSORS = 128
+# End trimming: an unmatched word (averaged over both sides) costs this many matched words.
+_TRIM_COST = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class EditOp:
+    """One step of the word-level edit script of a passage.
+
+    Attributes
+    ----------
+    kind : {"equal", "replace", "insert", "delete"}
+        ``"equal"``: the words are the same after normalization (case, quotes and punctuation
+        may differ); ``"replace"``: words of ``a`` replaced by words of ``b``; ``"insert"``:
+        words only in ``b`` (the ``a`` span is empty); ``"delete"``: words only in ``a``.
+    a_start, a_end : int
+        Character span ``[a_start, a_end)`` in the original text ``a``. The span runs from the
+        first character of the op's first word to the first character of the next op's first word
+        (so it includes the punctuation and space after its last word); the last op of a passage
+        ends at the passage end. An empty span marks the position where the words of ``b``
+        would go.
+    b_start, b_end : int
+        The same in the original text ``b``.
+
+    The ops of a passage tile it: the first starts at the passage start, each starts where the
+    previous one ended, and the last ends at the passage end (on both sides).
+    """
+
+    kind: EditKind
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A passage of text ``a`` reused (possibly with edits) in text ``b``.
+
+    Attributes
+    ----------
+    a_start, a_end : int
+        Character span ``[a_start, a_end)`` of the passage in the original text ``a``; it starts at
+        the first character of its first word and ends after the last character of its last word.
+    b_start, b_end : int
+        The same in the original text ``b``.
+    similarity : float
+        Word-level similarity of the two spans, ``2 * matched_words / (a_words + b_words)``,
+        0..1 (1.0 when the normalized words are identical).
+    ops : tuple of EditOp
+        Word-level edit script turning the ``a`` span into the ``b`` span; starts and ends with
+        an ``"equal"`` op.
+    a_words, b_words : int
+        Number of words (tokens) in each span.
+    matched_words : int
+        Number of words in ``"equal"`` ops (the same on both sides).
+    """
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    similarity: float
+    ops: tuple[EditOp, ...]
+    a_words: int
+    b_words: int
+    matched_words: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter checking
+
+
+def _check_int(name: str, value: object, lo: int, hi: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise InvalidParameterError(f"{name} must be an int, not {type(value).__name__}")
+    if not lo <= int(value) <= hi:
+        raise InvalidParameterError(f"{name} must be between {lo} and {hi}, got {value}")
+    return int(value)
+
+
+def _check_fraction(name: str, value: object) -> float:
+    if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool):
+        raise InvalidParameterError(
+            f"{name} must be a number between 0 and 1, not {type(value).__name__}"
+        )
+    if not 0.0 <= float(value) <= 1.0:
+        raise InvalidParameterError(f"{name} must be in [0, 1], got {value}")
+    return float(value)
+
+
+def _as_tokens(text: object, what: str) -> Tokens:
+    if isinstance(text, Tokens):
+        return text
+    if text is None:
+        raise InvalidTypeError(f"{what} must be str, UTF-8 bytes or Tokens, not None")
+    return tokenize(coerce_text(text, what=what))
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 1-2: anchors and exact blocks
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _word_ids(ta: Tokens, tb: Tokens) -> tuple[np.ndarray, np.ndarray]:
+    """Dense int64 ids of the normalized words of both documents (equal words, equal ids)."""
+    ha = token_hashes(ta.words, seed=0)
+    hb = token_hashes(tb.words, seed=0)
+    _, inv = np.unique(np.concatenate([ha, hb]), return_inverse=True)
+    inv = inv.astype(np.int64).ravel()
+    return inv[: len(ha)], inv[len(ha) :]
+
+
+def _shingles(ids: np.ndarray, k: int) -> np.ndarray:
+    """Hash of every window of ``k`` word ids (uint64, wrapping arithmetic)."""
+    n = len(ids) - k + 1
+    if n <= 0:
+        return np.empty(0, dtype=np.uint64)
+    h = ids.astype(np.uint64) + np.uint64(1)
+    with np.errstate(over="ignore"):
+        acc = h[:n].copy()
+        for j in range(1, k):
+            acc *= _MIX
+            acc ^= acc >> np.uint64(29)
+            acc += h[j : j + n]
+        acc *= _MIX
+        acc ^= acc >> np.uint64(32)
+    return acc
+
+
+def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Unique keys, positions sorted by key (stable), first index of each group, group sizes."""
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    if len(sk) == 0:
+        e = np.empty(0, dtype=np.int64)
+        return sk, order, e, e
+    first = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
+    counts = np.diff(np.append(first, len(sk)))
+    return sk[first], order, first, counts
+
+
+def _anchors(
+    ids_a: np.ndarray, ids_b: np.ndarray, k: int, max_repeats: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(i, j)`` of shingles shared by both documents (word indexes of their starts)."""
+    sa, sb = _shingles(ids_a, k), _shingles(ids_b, k)
+    ua, order_a, first_a, cnt_a = _group(sa)
+    ub, order_b, first_b, cnt_b = _group(sb)
+    _, ia, ib = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
+    if len(ia) == 0:
+        e = np.empty(0, dtype=np.int64)
+        return e, e
+    ca, cb = cnt_a[ia], cnt_b[ib]
+    fa, fb = first_a[ia], first_b[ib]
+    small = (ca <= max_repeats) & (cb <= max_repeats)
+    # Rare shingles: every occurrence in a with every occurrence in b.
+    m, n = ca[small], cb[small]
+    tot = m * n
+    g = np.repeat(np.arange(len(tot)), tot)
+    off = np.arange(int(tot.sum()), dtype=np.int64) - np.repeat(np.cumsum(tot) - tot, tot)
+    nn = n[g]
+    pa1 = order_a[fa[small][g] + off // nn]
+    pb1 = order_b[fb[small][g] + off % nn]
+    # Frequent shingles: the i-th occurrence in a with the i-th occurrence in b.
+    mm = np.minimum(ca[~small], cb[~small])
+    g2 = np.repeat(np.arange(len(mm)), mm)
+    off2 = np.arange(int(mm.sum()), dtype=np.int64) - np.repeat(np.cumsum(mm) - mm, mm)
+    pa2 = order_a[fa[~small][g2] + off2]
+    pb2 = order_b[fb[~small][g2] + off2]
+    i = np.concatenate([pa1, pa2]).astype(np.int64)
+    j = np.concatenate([pb1, pb2]).astype(np.int64)
+    # Verify the words (guards against the astronomically rare hash collision).
+    ok = np.ones(len(i), dtype=bool)
+    for t in range(k):
+        ok &= ids_a[i + t] == ids_b[j + t]
+    return i[ok], j[ok]
+
+
+def _blocks(i: np.ndarray, j: np.ndarray, k: int) -> np.ndarray:
+    """Merge anchors into exact blocks; rows ``(a_start, a_end, b_start, b_end)`` in words."""
+    if len(i) == 0:
+        return np.empty((0, 4), dtype=np.int64)
+    d = j - i
+    order = np.lexsort((i, d))
+    i, d = i[order], d[order]
+    brk = np.ones(len(i), dtype=bool)
+    brk[1:] = (d[1:] != d[:-1]) | (i[1:] != i[:-1] + 1)
+    starts = np.flatnonzero(brk)
+    ends = np.append(starts[1:], len(i)) - 1
+    a0 = i[starts]
+    a1 = i[ends] + k
+    dd = d[starts]
+    out = np.stack([a0, a1, a0 + dd, a1 + dd], axis=1)
+    return out[np.lexsort((out[:, 2], out[:, 0]))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 3: chaining
+
+
+def _chains(blocks: np.ndarray, max_gap: int) -> list[list[tuple[int, int, int, int]]]:
+    """Chain blocks (sorted by a start); returns chains best first, blocks trimmed not to overlap."""
+    nb = len(blocks)
+    if nb == 0:
+        return []
+    a0s, a1s, b0s, b1s = (blocks[:, c].tolist() for c in range(4))
+    score = [0.0] * nb
+    pred = [-1] * nb
+    trim = [0] * nb
+    for k in range(nb):
+        ak0, ak1, bk0 = a0s[k], a1s[k], b0s[k]
+        length = ak1 - ak0
+        best, best_p, best_t = float(length), -1, 0
+        lo = max(-1, k - 1 - _MAX_PREDECESSORS)
+        for p in range(k - 1, lo, -1):
+            ap0, ap1, bp0, bp1 = a0s[p], a1s[p], b0s[p], b1s[p]
+            if ap0 >= ak0 or bp0 >= bk0:
+                continue
+            ga = ak0 - ap1
+            gb = bk0 - bp1
+            if ga > max_gap or gb > max_gap:
+                continue
+            t = max(0, -ga, -gb)
+            if t >= length:
+                continue
+            ga += t
+            gb += t
+            s = score[p] + (length - t) - _GAP_COST * 0.5 * (ga + gb) - _SHIFT_COST * abs(ga - gb)
+            if s > best:
+                best, best_p, best_t = s, p, t
+        score[k] = best
+        pred[k] = best_p
+        trim[k] = best_t
+    used = [False] * nb
+    chains: list[list[tuple[int, int, int, int]]] = []
+    for k in sorted(range(nb), key=lambda x: -score[x]):
+        if used[k]:
+            continue
+        chain = []
+        cur = k
+        while cur >= 0 and not used[cur]:
+            used[cur] = True
+            chain.append(cur)
+            cur = pred[cur]
+        chain.reverse()
+        out = []
+        for pos, c in enumerate(chain):
+            t = trim[c] if pos > 0 else 0
+            out.append((a0s[c] + t, a1s[c], b0s[c] + t, b1s[c]))
+        # The first block kept its full length; if the chain was cut at a used block, the next
+        # block may overlap that one's region only, never another block of this chain.
+        chains.append(out)
+    return chains
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 4: gap filling, trimming, passages
+
+# A word-level op: (kind, a_first, a_last, b_first, b_last), word index ranges.
+_WOp = tuple[str, int, int, int, int]
+
+
+def _word_ops(chain: list[tuple[int, int, int, int]], ids_a: list[int], ids_b: list[int]) -> list[_WOp]:
+    ops: list[_WOp] = []
+
+    def push(kind: str, a0: int, a1: int, b0: int, b1: int) -> None:
+        if a0 == a1 and b0 == b1:
+            return
+        if ops and ops[-1][0] == kind:
+            last = ops[-1]
+            ops[-1] = (kind, last[1], a1, last[3], b1)
+        else:
+            ops.append((kind, a0, a1, b0, b1))
+
+    prev: tuple[int, int, int, int] | None = None
+    for blk in chain:
+        a0, a1, b0, b1 = blk
+        if prev is not None:
+            pa1, pb1 = prev[1], prev[3]
+            if a0 > pa1 and b0 > pb1:
+                sm = difflib.SequenceMatcher(None, ids_a[pa1:a0], ids_b[pb1:b0], autojunk=False)
+                for tag, i1, i2, j1, j2 in sm.get_opcodes():
+                    push(tag, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2)
+            elif a0 > pa1:
+                push("delete", pa1, a0, pb1, pb1)
+            elif b0 > pb1:
+                push("insert", pa1, pa1, pb1, b0)
+        push("equal", a0, a1, b0, b1)
+        prev = blk
+    return ops
+
+
+def _trim(ops: list[_WOp]) -> list[_WOp]:
+    """Best-scoring contiguous run of ops (maximum subarray), so weak ends are cut off."""
+    best, best_lo, best_hi = -1.0, 0, 0
+    cur, lo = 0.0, 0
+    for idx, (kind, a0, a1, b0, b1) in enumerate(ops):
+        if kind == "equal":
+            v = float(a1 - a0)
+        else:
+            v = -_TRIM_COST * 0.5 * ((a1 - a0) + (b1 - b0))
+        if cur <= 0:
+            cur, lo = v, idx
+        else:
+            cur += v
+        if cur > best:
+            best, best_lo, best_hi = cur, lo, idx + 1
+    return ops[best_lo:best_hi]
+
+
+def _boundary(tok: Tokens, i: int, first: int, last: int) -> int:
+    """Character offset of word boundary ``i`` inside a passage of words ``[first, last)``."""
+    if i >= last:
+        return int(tok.ends[last - 1])
+    return int(tok.starts[i])
+
+
+def _make_passage(ops: list[_WOp], ta: Tokens, tb: Tokens) -> Passage:
+    a_first, a_last = ops[0][1], ops[-1][2]
+    b_first, b_last = ops[0][3], ops[-1][4]
+    edit_ops = []
+    matched = 0
+    for kind, a0, a1, b0, b1 in ops:
+        if kind == "equal":
+            matched += a1 - a0
+        edit_ops.append(
+            EditOp(
+                kind,  # type: ignore[arg-type]
+                _boundary(ta, a0, a_first, a_last),
+                _boundary(ta, a1, a_first, a_last),
+                _boundary(tb, b0, b_first, b_last),
+                _boundary(tb, b1, b_first, b_last),
+            )
+        )
+    wa, wb = a_last - a_first, b_last - b_first
+    return Passage(
+        a_start=int(ta.starts[a_first]),
+        a_end=int(ta.ends[a_last - 1]),
+        b_start=int(tb.starts[b_first]),
+        b_end=int(tb.ends[b_last - 1]),
+        similarity=2.0 * matched / (wa + wb),
+        ops=tuple(edit_ops),
+        a_words=wa,
+        b_words=wb,
+        matched_words=matched,
+    )
+
+
+def _overlap(x0: int, x1: int, y0: int, y1: int) -> int:
+    return max(0, min(x1, y1) - max(x0, y0))
+
+
+def align(
+    a: str | bytes | Tokens,
+    b: str | bytes | Tokens,
+    *,
+    shingle_size: int = DEFAULT_SHINGLE_SIZE,
+    min_words: int = 8,
+    max_gap: int = 30,
+    min_similarity: float = 0.5,
+    max_repeats: int = 16,
+) -> list[Passage]:
+    """Find the passages of ``a`` reused in ``b``, with word-level edit scripts.
+
+    Parameters
+    ----------
+    a, b : str, bytes or Tokens
+        The two documents: text (``bytes`` are decoded as UTF-8) or the output of
+        :func:`dedup.text.tokenize` (for example tokens an index has cached). Empty texts and
+        texts without words give no passage.
+    shingle_size : int, default 3
+        Anchor size in words (1..16): two documents must share a run of this many identical
+        normalized words for a passage to start. The index uses 5-word shingles to find
+        candidate pairs; alignment uses 3 by default because a pair is already known to share
+        text, and with 30% word edits 3-word runs of unedited text are twice as frequent as
+        5-word runs, so heavily edited passages stay in one piece.
+    min_words : int, default 8
+        Minimum passage length in words, on both sides (1..10**9). The default lets a single
+        reused sentence of ten words count even with an edit or two.
+    max_gap : int, default 30
+        Maximum number of consecutive unmatched words (on either side) bridged inside one
+        passage (0..10**6). A sentence of up to about this many words dropped from, or added
+        to, the middle of a reused passage keeps it in one piece; a longer one splits it in two.
+    min_similarity : float, default 0.5
+        Minimum word similarity (``2 * matched / (a_words + b_words)``, 0..1) of a passage.
+        Guards against pairing unrelated text that shares a few common phrases. A reused passage
+        with a third of its words edited has a similarity of about 0.7.
+    max_repeats : int, default 16
+        A shingle that occurs more than this many times in either document (1..10**6) is not
+        paired all-against-all; its i-th occurrence in ``a`` is paired with its i-th occurrence
+        in ``b`` only. Keeps the work linear on repetitive text.
+
+    Returns
+    -------
+    list of Passage
+        Ordered by ``a_start`` (then ``b_start``). Offsets are character offsets into the
+        original texts, end exclusive.
+
+    Raises
+    ------
+    InvalidTypeError
+        When ``a`` or ``b`` is not text, bytes or Tokens.
+    InvalidParameterError
+        When a tuning option is out of range.
+
+    Examples
+    --------
+    >>> a = "Pskov. About 60 servicemen from Pskov refused to go to war on Ukrainian territory."
+    >>> b = "The paper said: “about 60 SERVICEMEN from Pskov refused to fight on Ukrainian territory”."
+    >>> [p] = align(a, b)
+    >>> b[p.b_start:p.b_end]
+    'about 60 SERVICEMEN from Pskov refused to fight on Ukrainian territory'
+    >>> [(o.kind, a[o.a_start:o.a_end], b[o.b_start:o.b_end]) for o in p.ops]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('equal', 'About 60 servicemen from Pskov refused to ',
+               'about 60 SERVICEMEN from Pskov refused to '),
+     ('replace', 'go to war ', 'fight '),
+     ('equal', 'on Ukrainian territory', 'on Ukrainian territory')]
+    """
+    shingle_size = _check_int("shingle_size", shingle_size, 1, 16)
+    min_words = _check_int("min_words", min_words, 1, 10**9)
+    max_gap = _check_int("max_gap", max_gap, 0, 10**6)
+    min_similarity = _check_fraction("min_similarity", min_similarity)
+    max_repeats = _check_int("max_repeats", max_repeats, 1, 10**6)
+    ta = _as_tokens(a, "a")
+    tb = _as_tokens(b, "b")
+    if len(ta) < shingle_size or len(tb) < shingle_size:
+        return []
+    ids_a, ids_b = _word_ids(ta, tb)
+    i, j = _anchors(ids_a, ids_b, shingle_size, max_repeats)
+    blocks = _blocks(i, j, shingle_size)
+    la, lb = ids_a.tolist(), ids_b.tolist()
+    candidates: list[Passage] = []
+    for chain in _chains(blocks, max_gap):
+        ops = _trim(_word_ops(chain, la, lb))
+        if not ops:
+            continue
+        wa, wb = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
+        if min(wa, wb) < min_words:
+            continue
+        p = _make_passage(ops, ta, tb)
+        if p.similarity < min_similarity:
+            continue
+        candidates.append(p)
+    # Drop a passage that mostly repeats a better one on both sides (shifted self-matches in
+    # repetitive text); a sentence reused twice overlaps on one side only and is kept.
+    candidates.sort(key=lambda p: (-p.matched_words, p.a_start, p.b_start))
+    kept: list[Passage] = []
+    for p in candidates:
+        la_, lb_ = p.a_end - p.a_start, p.b_end - p.b_start
+        dup = False
+        for q in kept:
+            if (
+                _overlap(p.a_start, p.a_end, q.a_start, q.a_end) * 2 > la_
+                and _overlap(p.b_start, p.b_end, q.b_start, q.b_end) * 2 > lb_
+            ):
+                dup = True
+                break
+        if not dup:
+            kept.append(p)
+    kept.sort(key=lambda p: (p.a_start, p.b_start))
+    return kept
