@@ -54,7 +54,8 @@ __all__ = ["align", "Passage", "EditOp", "DEFAULT_SHINGLE_SIZE"]
 #: Default anchor size in words. Smaller than the index's 5: alignment runs on a pair already known
 #: to share text, so it can afford more anchors, and with 30% word edits a run of 3 unedited words
 #: is far more frequent (about 0.34 per word) than a run of 5 (0.17), so 3-word anchors keep heavily
-#: edited passages in one piece. Spurious 3-word anchors are filtered by ``min_words``/``min_similarity``.
+#: edited passages in one piece. Spurious 3-word anchors are filtered by ``min_words`` and
+#: ``min_similarity``.
 DEFAULT_SHINGLE_SIZE = 3
 
 EditKind = Literal["equal", "replace", "insert", "delete"]
@@ -268,7 +269,7 @@ def _blocks(i: np.ndarray, j: np.ndarray, k: int) -> np.ndarray:
 
 
 def _chains(blocks: np.ndarray, max_gap: int) -> list[list[tuple[int, int, int, int]]]:
-    """Chain blocks (sorted by a start); returns chains best first, blocks trimmed not to overlap."""
+    """Chain blocks (sorted by a start); chains best first, blocks trimmed not to overlap."""
     nb = len(blocks)
     if nb == 0:
         return []
@@ -329,7 +330,9 @@ def _chains(blocks: np.ndarray, max_gap: int) -> list[list[tuple[int, int, int, 
 _WOp = tuple[str, int, int, int, int]
 
 
-def _word_ops(chain: list[tuple[int, int, int, int]], ids_a: list[int], ids_b: list[int]) -> list[_WOp]:
+def _word_ops(
+    chain: list[tuple[int, int, int, int]], ids_a: list[int], ids_b: list[int]
+) -> list[_WOp]:
     ops: list[_WOp] = []
 
     def push(kind: str, a0: int, a1: int, b0: int, b1: int) -> None:
@@ -364,10 +367,8 @@ def _trim(ops: list[_WOp]) -> list[_WOp]:
     best, best_lo, best_hi = -1.0, 0, 0
     cur, lo = 0.0, 0
     for idx, (kind, a0, a1, b0, b1) in enumerate(ops):
-        if kind == "equal":
-            v = float(a1 - a0)
-        else:
-            v = -_TRIM_COST * 0.5 * ((a1 - a0) + (b1 - b0))
+        n_a, n_b = a1 - a0, b1 - b0
+        v = float(n_a) if kind == "equal" else -_TRIM_COST * 0.5 * (n_a + n_b)
         if cur <= 0:
             cur, lo = v, idx
         else:
@@ -475,7 +476,7 @@ def align(
     Examples
     --------
     >>> a = "Pskov. About 60 servicemen from Pskov refused to go to war on Ukrainian territory."
-    >>> b = "The paper said: “about 60 SERVICEMEN from Pskov refused to fight on Ukrainian territory”."
+    >>> b = "It said: “about 60 SERVICEMEN from Pskov refused to fight on Ukrainian territory”."
     >>> [p] = align(a, b)
     >>> b[p.b_start:p.b_end]
     'about 60 SERVICEMEN from Pskov refused to fight on Ukrainian territory'
