@@ -238,6 +238,8 @@ _MONTHS = (
     "November",
     "December",
 )
+# sentences per paragraph: P(1..5) = 0.2, 0.3, 0.26, 0.15, 0.09
+_PAR_CDF = np.cumsum([0.2, 0.3, 0.26, 0.15, 0.09])[:-1]
 _SPEAKERS = ("he", "she", "officials", "the company", "analysts", "the report", "police")
 
 
@@ -362,7 +364,7 @@ class _Text:
 
     def paragraphs(self, rng: np.random.Generator, n_par: int) -> tuple[list[str], list[int]]:
         """``n_par`` paragraphs of 1-5 sentences; returns (texts, sentence counts)."""
-        counts = rng.choice(5, size=n_par, p=(0.2, 0.3, 0.26, 0.15, 0.09)) + 1
+        counts = np.searchsorted(_PAR_CDF, rng.random(n_par), side="right") + 1
         n = int(counts.sum())
         lens = self._lens(rng, n)
         toks = self._tokens(rng, lens)
@@ -746,7 +748,8 @@ class _Generator:
         k = int(rng.binomial(n, rate))
         if k == 0:
             return pc
-        pos = np.sort(rng.choice(n, size=k, replace=False))[::-1].tolist()
+        pos = np.unique(rng.integers(0, n, size=k))[::-1].tolist()
+        k = len(pos)
         ops = rng.random(k).tolist()
         new = self.tx.lex.sample(rng, k)
         for p, op, w in zip(pos, ops, new, strict=True):
@@ -993,13 +996,15 @@ class _TruthBuilder:
     def block(
         self, plan: _Plan, docs: list[_Doc], block_start: int
     ) -> tuple[
-        list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]
+        list[dict[str, Any]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[dict[str, Any]]
     ]:
+        """(clusters, pairs, passages, boilerplate) of one block; pairs and passages are
+        tuples in the field order of ``_PAIR_FMT`` / ``_PASSAGE_FMT``."""
         gen = self.gen
         by_slot = {d.index - block_start: d for d in docs}
         clusters: list[dict[str, Any]] = []
-        pairs: list[dict[str, Any]] = []
-        passages: list[dict[str, Any]] = []
+        pairs: list[tuple[Any, ...]] = []
+        passages: list[tuple[Any, ...]] = []
         found = []
         for kind, slots in plan.clusters:
             members = [by_slot[s] for s in slots if s in by_slot]
@@ -1051,53 +1056,63 @@ class _TruthBuilder:
         ib_: dict[Atom, list[int]],
         kind: str,
         cid: int,
-        pairs: list[dict[str, Any]],
-        passages: list[dict[str, Any]],
+        pairs: list[tuple[Any, ...]],
+        passages: list[tuple[Any, ...]],
     ) -> None:
-        matches: list[tuple[int, int]] = []
+        Ap, Bp = A.pieces, B.pieces
+        matches: list[tuple[int, int, float]] = []
         for atom, ias in ia_.items():
             ibs = ib_.get(atom)
-            if not ibs:
+            if ibs is None:
                 continue
             for ia in ias:
-                pa = A.pieces[ia]
+                pa = Ap[ia]
                 for ib in ibs:
-                    pb = B.pieces[ib]
+                    pb = Bp[ib]
                     if pa.s0 < pb.s1 and pb.s0 < pa.s1:
-                        matches.append((ia, ib))
+                        r = 0.0 if pa.hist == pb.hist else _rate(pa, pb)
+                        matches.append((ia, ib, r))
         if not matches:
             return
         matches.sort()
         a_id, b_id = self.gen.doc_id(A.index), self.gen.doc_id(B.index)
         resend = kind == "resend"
-        # paragraph pairs
-        groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        for ia, ib in matches:
-            groups.setdefault((A.piece_para[ia], B.piece_para[ib]), []).append((ia, ib))
+        # paragraph pairs: one per (paragraph of A, paragraph of B) sharing reused text
+        groups: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
+        for m in matches:
+            key = (A.piece_para[m[0]], B.piece_para[m[1]])
+            g = groups.get(key)
+            if g is None:
+                groups[key] = [m]
+            else:
+                g.append(m)
         for (qa, qb), ms in sorted(groups.items()):
             a_s, a_e = A.para_span[qa]
             b_s, b_e = B.para_span[qb]
-            pas = [A.pieces[ia] for ia, _ in ms]
-            pbs = [B.pieces[ib] for _, ib in ms]
-            w = [len(p.text) for p in pas]
-            rate = sum(
-                _rate(A.pieces[ia], B.pieces[ib]) * wi for (ia, ib), wi in zip(ms, w, strict=True)
-            ) / max(1, sum(w))
-            embed_a = any(p.embed for p in pas)
-            embed_b = any(p.embed for p in pbs)
+            if len(ms) == 1:
+                ia, ib, rate = ms[0]
+                pa, pb = Ap[ia], Bp[ib]
+                embed_a, embed_b = pa.embed, pb.embed
+                partial = pa.s0 != pb.s0 or pa.s1 != pb.s1
+            else:
+                tot = sum(len(Ap[m[0]].text) for m in ms)
+                rate = sum(m[2] * len(Ap[m[0]].text) for m in ms) / max(1, tot)
+                embed_a = any(Ap[m[0]].embed for m in ms)
+                embed_b = any(Bp[m[1]].embed for m in ms)
+                partial = any(Ap[m[0]].s0 != Bp[m[1]].s0 or Ap[m[0]].s1 != Bp[m[1]].s1 for m in ms)
             if resend:
                 op = "resend"
             elif embed_a or embed_b:
                 op = "embed"
                 if embed_a:
-                    a_s = min(A.piece_span[ia][0] for ia, _ in ms)
-                    a_e = max(A.piece_span[ia][1] for ia, _ in ms)
+                    a_s = min(A.piece_span[m[0]][0] for m in ms)
+                    a_e = max(A.piece_span[m[0]][1] for m in ms)
                 if embed_b:
-                    b_s = min(B.piece_span[ib][0] for _, ib in ms)
-                    b_e = max(B.piece_span[ib][1] for _, ib in ms)
+                    b_s = min(B.piece_span[m[1]][0] for m in ms)
+                    b_e = max(B.piece_span[m[1]][1] for m in ms)
             elif len(A.paras[qa]) > 1 or len(B.paras[qb]) > 1:
                 op = "merge"
-            elif any(p.s0 != q.s0 or p.s1 != q.s1 for p, q in zip(pas, pbs, strict=True)):
+            elif partial:
                 op = "split"
             elif A.text[a_s:a_e] == B.text[b_s:b_e]:
                 op = "copy"
@@ -1105,67 +1120,52 @@ class _TruthBuilder:
                 op = "restyle"
             else:
                 op = "edit"
-            pairs.append(
-                {
-                    "a": a_id,
-                    "b": b_id,
-                    "a_start": a_s,
-                    "a_end": a_e,
-                    "b_start": b_s,
-                    "b_end": b_e,
-                    "op": op,
-                    "edit_rate": round(rate, 4),
-                    "cluster": cid,
-                }
-            )
-        # passages: chains of matches adjacent in both documents
+            pairs.append((a_id, b_id, a_s, a_e, b_s, b_e, op, round(rate, 4), cid))
+        # passages: maximal chains of matches adjacent in both documents
         if resend:
-            passages.append(
-                {
-                    "a": a_id,
-                    "b": b_id,
-                    "a_start": 0,
-                    "a_end": len(A.text),
-                    "b_start": 0,
-                    "b_end": len(B.text),
-                    "edit_rate": 0.0,
-                    "kind": kind,
-                    "cluster": cid,
-                }
-            )
+            passages.append((a_id, b_id, 0, len(A.text), 0, len(B.text), 0.0, kind, cid))
             return
         open_: dict[tuple[int, int], list[Any]] = {}
         runs: list[list[Any]] = []
-        for ia, ib in matches:
+        for ia, ib, r in matches:
             run = None
             for key in ((ia - 1, ib - 1), (ia, ib - 1), (ia - 1, ib)):
                 run = open_.pop(key, None)
                 if run is not None:
                     break
-            r = _rate(A.pieces[ia], B.pieces[ib])
-            wa = len(A.pieces[ia].text)
+            wa = len(Ap[ia].text)
             if run is None:
                 run = [ia, ib, ia, ib, 0.0, 0]
                 runs.append(run)
-            run[0], run[1] = min(run[0], ia), min(run[1], ib)
-            run[2], run[3] = max(run[2], ia), max(run[3], ib)
+            else:
+                run[2], run[3] = max(run[2], ia), max(run[3], ib)
             run[4] += r * wa
             run[5] += wa
             open_[(ia, ib)] = run
         for a0, b0, a1, b1, rw, ww in runs:
             passages.append(
-                {
-                    "a": a_id,
-                    "b": b_id,
-                    "a_start": A.piece_span[a0][0],
-                    "a_end": A.piece_span[a1][1],
-                    "b_start": B.piece_span[b0][0],
-                    "b_end": B.piece_span[b1][1],
-                    "edit_rate": round(rw / max(1, ww), 4),
-                    "kind": kind,
-                    "cluster": cid,
-                }
+                (
+                    a_id,
+                    b_id,
+                    A.piece_span[a0][0],
+                    A.piece_span[a1][1],
+                    B.piece_span[b0][0],
+                    B.piece_span[b1][1],
+                    round(rw / max(1, ww), 4),
+                    kind,
+                    cid,
+                )
             )
+
+
+_PAIR_FMT = (
+    '{{"a": "{}", "b": "{}", "a_start": {}, "a_end": {}, "b_start": {}, "b_end": {}, '
+    '"op": "{}", "edit_rate": {}, "cluster": {}}}\n'
+)
+_PASSAGE_FMT = (
+    '{{"a": "{}", "b": "{}", "a_start": {}, "a_end": {}, "b_start": {}, "b_end": {}, '
+    '"edit_rate": {}, "kind": "{}", "cluster": {}}}\n'
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1271,9 +1271,15 @@ class _Sink:
         self.bytes = 0
 
     def write_lines(self, recs: list[dict[str, Any]]) -> None:
-        if not recs:
-            return
-        data = ("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n").encode("utf-8")
+        if recs:
+            self.write("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n")
+
+    def write_fmt(self, fmt: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.write("".join([fmt.format(*r) for r in rows]))
+
+    def write(self, text: str) -> None:
+        data = text.encode("utf-8")
         self.bytes += len(data)
         self.fh.write(data)
 
@@ -1307,8 +1313,9 @@ def write_corpus(
         Summary: ``n_articles``, ``n_paragraphs``, ``text_chars`` (characters of all texts),
         ``corpus_bytes`` (uncompressed JSONL bytes), ``n_clusters``, ``n_clustered_docs``,
         ``n_pairs``, ``n_passages``, ``n_boilerplate``, ``pair_ops`` (count per op),
-        ``cluster_kinds`` (count per kind), ``paths`` and ``config``.  The same summary is
-        saved as ``<stem>.summary.json``.
+        ``cluster_kinds`` (count per kind), ``config``, ``files`` (file names) and ``paths``
+        (full paths).  The same summary, without ``paths``, is saved as
+        ``<stem>.summary.json``.
     """
     cfg = _check_cfg(cfg if cfg is not None else SynthConfig())
     if (
@@ -1351,8 +1358,8 @@ def write_corpus(
             sinks["corpus"].write_lines(recs)
             clusters, pairs, passages, bps = tb.block(plan, docs, lo)
             sinks["clusters"].write_lines(clusters)
-            sinks["pairs"].write_lines(pairs)
-            sinks["passages"].write_lines(passages)
+            sinks["pairs"].write_fmt(_PAIR_FMT, pairs)
+            sinks["passages"].write_fmt(_PASSAGE_FMT, passages)
             sinks["boilerplate"].write_lines(bps)
             summary["n_articles"] += len(docs)
             summary["n_paragraphs"] += sum(len(d.paras) + len(d.head) + len(d.tail) for d in docs)
@@ -1365,16 +1372,17 @@ def write_corpus(
             for c in clusters:
                 summary["cluster_kinds"][c["kind"]] = summary["cluster_kinds"].get(c["kind"], 0) + 1
             for pr in pairs:
-                summary["pair_ops"][pr["op"]] = summary["pair_ops"].get(pr["op"], 0) + 1
+                summary["pair_ops"][pr[6]] = summary["pair_ops"].get(pr[6], 0) + 1
     finally:
         for s in sinks.values():
             s.close()
     summary["corpus_bytes"] = sinks["corpus"].bytes
-    summary["paths"] = {"corpus": str(p), **{k: str(v) for k, v in paths.items()}}
     summary["config"] = asdict(cfg)
+    summary["files"] = {"corpus": p.name, **{k: v.name for k, v in paths.items()}}
     with open(paths["summary"], "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=1, sort_keys=True)
         fh.write("\n")
+    summary["paths"] = {"corpus": str(p), **{k: str(v) for k, v in paths.items()}}
     return summary
 
 
