@@ -37,6 +37,9 @@ __all__ = ["Analysis", "analyze", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_
 AMBIGUOUS_BELOW = 0.15
 AMBIGUOUS_ABOVE = 0.1
 
+#: Estimated Jaccard from which two units count as similar text when judging boilerplate.
+SIMILAR_TEXT = 0.25
+
 #: LSH buckets with more units than this are linked as stars instead of all pairs.
 MAX_BUCKET_PAIRS = 64
 #: Groups with more units than this are not expanded to all their pairs (their LSH pairs stay).
@@ -83,10 +86,13 @@ def verify_pairs(
     idx_a: np.ndarray,
     idx_b: np.ndarray,
     chunk: int = 200_000,
+    exact_all: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Similarity of candidate pairs; returns ``(accepted, sims, is_exact)``.
 
-    ``sig_a[idx_a[i]]`` and ``sig_b[idx_b[i]]`` are the signatures of pair ``i``.
+    ``sig_a[idx_a[i]]`` and ``sig_b[idx_b[i]]`` are the signatures of pair ``i``. Estimates
+    near the threshold (or, with ``exact_all``, every estimate that could pass) are replaced by
+    the exact Jaccard from ``exact``.
     """
     m = len(idx_a)
     est = np.empty(m, dtype=np.float32)
@@ -95,7 +101,8 @@ def verify_pairs(
         est[lo:hi] = (sig_a[idx_a[lo:hi]] == sig_b[idx_b[lo:hi]]).mean(axis=1)
     is_exact = np.zeros(m, dtype=bool)
     if exact is not None and m:
-        amb = np.flatnonzero((est >= threshold - AMBIGUOUS_BELOW) & (est < threshold + AMBIGUOUS_ABOVE))
+        upper = np.inf if exact_all else threshold + AMBIGUOUS_ABOVE
+        amb = np.flatnonzero((est >= threshold - AMBIGUOUS_BELOW) & (est < upper))
         if len(amb):
             est[amb] = exact(idx_a[amb], idx_b[amb])
             is_exact[amb] = True
@@ -258,16 +265,28 @@ def analyze(
     cand = bucket_pairs(keys, ids, MAX_BUCKET_PAIRS)
     cand = cand[unit_doc[cand[:, 0]] != unit_doc[cand[:, 1]]]
     cand = _unique_pairs(cand)
-    ok, _, _ = verify_pairs(sig, sig, threshold, exact, cand[:, 0], cand[:, 1])
+    ok, est, _ = verify_pairs(sig, sig, threshold, exact, cand[:, 0], cand[:, 1])
     edges = cand[ok]
     unit_group = _components(n, edges)
 
-    doc_cov, group_docs, group_cov = _coverage(
-        unit_group, unit_doc, unit_kind, unit_ntok, unit_para_global, para_ntok, doc_ntok,
+    # Boilerplate is judged on looser groups of *similar* text (estimate >= SIMILAR_TEXT), so
+    # that edited copies of a story count as shared between its carriers.
+    loose = _components(n, cand[est >= min(threshold, SIMILAR_TEXT)])
+    doc_cov, loose_docs, loose_cov = _coverage(
+        loose, unit_doc, unit_kind, unit_ntok, unit_para_global, para_ntok, doc_ntok,
         config.boilerplate_min_docs,
     )
-    boiler = (group_docs >= config.boilerplate_min_docs) & (group_cov <= config.boilerplate_max_coverage)
+    boiler_loose = (loose_docs >= config.boilerplate_min_docs) & (loose_cov <= config.boilerplate_max_coverage)
+    unit_boiler = boiler_loose[loose]
+    n_groups = int(unit_group.max()) + 1 if n else 0
+    group_docs = np.zeros(n_groups, dtype=np.int64)
+    gd = np.unique(unit_group << 32 | unit_doc.astype(np.int64))
+    np.add.at(group_docs, gd >> 32, 1)
+    boiler = np.zeros(n_groups, dtype=bool)
+    boiler[unit_group[unit_boiler]] = True
     unit_boiler = boiler[unit_group]
+    group_cov = np.ones(n_groups, dtype=np.float64)
+    group_cov[unit_group] = loose_cov[loose]
 
     # pairs inside non-boilerplate groups
     members = np.flatnonzero(~unit_boiler & (group_docs[unit_group] >= 2))

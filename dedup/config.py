@@ -55,7 +55,7 @@ class IndexConfig:
             it can be judged boilerplate. Default 5.
         boilerplate_max_coverage: a recurring text is boilerplate when, in the median document
             carrying it, at most this fraction of the words is shared with the other documents
-            carrying it: the documents otherwise share nothing. Default 0.5.
+            carrying it: the documents otherwise share nothing. Default 0.3.
     """
 
     threshold: float = 0.5
@@ -66,12 +66,12 @@ class IndexConfig:
     rows: int | None = None
     min_sentence_words: int = 8
     boilerplate_min_docs: int = 5
-    boilerplate_max_coverage: float = 0.5
+    boilerplate_max_coverage: float = 0.3
 
     def __post_init__(self) -> None:
         _check_fraction("threshold", self.threshold, open_low=True)
         _check_int("num_perm", self.num_perm, 2, 1 << 12)
-        _check_int("seed", self.seed, 0, (1 << 63) - 1)
+        _check_int("seed", self.seed, 0, (1 << 32) - 1)
         _check_int("shingle_size", self.shingle_size, 1, 64)
         _check_int("min_sentence_words", self.min_sentence_words, 1, 10_000)
         _check_int("boilerplate_min_docs", self.boilerplate_min_docs, 2, 1 << 31)

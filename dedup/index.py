@@ -73,7 +73,7 @@ class Index:
         min_sentence_words: sentence units shorter than this many words are merged. Default 8.
         boilerplate_min_docs: minimum documents before a recurring text can be boilerplate.
             Default 5.
-        boilerplate_max_coverage: see :class:`dedup.config.IndexConfig`. Default 0.5.
+        boilerplate_max_coverage: see :class:`dedup.config.IndexConfig`. Default 0.3.
 
     Documents are kept (text and metadata) so matches can be aligned and the index saved
     without the original corpus. Empty or whitespace-only documents raise
@@ -91,7 +91,7 @@ class Index:
         rows: int | None = None,
         min_sentence_words: int = 8,
         boilerplate_min_docs: int = 5,
-        boilerplate_max_coverage: float = 0.5,
+        boilerplate_max_coverage: float = 0.3,
         config: IndexConfig | None = None,
     ) -> None:
         if config is None:
@@ -410,7 +410,8 @@ class Index:
             limit: at most this many matches.
 
         Returns:
-            One :class:`Match` per indexed document, by decreasing score.
+            One :class:`Match` per indexed document, by decreasing score. Similarities of query
+            matches are exact Jaccard values of the shingle sets.
         """
         t = self._threshold(threshold)
         text = coerce_text(text, what="query text")
@@ -438,7 +439,7 @@ class Index:
                 out[i] = _jaccard(qs, self._unit_shingles(ub))
             return out
 
-        ok, sims, is_exact = verify_pairs(q.sig, cols["sig"], t, exact, qrow, unit)
+        ok, sims, is_exact = verify_pairs(q.sig, cols["sig"], t, exact, qrow, unit, exact_all=True)
         qrow, unit, sims, is_exact = qrow[ok], unit[ok], sims[ok], is_exact[ok]
         boiler = np.zeros(len(unit), dtype=bool)
         if len(unit):

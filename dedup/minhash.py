@@ -1,10 +1,12 @@
 """MinHash signatures for many shingle sets at once, vectorized with numpy.
 
-A signature has ``num_perm`` uint32 values. Permutation ``i`` maps a 64-bit shingle hash ``x`` to
-``((a_i * x + b_i) mod 2**64) >> 32`` (multiply-add-shift, a universal family), with ``a_i`` odd;
-``a`` and ``b`` come from numpy's PCG64 generator seeded with the index seed, so signatures are
-the same on every machine. Values are computed for thousands of sets per numpy call in a
-(permutations, shingles) layout and reduced per set with ``np.minimum.reduceat``.
+A signature has ``num_perm`` uint32 values computed exactly as datasketch 2's ``"affine32"``
+scheme: the 32-bit input hash ``x`` (the low half of the 64-bit shingle hash) is pre-mixed once
+with the MurmurHash3 32-bit finalizer, then permutation ``i`` maps it to ``a_i * x + b_i mod 2**32``
+with ``a_i`` odd, and ``a``, ``b`` drawn like datasketch does from ``RandomState(seed)``. So a
+signature here is bit-for-bit the one ``datasketch.MinHash(num_perm, seed, scheme="affine32")``
+gives for the same shingle hashes, on every machine. Values are computed for thousands of sets per
+numpy call in a (permutations, shingles) layout and reduced per set with ``np.minimum.reduceat``.
 
 Any signature converts to a :class:`datasketch.LeanMinHash` (:func:`to_lean_minhash`); the Jaccard
 estimate (fraction of equal values) is the same number datasketch computes.
@@ -18,22 +20,30 @@ import numpy as np
 
 from .errors import InvalidParameterError
 
-__all__ = ["permutations", "signatures", "jaccard_estimate", "to_lean_minhash", "CHUNK_SHINGLES"]
+__all__ = ["premix", "permutations", "signatures", "jaccard_estimate", "to_lean_minhash", "CHUNK_SHINGLES"]
 
-#: Shingles per numpy call when signing: bounds the temporary (num_perm x chunk) uint64 block
-#: (128 x 65,536 x 8 bytes = 64 MiB).
+#: Shingles per numpy call when signing: bounds the temporary (num_perm x chunk) uint32 block
+#: (128 x 65,536 x 4 bytes = 32 MiB).
 CHUNK_SHINGLES = 65_536
-
-_SHIFT = np.uint64(32)
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``(a, b)`` uint64 parameters of ``num_perm`` permutations for ``seed``."""
-    rng = np.random.Generator(np.random.PCG64(seed))
-    a = rng.integers(0, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64, endpoint=True)
-    b = rng.integers(0, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64, endpoint=True)
-    a |= np.uint64(1)
+    """The ``(a, b)`` uint32 parameters of ``num_perm`` permutations, as datasketch draws them."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     return a, b
+
+
+def premix(hashes: np.ndarray) -> np.ndarray:
+    """Low 32 bits of each hash, through the MurmurHash3 32-bit finalizer (datasketch's fmix)."""
+    h = (np.asarray(hashes, dtype=np.uint64) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h
 
 
 def signatures(
@@ -46,7 +56,7 @@ def signatures(
     """MinHash signatures of consecutive shingle sets.
 
     Args:
-        hashes: uint64 shingle hashes of all sets, set after set.
+        hashes: shingle hashes of all sets, set after set (uint64; the low 32 bits are used).
         set_starts: int64 index in ``hashes`` where each set begins; strictly increasing, first
             element 0 (every set non-empty).
         perms: ``(a, b)`` from :func:`permutations`.
@@ -61,7 +71,7 @@ def signatures(
     >>> sig.shape, bool((sig[0] == signatures(h[:3], np.array([0]), perms)[0]).all())
     ((2, 16), True)
     """
-    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+    hashes = premix(hashes)
     set_starts = np.asarray(set_starts, dtype=np.int64)
     a, b = perms
     num_perm = len(a)
@@ -83,7 +93,6 @@ def signatures(
         lo, hi = int(set_starts[first]), int(set_ends[last - 1])
         block = np.multiply(a_col, hashes[None, lo:hi])
         block += b_col
-        block >>= _SHIFT
         out[:, first:last] = np.minimum.reduceat(block, set_starts[first:last] - lo, axis=1)
         first = last
     return np.ascontiguousarray(out.T)
@@ -105,5 +114,5 @@ def to_lean_minhash(signature: np.ndarray, seed: int) -> Any:
     """
     from datasketch import LeanMinHash
 
-    values = np.asarray(signature, dtype=np.uint64)
-    return LeanMinHash(seed=seed, hashvalues=values)
+    values = np.asarray(signature, dtype=np.uint32)
+    return LeanMinHash(seed=seed, hashvalues=values, scheme="affine32")

@@ -1,0 +1,253 @@
+"""Saving and loading an :class:`~dedup.index.Index`: a directory of numpy arrays and JSON, no pickle.
+
+Layout of ``path/``::
+
+    CURRENT              name of the live version directory (replaced atomically)
+    v-000001/
+        manifest.json    format name and version, full configuration, counts, and for every
+                         other file its size in bytes and xxh3-128 checksum
+        *.npy            arrays (memory-mappable with ``np.load(mmap_mode="r")``)
+        texts.bin        document texts, UTF-8, one after another; ``text_offsets.npy`` has
+                         their byte offsets
+        docs.jsonl       one line per document: id and metadata
+
+A save writes a new version directory, syncs it, then atomically replaces ``CURRENT``; only then
+are older versions deleted. A crash at any point leaves the previous index loadable. ``load``
+checks every file's size and checksum and refuses a truncated or altered file, another format
+version, or a directory that is not a dedup index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xxhash
+
+from .config import IndexConfig
+from .errors import CorruptIndexError, FormatVersionError, IndexFormatError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from .index import Index
+
+__all__ = ["save_index", "load_index", "FORMAT_NAME", "FORMAT_VERSION"]
+
+FORMAT_NAME = "dedup-index"
+FORMAT_VERSION = 1
+_ARRAYS = (
+    "unit_doc", "unit_para", "unit_kind", "unit_start", "unit_end", "unit_ntok", "unit_nsh",
+    "sig", "keys", "para_start", "para_end", "para_ntok", "para_doc",
+)
+
+
+def _checksum(path: Path) -> str:
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 22)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _compact(index: Index) -> tuple[dict[str, np.ndarray], list[int]]:
+    """Arrays restricted to live documents, with document and paragraph indexes renumbered."""
+    cols = index._columns()
+    alive = np.array(index._alive, dtype=bool)
+    docs = np.flatnonzero(alive)
+    new_doc = np.full(len(alive), -1, dtype=np.int64)
+    new_doc[docs] = np.arange(len(docs))
+    units = np.flatnonzero(alive[cols["unit_doc"]]) if len(alive) else np.empty(0, np.int64)
+    paras = np.flatnonzero(alive[cols["para_doc"]]) if len(alive) else np.empty(0, np.int64)
+    out = {name: np.ascontiguousarray(cols[name][units]) for name in _ARRAYS if name.startswith(("unit_", "sig", "keys"))}
+    out["unit_doc"] = new_doc[cols["unit_doc"][units]].astype(np.int32)
+    for name in ("para_start", "para_end", "para_ntok"):
+        out[name] = np.ascontiguousarray(cols[name][paras])
+    out["para_doc"] = new_doc[cols["para_doc"][paras]].astype(np.int32)
+    return out, docs.tolist()
+
+
+def save_index(index: Index, path: Path) -> Path:
+    """Write ``index`` to the directory ``path`` atomically (see the module docstring)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InvalidParameterError(f"{path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not (path / "CURRENT").exists():
+        raise InvalidParameterError(f"{path} is a non-empty directory that is not a dedup index; refusing to write into it")
+    path.mkdir(parents=True, exist_ok=True)
+    versions = sorted(p.name for p in path.glob("v-*") if p.is_dir() and not p.name.endswith(".tmp"))
+    number = int(versions[-1][2:]) + 1 if versions else 1
+    name = f"v-{number:06d}"
+    tmp = path / f"{name}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+
+    arrays, docs = _compact(index)
+    ids = [index._ids[d] for d in docs]
+    texts = [index._texts[d] for d in docs]
+    metas = [index._meta[d] for d in docs]
+    arrays["doc_ntok"] = np.array([index._doc_ntok[d] for d in docs], dtype=np.int32)
+    npara = np.bincount(arrays["para_doc"], minlength=len(docs)) if len(docs) else np.zeros(0, np.int64)
+    para0 = np.zeros(len(docs), dtype=np.int64)
+    if len(docs):
+        np.cumsum(npara[:-1], out=para0[1:])
+    arrays["doc_para0"] = para0
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    if encoded:
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    arrays["text_offsets"] = offsets
+
+    files: dict[str, dict[str, Any]] = {}
+    for key, arr in arrays.items():
+        fn = tmp / f"{key}.npy"
+        with open(fn, "wb") as f:
+            np.save(f, np.ascontiguousarray(arr), allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+    _write_file(tmp / "texts.bin", b"".join(encoded))
+    lines = []
+    for doc_id, meta in zip(ids, metas):
+        try:
+            lines.append(json.dumps({"id": doc_id, "meta": meta}, ensure_ascii=False, sort_keys=True))
+        except (TypeError, ValueError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise InvalidParameterError(
+                f"metadata of document {doc_id!r} cannot be saved as JSON ({exc}); store plain "
+                "strings, numbers, lists and dicts"
+            ) from None
+    _write_file(tmp / "docs.jsonl", ("\n".join(lines) + "\n" if lines else "").encode("utf-8", "surrogatepass"))
+    for fn in sorted(tmp.iterdir()):
+        files[fn.name] = {"bytes": fn.stat().st_size, "xxh3_128": _checksum(fn)}
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "config": index.config.to_dict(),
+        "counts": {"documents": len(ids), "paragraphs": int(len(arrays["para_doc"])), "units": int(len(arrays["unit_doc"]))},
+        "files": files,
+        "created_unix": int(time.time()),
+    }
+    _write_file(tmp / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
+    _fsync_dir(tmp)
+    final = path / name
+    os.replace(tmp, final)
+    _fsync_dir(path)
+    cur_tmp = path / "CURRENT.tmp"
+    _write_file(cur_tmp, (name + "\n").encode())
+    os.replace(cur_tmp, path / "CURRENT")
+    _fsync_dir(path)
+    for old in versions:
+        shutil.rmtree(path / old, ignore_errors=True)
+    for stale in path.glob("v-*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return path
+
+
+def _read_manifest(path: Path) -> tuple[Path, dict[str, Any]]:
+    cur = path / "CURRENT"
+    if not path.is_dir():
+        raise IndexFormatError(f"{path} is not a directory holding a dedup index")
+    if not cur.exists():
+        raise CorruptIndexError(f"{path} is not a dedup index (no CURRENT file)")
+    name = cur.read_text(encoding="utf-8", errors="replace").strip()
+    vdir = path / name
+    if not name.startswith("v-") or "/" in name or not vdir.is_dir():
+        raise CorruptIndexError(f"{path}/CURRENT names {name!r}, which is not a version directory")
+    try:
+        manifest = json.loads((vdir / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CorruptIndexError(f"{vdir} has no manifest.json") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptIndexError(f"{vdir}/manifest.json is damaged: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise CorruptIndexError(f"{vdir}/manifest.json is not a dedup index manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise FormatVersionError(
+            f"{path} was written in format version {manifest.get('format_version')!r}; this "
+            f"release reads version {FORMAT_VERSION}. Rebuild the index with this release."
+        )
+    return vdir, manifest
+
+
+def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool = True) -> Index:
+    """Read an index written by :func:`save_index` (see the module docstring)."""
+    vdir, manifest = _read_manifest(Path(path))
+    files = manifest.get("files", {})
+    for fname, info in files.items():
+        fn = vdir / fname
+        if not fn.exists():
+            raise CorruptIndexError(f"{fn} is missing")
+        size = fn.stat().st_size
+        if size != info.get("bytes"):
+            raise CorruptIndexError(f"{fn} has {size} bytes, the manifest says {info.get('bytes')}: truncated or altered")
+        if verify and _checksum(fn) != info.get("xxh3_128"):
+            raise CorruptIndexError(f"{fn} does not match its checksum: the file is damaged")
+    try:
+        config = IndexConfig.from_dict(manifest["config"])
+    except Exception as exc:
+        raise CorruptIndexError(f"{vdir}/manifest.json has an invalid configuration: {exc}") from None
+
+    def arr(key: str) -> np.ndarray:
+        fn = vdir / f"{key}.npy"
+        if fn.name not in files:
+            raise CorruptIndexError(f"{fn.name} is not listed in the manifest")
+        try:
+            return np.load(fn, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except ValueError as exc:
+            raise CorruptIndexError(f"{fn} is not a valid numpy array file: {exc}") from None
+
+    index = cls(config=config)
+    offsets = arr("text_offsets")
+    blob = (vdir / "texts.bin").read_bytes()
+    try:
+        texts = [blob[int(a) : int(b)].decode("utf-8", "surrogatepass") for a, b in zip(offsets[:-1], offsets[1:])]
+        docs = [json.loads(line) for line in (vdir / "docs.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptIndexError(f"{vdir} holds damaged documents: {exc}") from None
+    n = manifest["counts"]["documents"]
+    if len(texts) != n or len(docs) != n:
+        raise CorruptIndexError(f"{vdir} holds {len(docs)} documents, the manifest says {n}")
+    cols = {key: arr(key) for key in _ARRAYS}
+    if len(cols["unit_doc"]) != manifest["counts"]["units"] or cols["sig"].shape[1:] != (config.num_perm,):
+        raise CorruptIndexError(f"{vdir} arrays do not match the manifest")
+    index._ids = [d["id"] for d in docs]
+    index._texts = texts
+    index._meta = [d.get("meta", {}) for d in docs]
+    index._alive = [True] * n
+    index._pos = {d: i for i, d in enumerate(index._ids)}
+    if len(index._pos) != n:
+        raise CorruptIndexError(f"{vdir} holds duplicate document ids")
+    index._doc_ntok = arr("doc_ntok").tolist()
+    index._doc_para0 = arr("doc_para0").tolist()
+    index._n_para = len(cols["para_doc"])
+    index._n_units = len(cols["unit_doc"])
+    index._chunks = {key: [cols[key]] for key in _ARRAYS}
+    index._invalidate()
+    return index

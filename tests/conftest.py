@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REUTERS = SHARED / "corpora" / "reuters21578.jsonl.gz"
+
+
+@pytest.fixture(scope="session")
+def seeds() -> dict[str, str]:
+    """The five seed articles, keyed by a short id ('000' .. '004')."""
+    return {p.name[:3]: p.read_text(encoding="utf-8") for p in sorted(FIXTURES.glob("0*.txt"))}
+
+
+@pytest.fixture(scope="session")
+def reuters_path() -> Path:
+    if not REUTERS.exists():
+        pytest.skip(f"Reuters-21578 not found at {REUTERS} (../shared is absent); CI always has it")
+    return REUTERS

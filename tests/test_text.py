@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+
+import numpy as np
+import pytest
+import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.errors import InvalidTextError, InvalidTypeError
+from dedup.text import coerce_text, fold_punctuation, paragraph_spans, sentence_breaks, token_hashes, tokenize
+
+
+def test_normalization_ignores_quote_style_case_and_wrapping():
+    a = tokenize("Some were labeled “cowards,” while ‘others’ — waited…")
+    b = tokenize('some were\nLABELED "cowards," while \'others\' - waited...')
+    assert a.words == b.words
+
+
+def test_nfkc_and_casefold():
+    assert tokenize("ＰＳＫＯＶ Straße ﬁne").words == ["pskov", "strasse", "fine"]
+
+
+def test_combining_marks_stay_in_word():
+    decomposed = "cafe\u0301 au lait"
+    t = tokenize(decomposed)
+    assert t.words[0] == "café"
+    assert decomposed[t.starts[0] : t.ends[0]] == "cafe\u0301"
+
+
+def test_underscore_is_punctuation():
+    assert tokenize("snake_case").words == ["snake", "case"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_token_offsets_slice_original(text):
+    t = tokenize(text)
+    assert len(t.starts) == len(t.ends) == len(t.words)
+    assert np.all(t.starts < t.ends)
+    assert np.all(t.ends[:-1] <= t.starts[1:])
+    for s, e, w in zip(t.starts.tolist(), t.ends.tolist(), t.words):
+        piece = text[s:e]
+        assert piece and w  # non-empty both ways
+        assert tokenize(piece).words == [w]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",))))
+def test_paragraph_spans_are_ordered_trimmed_slices(text):
+    spans = paragraph_spans(text)
+    prev = 0
+    for s, e in spans:
+        assert prev <= s < e <= len(text)
+        assert text[s:e] == text[s:e].strip()
+        prev = e
+
+
+def test_fold_punctuation_keeps_length():
+    s = "‘a’ “b” – c — d…"
+    assert len(fold_punctuation(s)) == len(s)
+
+
+def test_blank_line_paragraphs(seeds):
+    t = seeds["000"]
+    spans = paragraph_spans(t)
+    assert len(spans) == 19
+    assert t[spans[0][0] : spans[0][1]] == "Defence Minister Sergei Shoigu"
+
+
+def test_bullets_are_paragraphs(seeds):
+    t = seeds["001"]
+    texts = [t[s:e] for s, e in paragraph_spans(t)]
+    bullets = [x for x in texts if x.startswith("•")]
+    assert len(bullets) == 10
+
+
+def test_single_newline_paragraphs():
+    t = "First sentence ends here.\nSecond paragraph is on its own line.\nThird one too."
+    assert len(paragraph_spans(t)) == 3
+
+
+def test_hard_wrapped_wire_copy_with_indented_paragraphs():
+    t = (
+        "Showers continued throughout the week in\nthe Bahia cocoa zone, alleviating the drought\n"
+        "since early January.\n    The dry period means the temporao will\nbe late this year.\n"
+        "    Arrivals for the week ended February 22 were\n155,221 bags."
+    )
+    texts = [t[s:e] for s, e in paragraph_spans(t)]
+    assert len(texts) == 3
+    assert texts[1].startswith("The dry period") and texts[1].endswith("this year.")
+
+
+def test_reuters_paragraphs(reuters_path):
+    with gzip.open(reuters_path, "rt", encoding="utf-8") as f:
+        recs = [json.loads(line) for line in itertools.islice(f, 200)]
+    first = recs[0]["text"]
+    spans = paragraph_spans(first)
+    assert len(spans) > 10  # an indented line starts each paragraph
+    assert all("\n    " not in first[s:e] for s, e in spans)
+
+
+def test_sentence_breaks():
+    t = "He said: ‘Yes.’ Then he left. ok"
+    assert [t[i : i + 4] for i in sentence_breaks(t, 0, len(t))] == ["Then"]
+
+
+def test_token_hashes_are_seeded_and_stable():
+    h1 = token_hashes(["pskov", "pskov", "ukraine"], seed=1)
+    h2 = token_hashes(["pskov"], seed=2)
+    assert h1.dtype == np.uint64 and h1[0] == h1[1] != h1[2]
+    assert h1[0] != h2[0]
+    assert int(h1[0]) == xxhash.xxh3_64_intdigest(b"pskov", 1)
+
+
+def test_coerce_text_errors():
+    assert coerce_text("abc".encode()) == "abc"
+    with pytest.raises(InvalidTextError, match="UTF-8"):
+        coerce_text(b"\xff\xfe bad")
+    with pytest.raises(InvalidTypeError):
+        coerce_text(12)
+    with pytest.raises(InvalidTypeError):
+        coerce_text(None)
