@@ -69,6 +69,29 @@ _SHIFT_COST = 0.2
 _MAX_PREDECESSORS = 128
 # End trimming: an unmatched word (averaged over both sides) costs this many matched words.
 _TRIM_COST = 0.5
+# Evidence: a passage needs at least this many matched content words (words that are not English
+# function words), and at least this share of its length (in words, shorter side).
+_MIN_CONTENT_WORDS = 4
+_MIN_CONTENT_SHARE = 0.2
+
+_STOPWORDS = frozenset(
+    [
+        "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and",
+        "any", "are", "as", "at", "be", "because", "been", "before", "being", "below",
+        "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down",
+        "during", "each", "few", "for", "from", "further", "had", "has", "have", "having",
+        "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if",
+        "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my",
+        "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other",
+        "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so",
+        "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then",
+        "there", "these", "they", "this", "those", "through", "to", "too", "under", "until",
+        "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who",
+        "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself",
+        "yourselves", "s", "t", "d", "ll", "m", "re", "ve", "said", "says", "one", "two",
+        "well", "like", "may", "might", "must", "shall", "upon", "via", "per"
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,9 +385,9 @@ def _word_ops(
     return ops
 
 
-def _trim(ops: list[_WOp]) -> list[_WOp]:
-    """Best-scoring contiguous run of ops (maximum subarray), so weak ends are cut off."""
-    best, best_lo, best_hi = -1.0, 0, 0
+def _trim(ops: list[_WOp]) -> tuple[int, int]:
+    """Best-scoring contiguous run ``ops[lo:hi]`` (maximum subarray), so weak ends are cut off."""
+    best, best_lo, best_hi = 0.0, 0, 0
     cur, lo = 0.0, 0
     for idx, (kind, a0, a1, b0, b1) in enumerate(ops):
         n_a, n_b = a1 - a0, b1 - b0
@@ -375,7 +398,25 @@ def _trim(ops: list[_WOp]) -> list[_WOp]:
             cur += v
         if cur > best:
             best, best_lo, best_hi = cur, lo, idx + 1
-    return ops[best_lo:best_hi]
+    return best_lo, best_hi
+
+
+def _pieces(ops: list[_WOp]) -> list[list[_WOp]]:
+    """Split an op list into its best-scoring run and, recursively, the runs of what is left.
+
+    What trimming cuts off a chain (a block chained across a gap to an unrelated block) is not
+    lost: it may be a passage of its own.
+    """
+    out: list[list[_WOp]] = []
+    todo = [ops]
+    while todo:
+        cur = todo.pop()
+        lo, hi = _trim(cur)
+        if hi <= lo:
+            continue
+        out.append(cur[lo:hi])
+        todo.extend(x for x in (cur[:lo], cur[hi:]) if x)
+    return out
 
 
 def _boundary(tok: Tokens, i: int, first: int, last: int) -> int:
@@ -414,6 +455,15 @@ def _make_passage(ops: list[_WOp], ta: Tokens, tb: Tokens) -> Passage:
         b_words=wb,
         matched_words=matched,
     )
+
+
+def _stopword_ids(ta: Tokens, tb: Tokens, ids_a: np.ndarray, ids_b: np.ndarray) -> set[int]:
+    """Word ids (as used in this alignment) of the English function words present."""
+    out = set()
+    for tok, ids in ((ta, ids_a), (tb, ids_b)):
+        hits = [i for i, w in enumerate(tok.words) if w in _STOPWORDS]
+        out.update(ids[hits].tolist())
+    return out
 
 
 def _overlap(x0: int, x1: int, y0: int, y1: int) -> int:
@@ -501,17 +551,26 @@ def align(
     blocks = _blocks(i, j, shingle_size)
     la, lb = ids_a.tolist(), ids_b.tolist()
     candidates: list[Passage] = []
+    stop = _stopword_ids(ta, tb, ids_a, ids_b)
     for chain in _chains(blocks, max_gap):
-        ops = _trim(_word_ops(chain, la, lb))
-        if not ops:
-            continue
-        wa, wb = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
-        if min(wa, wb) < min_words:
-            continue
-        p = _make_passage(ops, ta, tb)
-        if p.similarity < min_similarity:
-            continue
-        candidates.append(p)
+        for ops in _pieces(_word_ops(chain, la, lb)):
+            wa, wb = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
+            if min(wa, wb) < min_words:
+                continue
+            p = _make_passage(ops, ta, tb)
+            if p.similarity < min_similarity:
+                continue
+            # Evidence: matched content words (not function words), relative to the length.
+            content = sum(
+                1
+                for kind, a0, a1, _, _ in ops
+                if kind == "equal"
+                for w in la[a0:a1]
+                if w not in stop
+            )
+            if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(wa, wb)):
+                continue
+            candidates.append(p)
     # Drop a passage that mostly repeats a better one on both sides (shifted self-matches in
     # repetitive text); a sentence reused twice overlaps on one side only and is kept.
     candidates.sort(key=lambda p: (-p.matched_words, p.a_start, p.b_start))
