@@ -172,6 +172,9 @@ class SynthConfig:
 # --------------------------------------------------------------------------------------------
 
 
+_TABLE_SIZE = 1 << 16
+
+
 class _Lexicon:
     """Vocabulary with a Zipf sampling table plus name lists (loaded once per process)."""
 
@@ -195,13 +198,23 @@ class _Lexicon:
         p = np.asarray(counts, dtype=np.float64)
         self.cdf = np.cumsum(p / p.sum())
         self.cdf[-1] = 1.0
+        grid = np.arange(_TABLE_SIZE + 1, dtype=np.float64) / _TABLE_SIZE
+        self.table = np.searchsorted(self.cdf, grid, side="right").astype(np.int32)
         # plain lower-case words for insertions/substitutions in edits
         self.lists = _read_lists(_DATA_DIR / "names.txt")
 
+    def ids(self, u: np.ndarray) -> np.ndarray:
+        """Word ids for uniforms ``u`` (inverse CDF; a bucket table answers most lookups)."""
+        b = (u * _TABLE_SIZE).astype(np.intp)
+        ids = self.table[b].astype(np.intp)
+        amb = np.flatnonzero(ids != self.table[b + 1])
+        if len(amb):
+            ids[amb] = np.searchsorted(self.cdf, u[amb], side="right")
+        return ids
+
     def sample(self, rng: np.random.Generator, n: int) -> list[str]:
-        ids = np.searchsorted(self.cdf, rng.random(n), side="right")
-        w = self.words
-        return [w[i] for i in ids.tolist()]
+        out: list[str] = self.w_plain[self.ids(rng.random(n))].tolist()
+        return out
 
 
 def _read_lists(path: Path) -> dict[str, list[str]]:
@@ -243,6 +256,19 @@ _PAR_CDF = np.cumsum([0.2, 0.3, 0.26, 0.15, 0.09])[:-1]
 _SPEAKERS = ("he", "she", "officials", "the company", "analysts", "the report", "police")
 
 
+_POOL_SEED = 20240517
+# special tokens: person, surname, place, organisation, number
+_SPECIAL_CDF = np.cumsum([0.175, 0.175, 0.175, 0.175, 0.3])[:-1]
+
+
+def _pools(lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenate string lists into one object array with per-list offsets and sizes."""
+    sizes = np.asarray([len(x) for x in lists], dtype=np.int64)
+    offs = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    arr = np.asarray([w for x in lists for w in x], dtype=object)
+    return arr, offs, sizes
+
+
 class _Text:
     """Vectorised sentence and paragraph writer over one random generator."""
 
@@ -253,6 +279,33 @@ class _Text:
         self.org_head, self.org_tail, self.role = L["org_head"], L["org_tail"], L["role"]
         self.mean_words = cfg.mean_sentence_words
         self.mean_pars = cfg.mean_body_paragraphs
+        self.special, self.sp_off, self.sp_size = self._special_pool()
+        self.suffix, self.sf_off, self.sf_size = self._suffix_pool()
+
+    def _special_pool(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pools of persons, surnames, places, organisations and numbers (fixed, seed-free)."""
+        prng = np.random.Generator(np.random.PCG64(_POOL_SEED))
+        persons = [f"{f} {la}" for f in self.first for la in self.last]
+        orgs = [f"{h} {t}" for h in self.org_head for t in self.org_tail]
+        numbers = [self._number(int(r)) for r in prng.integers(0, 2**31, 4096)]
+        return _pools([persons, list(self.last), list(self.place), orgs, numbers])
+
+    def _suffix_pool(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sentence endings for quotes, reported speech and named sources with a role."""
+        prng = np.random.Generator(np.random.PCG64(_POOL_SEED + 1))
+        r = prng.integers(0, 2**31, size=(3, 4096)).tolist()
+        quote = [f'," {w} said.' for w in ("he", "she")] * 300 + [
+            f'," {self._name(x >> 2, x & 1)} said.' for x in r[0]
+        ]
+        reported = [f", {w} said." for w in _SPEAKERS] * 200 + [
+            f", {self._name(x >> 2, x & 3)} said." for x in r[1]
+        ]
+        role = [
+            f", said {self._name(x >> 2, 0)}, {self.role[(x >> 9) % len(self.role)]} at "
+            f"{self._name(x >> 12, 3)}."
+            for x in r[2]
+        ]
+        return _pools([quote, reported, role])
 
     # -- small pieces ---------------------------------------------------------------------
     def _name(self, r: int, k: int) -> str:
@@ -293,7 +346,7 @@ class _Text:
         lex = self.lex
         n = len(lens)
         total = int(lens.sum())
-        ids = np.searchsorted(lex.cdf, rng.random(total), side="right")
+        ids = lex.ids(rng.random(total))
         ends = np.cumsum(lens)
         starts = ends - lens
         last = ends - 1
@@ -306,41 +359,20 @@ class _Text:
         toks[last] = lex.w_stop[ids[last]]
         special = np.flatnonzero((u >= 0.05) & (u < 0.1))
         if len(special):
-            ints = rng.integers(0, 2**31, size=len(special)).tolist()
-            vals: list[str] = []
-            for r, uu in zip(ints, u[special].tolist(), strict=True):
-                vals.append(self._name(r >> 2, r & 3) if uu < 0.085 else self._number(r))
-            toks[special] = vals
+            cat = np.searchsorted(_SPECIAL_CDF, (u[special] - 0.05) / 0.05, side="right")
+            r = rng.integers(0, 2**31, size=len(special))
+            toks[special] = self.special[self.sp_off[cat] + r % self.sp_size[cat]]
         # sentence shapes: direct quotes, reported speech, named source with role
         shape = rng.random(n)
         sel = np.flatnonzero(shape < 0.29)
         if len(sel):
-            refs = rng.integers(0, 2**31, size=len(sel)).tolist()
-            s_first = starts[sel].tolist()
-            s_last = last[sel].tolist()
-            s_ids = ids[last[sel]].tolist()
-            firsts = toks[starts[sel]].tolist()
-            plain = lex.words
-            new_first: list[str] = []
-            new_last: list[str] = []
-            for sh, r, w0, wid in zip(shape[sel].tolist(), refs, firsts, s_ids, strict=True):
-                w = plain[wid]
-                if sh < 0.11:
-                    who = self._name(r >> 2, r & 1) if r & 4 else _SPEAKERS[r % 2]
-                    new_first.append('"' + w0)
-                    new_last.append(f'{w}," {who} said.')
-                elif sh < 0.25:
-                    who = self._name(r >> 2, r & 3) if r & 4 else _SPEAKERS[r % len(_SPEAKERS)]
-                    new_first.append(w0)
-                    new_last.append(f"{w}, {who} said.")
-                else:
-                    who = self._name(r >> 2, 0)
-                    role = self.role[(r >> 9) % len(self.role)]
-                    org = self._name(r >> 12, 3)
-                    new_first.append(w0)
-                    new_last.append(f"{w}, said {who}, {role} at {org}.")
-            toks[s_first] = new_first
-            toks[s_last] = new_last
+            sh = shape[sel]
+            cat = (sh >= 0.11).astype(np.int64) + (sh >= 0.25)  # quote, reported, role
+            r = rng.integers(0, 2**31, size=len(sel))
+            ls = last[sel]
+            toks[ls] = lex.w_plain[ids[ls]] + self.suffix[self.sf_off[cat] + r % self.sf_size[cat]]
+            fs = starts[sel[cat == 0]]
+            toks[fs] = '"' + toks[fs]
         out: list[str] = toks.tolist()
         return out
 
@@ -702,6 +734,38 @@ def _make_plan(cfg: SynthConfig, block: int, weights: np.ndarray) -> _Plan:
 # --------------------------------------------------------------------------------------------
 
 
+# own paragraphs added by a reprint: P(0..3) = 0.4, 0.3, 0.2, 0.1
+_OWN_CDF = np.cumsum([0.4, 0.3, 0.2, 0.1])[:-1]
+
+
+class _Stream:
+    """Buffered uniforms and Zipf words from one generator (cheap many small draws)."""
+
+    def __init__(self, rng: np.random.Generator, lex: _Lexicon) -> None:
+        self.rng = rng
+        self.lex = lex
+        self.u = rng.random(2048)
+        self.ui = 0
+        self.w = lex.sample(rng, 128)
+        self.wi = 0
+
+    def uniforms(self, n: int) -> np.ndarray:
+        if self.ui + n > len(self.u):
+            self.u = self.rng.random(max(2048, n))
+            self.ui = 0
+        out = self.u[self.ui : self.ui + n]
+        self.ui += n
+        return out
+
+    def words(self, n: int) -> list[str]:
+        if self.wi + n > len(self.w):
+            self.w = self.lex.sample(self.rng, max(128, n))
+            self.wi = 0
+        out = self.w[self.wi : self.wi + n]
+        self.wi += n
+        return out
+
+
 class _Generator:
     def __init__(self, cfg: SynthConfig) -> None:
         self.cfg = cfg
@@ -740,18 +804,21 @@ class _Generator:
         ]
         return title, pcs
 
-    def _edit(self, rng: np.random.Generator, pc: _Piece, rate: float, event: int) -> _Piece:
+    def _edit(self, st: _Stream, pc: _Piece, rate: float, event: int) -> _Piece:
+        """Word-level edits at ``rate`` (each word edited with that probability): substitution
+        (50%), insertion after it (25%) or deletion (25%); punctuation is kept."""
         if rate <= 0.0:
             return pc
         toks = pc.text.split(" ")
         n = len(toks)
-        k = int(rng.binomial(n, rate))
+        u = st.uniforms(n)
+        hit = np.flatnonzero(u < rate)
+        k = len(hit)
         if k == 0:
             return pc
-        pos = np.unique(rng.integers(0, n, size=k))[::-1].tolist()
-        k = len(pos)
-        ops = rng.random(k).tolist()
-        new = self.tx.lex.sample(rng, k)
+        pos = hit[::-1].tolist()
+        ops = (u[hit[::-1]] / rate).tolist()  # uniform in [0, 1) given an edit
+        new = st.words(k)
         for p, op, w in zip(pos, ops, new, strict=True):
             tok = toks[p]
             core = tok.lstrip('"$(').rstrip('.,")')
@@ -810,33 +877,33 @@ class _Generator:
     ) -> tuple[list[list[_Piece]], str]:
         """Reprint: drop, reorder, merge, split, edit, add own paragraphs, rewrite headline."""
         cfg = self.cfg
-        p_drop = float(rng.uniform(0.0, 0.3))
-        keep = [paras[0]] + [p for p in paras[1:] if rng.random() >= p_drop]
+        st = _Stream(rng, self.tx.lex)
+        p_drop, p_swap, intensity = st.uniforms(3).tolist()
+        p_drop *= 0.3
+        intensity = 0.05 + 0.95 * intensity
+        ud = st.uniforms(len(paras)).tolist()
+        keep = [paras[0]] + [p for p, x in zip(paras[1:], ud[1:], strict=True) if x >= p_drop]
         if len(keep) < 2 and len(paras) >= 2:
             keep = paras[:2]
         keep = list(keep)
-        if rng.random() < 0.3 and len(keep) > 3:
+        if p_swap < 0.3 and len(keep) > 3:
             for _ in range(int(rng.integers(1, 3))):
                 i = int(rng.integers(1, len(keep) - 1))
                 keep[i], keep[i + 1] = keep[i + 1], keep[i]
-        intensity = float(rng.uniform(0.05, 1.0))
+        top = cfg.max_edit_rate * intensity
         out: list[list[_Piece]] = []
         i = 0
         while i < len(keep):
             para = keep[i]
-            u = float(rng.random())
-            rate = (
-                0.0
-                if rng.random() < 0.35
-                else float(rng.uniform(0.0, cfg.max_edit_rate * intensity))
-            )
-            if u < 0.05 and i + 1 < len(keep) and len(para) == 1 and len(keep[i + 1]) == 1:
-                merged = [self._edit(rng, pc, rate, index) for pc in para + keep[i + 1]]
+            u, r0, r1 = st.uniforms(3).tolist()
+            rate = 0.0 if r0 < 0.35 else r1 * top
+            if u < 0.04 and i + 1 < len(keep) and len(para) == 1 and len(keep[i + 1]) == 1:
+                merged = [self._edit(st, pc, rate, index) for pc in para + keep[i + 1]]
                 out.append(merged)
                 i += 2
                 continue
-            edited = [self._edit(rng, pc, rate, index) for pc in para]
-            if u > 0.94 and len(edited) == 1 and edited[0].s1 - edited[0].s0 >= 2:
+            edited = [self._edit(st, pc, rate, index) for pc in para]
+            if u > 0.96 and len(edited) == 1 and edited[0].s1 - edited[0].s0 >= 2:
                 halves = self._split(rng, edited[0])
                 if halves is not None:
                     out.append([halves[0]])
@@ -845,15 +912,15 @@ class _Generator:
                     continue
             out.append(edited)
             i += 1
-        n_own = int(rng.choice(4, p=(0.4, 0.3, 0.2, 0.1)))
+        n_own = int(np.searchsorted(_OWN_CDF, st.uniforms(1)[0], side="right"))
         if n_own:
             own = self._own(rng, index, n_own)
             for para in own:
                 out.insert(int(rng.integers(1, len(out) + 1)), para)
-        if rng.random() < 0.5:
+        if st.uniforms(1)[0] < 0.5:
             title = self.tx.title(rng)
         else:
-            title = self._edit(rng, _Piece(title, None, 0, 1), 0.35, index).text
+            title = self._edit(st, _Piece(title, None, 0, 1), 0.35, index).text
         return out, title
 
     def _article(
@@ -890,9 +957,10 @@ class _Generator:
                     stories[role.story] = self._story(block, role.story, plan)
                 src = stories[role.story][1]
                 rate = 0.0 if rng.random() < 0.5 else float(rng.uniform(0.0, 0.1))
+                st = _Stream(rng, self.tx.lex)
                 quoted = [
                     self._edit(
-                        rng,
+                        st,
                         _Piece(src[j].text, src[j].atom, src[j].s0, src[j].s1, (), True),
                         rate,
                         index,
