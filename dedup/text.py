@@ -149,15 +149,44 @@ def tokenize(text: str) -> Tokens:
     """
     ascii_text = text.isascii()
     source = text.lower() if ascii_text else text  # ASCII lower() keeps every offset
-    matches = list(_WORD_RE.finditer(source))
-    arr = np.fromiter(
-        (i for m in matches for i in m.span()), dtype=np.int32, count=2 * len(matches)
-    ).reshape(-1, 2)
+    raw = _WORD_RE.findall(source)
+    starts, ends = _word_bounds(text, ascii_text)
+    if len(starts) != len(raw):  # cannot happen when the table mirrors the regex; stay exact
+        spans = [m.span() for m in _WORD_RE.finditer(source)]
+        starts = np.array([a for a, _ in spans], dtype=np.int32)
+        ends = np.array([b for _, b in spans], dtype=np.int32)
+    words = raw if ascii_text else [normalize_word(w) for w in raw]
+    return Tokens(text, starts, ends, words)
+
+
+_ASCII_WORD = np.array([bool(_WORD_RE.fullmatch(chr(c))) for c in range(128)] + [False] * 128)
+_BMP_WORD: np.ndarray | None = None
+
+
+def _bmp_word_table() -> np.ndarray:
+    global _BMP_WORD
+    if _BMP_WORD is None:
+        table = np.zeros(0x10000, dtype=bool)
+        chars = "".join(chr(c) if not 0xD800 <= c < 0xE000 else " " for c in range(0x10000))
+        for m in _WORD_RE.finditer(chars):
+            table[m.start() : m.end()] = True
+        _BMP_WORD = table
+    return _BMP_WORD
+
+
+def _word_bounds(text: str, ascii_text: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the word-character runs of ``text``, vectorized."""
     if ascii_text:
-        words = [m.group() for m in matches]
+        is_word = _ASCII_WORD[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
     else:
-        words = [normalize_word(m.group()) for m in matches]
-    return Tokens(text, arr[:, 0].copy(), arr[:, 1].copy(), words)
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        table = _bmp_word_table()
+        is_word = table[np.minimum(cps, 0xFFFF)]
+        astral = np.flatnonzero(cps > 0xFFFF)
+        if len(astral):
+            is_word[astral] = [bool(_WORD_RE.fullmatch(chr(int(c)))) for c in cps[astral]]
+    edges = np.diff(is_word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    return np.flatnonzero(edges == 1).astype(np.int32), np.flatnonzero(edges == -1).astype(np.int32)
 
 
 class _HashCache:
@@ -175,15 +204,10 @@ class _HashCache:
         if len(table) > self.MAX_ENTRIES:
             table.clear()
         seed = self.seed
-        get = table.get
-        out = np.empty(len(words), dtype=np.uint64)
-        for i, w in enumerate(words):
-            h = get(w)
-            if h is None:
-                h = xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass"), seed)
-                table[w] = h
-            out[i] = h
-        return out
+        digest = xxhash.xxh3_64_intdigest
+        for w in set(words).difference(table):
+            table[w] = digest(w.encode("utf-8", "surrogatepass"), seed)
+        return np.fromiter(map(table.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
 _CACHES: dict[int, _HashCache] = {}
