@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .align import EditOp, Passage, align
 from .config import IndexConfig
 from .errors import (
     ConfigMismatchError,
@@ -21,6 +22,9 @@ from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, Paragraph
 __version__ = "0.1.0"
 
 __all__ = [
+    "EditOp",
+    "Passage",
+    "align",
     "AddReport",
     "Boilerplate",
     "Cluster",

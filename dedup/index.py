@@ -632,6 +632,52 @@ class Index:
         out.sort(key=lambda b: (-b.doc_count, b.text))
         return out
 
+    # ------------------------------------------------------------------ passages
+
+    def boilerplate_spans(self, doc_id: str) -> list[tuple[int, int]]:
+        """Character spans of the text of ``doc_id`` recognised as boilerplate, in order."""
+        d = self._doc(doc_id)
+        analysis, live = self._analyze(self.config.threshold)
+        cols = self._columns()
+        units = live[analysis.unit_boilerplate]
+        units = units[cols["unit_doc"][units] == d]
+        spans = sorted(zip(cols["unit_start"][units].tolist(), cols["unit_end"][units].tolist()))
+        merged: list[tuple[int, int]] = []
+        for s, e in spans:
+            if merged and s <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+            else:
+                merged.append((s, e))
+        return merged
+
+    def passages(self, a: str, b: str, *, include_boilerplate: bool = False, **options: Any) -> list[Any]:
+        """Aligned reused passages between two indexed documents (see :func:`dedup.align.align`).
+
+        Args:
+            a, b: document ids.
+            include_boilerplate: keep passages that lie mostly (over half, on either side) in
+                boilerplate; they are dropped by default. With ``True`` the result is the same
+                as ``align`` and :meth:`boilerplate_spans` tells which passages are boilerplate.
+            **options: keyword options of :func:`dedup.align.align` (``shingle_size``,
+                ``min_words``, ``max_gap``, ...).
+
+        Returns:
+            ``list[Passage]`` in order of ``a``, offsets into the stored texts.
+        """
+        from .align import align
+
+        ta, tb = self.text(a), self.text(b)
+        found = align(ta, tb, **options)
+        if include_boilerplate:
+            return found
+        ba, bb = self.boilerplate_spans(a), self.boilerplate_spans(b)
+
+        def mostly_in(s: int, e: int, spans: list[tuple[int, int]]) -> bool:
+            inside = sum(max(0, min(e, y) - max(s, x)) for x, y in spans)
+            return inside * 2 > (e - s)
+
+        return [p for p in found if not (mostly_in(p.a_start, p.a_end, ba) or mostly_in(p.b_start, p.b_end, bb))]
+
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | Path) -> Path:

@@ -302,3 +302,28 @@ def test_story_in_fifty_documents_is_reuse(rng):
     assert idx.boilerplate() == []
     clusters = idx.clusters()
     assert len(clusters) == 1 and len(clusters[0]) == 50
+
+
+def test_passages_between_indexed_documents(seeds):
+    idx = Index()
+    for k, t in seeds.items():
+        idx.add(k, t)
+    ps = idx.passages("000", "001")
+    assert ps
+    a, b = idx.text("000"), idx.text("001")
+    joined = " ".join(b[p.b_start : p.b_end] for p in ps)
+    assert "About 60 servicemen from Pskov refused to go to war" in joined
+    for p in ps:
+        assert 0 <= p.a_start < p.a_end <= len(a) and 0 <= p.b_start < p.b_end <= len(b)
+    with pytest.raises(DocumentNotFoundError):
+        idx.passages("000", "nope")
+
+
+def test_passages_drop_boilerplate_by_default(rng):
+    template = make_text(rng, 1, 40)
+    idx = Index()
+    for i in range(8):
+        idx.add(f"d{i}", make_text(rng, 6) + "\n\n" + template)
+    assert idx.boilerplate_spans("d0")
+    assert idx.passages("d0", "d1") == []
+    assert len(idx.passages("d0", "d1", include_boilerplate=True)) == 1
