@@ -100,7 +100,7 @@ def format_passages(
                 body.append(f"{old[0]}{a_part[:a_cut]}{old[1]}")
             if b_part:
                 body.append(f"{new[0]}{b_part[:b_cut]}{new[1]}")
-            body.append(b_part[b_cut:] if b_part else a_part[a_cut:])
+            body.append(b_part[b_cut:] if b_part else " ")
         text = "".join(body).replace("\n", "\n  ")
         lines.append("  " + text)
     return "\n".join(lines)
