@@ -229,9 +229,9 @@ def _coverage(
     rows = cand_row[g_local[trip_c]]
     cols = g_local[trip_h]
     both = np.asarray(co[rows, cols]).ravel() >= 2
-    cov_ci = np.bincount(
-        np.searchsorted(ci, trip_c[both]), weights=stok[trip_h[both]], minlength=len(ci)
-    ) / doc_len[sd[ci]]
+    cov_ci = (
+        np.bincount(np.searchsorted(ci, trip_c[both]), weights=stok[trip_h[both]], minlength=len(ci)) / doc_len[sd[ci]]
+    )
     cov_ci = np.minimum(cov_ci, 1.0)
     # median per candidate group
     g_ci = sg[ci]
@@ -260,7 +260,6 @@ def analyze(
 ) -> Analysis:
     """Run the corpus-wide analysis over all units (see the module docstring)."""
     n = len(unit_doc)
-    n_docs = len(doc_ntok)
     ids = np.arange(n, dtype=np.int64)
     cand = bucket_pairs(keys, ids, MAX_BUCKET_PAIRS)
     cand = cand[unit_doc[cand[:, 0]] != unit_doc[cand[:, 1]]]
@@ -273,7 +272,13 @@ def analyze(
     # that edited copies of a story count as shared between its carriers.
     loose = _components(n, cand[est >= min(threshold, SIMILAR_TEXT)])
     doc_cov, loose_docs, loose_cov = _coverage(
-        loose, unit_doc, unit_kind, unit_ntok, unit_para_global, para_ntok, doc_ntok,
+        loose,
+        unit_doc,
+        unit_kind,
+        unit_ntok,
+        unit_para_global,
+        para_ntok,
+        doc_ntok,
         config.boilerplate_min_docs,
     )
     boiler_loose = (loose_docs >= config.boilerplate_min_docs) & (loose_cov <= config.boilerplate_max_coverage)

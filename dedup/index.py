@@ -54,8 +54,19 @@ class AddReport:
 
 
 _COLUMNS = (
-    "unit_doc", "unit_para", "unit_kind", "unit_start", "unit_end", "unit_ntok", "unit_nsh",
-    "sig", "keys", "para_start", "para_end", "para_ntok", "para_doc",
+    "unit_doc",
+    "unit_para",
+    "unit_kind",
+    "unit_start",
+    "unit_end",
+    "unit_ntok",
+    "unit_nsh",
+    "sig",
+    "keys",
+    "para_start",
+    "para_end",
+    "para_ntok",
+    "para_doc",
 )
 
 
@@ -224,8 +235,16 @@ class Index:
                 if on_error == "raise" or not isinstance(exc, DedupError):
                     self._flush(batch, report)
                     raise
-                report.skipped.append((str(rec[0]) if isinstance(rec, tuple) and rec else
-                                       str(rec.get("id")) if isinstance(rec, Mapping) else "?", str(exc)))
+                report.skipped.append(
+                    (
+                        str(rec[0])
+                        if isinstance(rec, tuple) and rec
+                        else str(rec.get("id"))
+                        if isinstance(rec, Mapping)
+                        else "?",
+                        str(exc),
+                    )
+                )
                 continue
             seen.add(doc_id)
             batch.append((doc_id, text, meta))
@@ -247,8 +266,7 @@ class Index:
             meta = dict(rec[2]) if len(rec) == 3 and rec[2] else {}
         else:
             raise InvalidTypeError(
-                f"record {n} must be an (id, text) tuple or a mapping with 'id' and 'text', "
-                f"not {type(rec).__name__}"
+                f"record {n} must be an (id, text) tuple or a mapping with 'id' and 'text', not {type(rec).__name__}"
             )
         doc_id = self._check_id(doc_id)
         return doc_id, coerce_text(text, what=f"text of document {doc_id!r}"), meta
@@ -460,14 +478,20 @@ class Index:
                 vars(q), qrow[rows], cols, unit[rows], sims[rows], is_exact[rows], boiler[rows]
             )
             score = _score(cov_q, cov_d, q_ntok, self._doc_ntok[d])
-            matches.append(Match(self._ids[d], score, tuple(sorted(pms, key=lambda p: -p.similarity)),
-                                 dict(self._meta[d])))
+            matches.append(
+                Match(self._ids[d], score, tuple(sorted(pms, key=lambda p: -p.similarity)), dict(self._meta[d]))
+            )
         matches.sort(key=lambda m: (-m.score, self._pos[m.doc_id]))
         return matches[:limit] if limit is not None else matches
 
     @staticmethod
     def _paragraph_matches(
-        fa: Mapping[str, np.ndarray], ua: np.ndarray, fb: Mapping[str, np.ndarray], ub: np.ndarray, sims: np.ndarray, is_exact: np.ndarray,
+        fa: Mapping[str, np.ndarray],
+        ua: np.ndarray,
+        fb: Mapping[str, np.ndarray],
+        ub: np.ndarray,
+        sims: np.ndarray,
+        is_exact: np.ndarray,
         boiler: np.ndarray,
     ) -> tuple[list[ParagraphMatch], int, int]:
         """Fold unit pairs of one document pair into paragraph pairs; returns coverage too."""
@@ -477,7 +501,11 @@ class Index:
         a_para_ntok: dict[int, int] = {}
         b_para_ntok: dict[int, int] = {}
         a_para, a_kind, a_start, a_end, a_ntok = (
-            fa["unit_para"], fa["unit_kind"], fa["unit_start"], fa["unit_end"], fa["unit_ntok"]
+            fa["unit_para"],
+            fa["unit_kind"],
+            fa["unit_start"],
+            fa["unit_end"],
+            fa["unit_ntok"],
         )
         b_para = fb["unit_para"]
         for u, v, s, ex, bp in zip(ua.tolist(), ub.tolist(), sims.tolist(), is_exact.tolist(), boiler.tolist()):
@@ -562,7 +590,11 @@ class Index:
                 continue
             na, nb = max(self._doc_ntok[a], 1), max(self._doc_ntok[b], 1)
             yield DocPair(
-                self._ids[a], self._ids[b], score, min(1.0, cov_a / na), min(1.0, cov_b / nb),
+                self._ids[a],
+                self._ids[b],
+                score,
+                min(1.0, cov_a / na),
+                min(1.0, cov_b / nb),
                 tuple(sorted(pms, key=lambda p: (p.a_index, p.b_index))),
             )
 
@@ -595,8 +627,7 @@ class Index:
             pair_count[lab] += 1
             best[lab] = max(best[lab], s)
         out = [
-            Cluster(tuple(self._ids[d] for d in sorted(ds)), pair_count[lab], best[lab])
-            for lab, ds in members.items()
+            Cluster(tuple(self._ids[d] for d in sorted(ds)), pair_count[lab], best[lab]) for lab, ds in members.items()
         ]
         out.sort(key=lambda c: (-len(c.doc_ids), self._pos[c.doc_ids[0]]))
         return out

@@ -40,8 +40,19 @@ __all__ = ["save_index", "load_index", "FORMAT_NAME", "FORMAT_VERSION"]
 FORMAT_NAME = "dedup-index"
 FORMAT_VERSION = 1
 _ARRAYS = (
-    "unit_doc", "unit_para", "unit_kind", "unit_start", "unit_end", "unit_ntok", "unit_nsh",
-    "sig", "keys", "para_start", "para_end", "para_ntok", "para_doc",
+    "unit_doc",
+    "unit_para",
+    "unit_kind",
+    "unit_start",
+    "unit_end",
+    "unit_ntok",
+    "unit_nsh",
+    "sig",
+    "keys",
+    "para_start",
+    "para_end",
+    "para_ntok",
+    "para_doc",
 )
 
 
@@ -85,7 +96,9 @@ def _compact(index: Index) -> tuple[dict[str, np.ndarray], list[int]]:
     new_doc[docs] = np.arange(len(docs))
     units = np.flatnonzero(alive[cols["unit_doc"]]) if len(alive) else np.empty(0, np.int64)
     paras = np.flatnonzero(alive[cols["para_doc"]]) if len(alive) else np.empty(0, np.int64)
-    out = {name: np.ascontiguousarray(cols[name][units]) for name in _ARRAYS if name.startswith(("unit_", "sig", "keys"))}
+    out = {
+        name: np.ascontiguousarray(cols[name][units]) for name in _ARRAYS if name.startswith(("unit_", "sig", "keys"))
+    }
     out["unit_doc"] = new_doc[cols["unit_doc"][units]].astype(np.int32)
     for name in ("para_start", "para_end", "para_ntok"):
         out[name] = np.ascontiguousarray(cols[name][paras])
@@ -99,7 +112,9 @@ def save_index(index: Index, path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise InvalidParameterError(f"{path} exists and is not a directory")
     if path.is_dir() and any(path.iterdir()) and not (path / "CURRENT").exists():
-        raise InvalidParameterError(f"{path} is a non-empty directory that is not a dedup index; refusing to write into it")
+        raise InvalidParameterError(
+            f"{path} is a non-empty directory that is not a dedup index; refusing to write into it"
+        )
     path.mkdir(parents=True, exist_ok=True)
     versions = sorted(p.name for p in path.glob("v-*") if p.is_dir() and not p.name.endswith(".tmp"))
     number = int(versions[-1][2:]) + 1 if versions else 1
@@ -150,7 +165,11 @@ def save_index(index: Index, path: Path) -> Path:
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "config": index.config.to_dict(),
-        "counts": {"documents": len(ids), "paragraphs": int(len(arrays["para_doc"])), "units": int(len(arrays["unit_doc"]))},
+        "counts": {
+            "documents": len(ids),
+            "paragraphs": int(len(arrays["para_doc"])),
+            "units": int(len(arrays["unit_doc"])),
+        },
         "files": files,
         "created_unix": int(time.time()),
     }
@@ -206,7 +225,9 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
             raise CorruptIndexError(f"{fn} is missing")
         size = fn.stat().st_size
         if size != info.get("bytes"):
-            raise CorruptIndexError(f"{fn} has {size} bytes, the manifest says {info.get('bytes')}: truncated or altered")
+            raise CorruptIndexError(
+                f"{fn} has {size} bytes, the manifest says {info.get('bytes')}: truncated or altered"
+            )
         if verify and _checksum(fn) != info.get("xxh3_128"):
             raise CorruptIndexError(f"{fn} does not match its checksum: the file is damaged")
     try:

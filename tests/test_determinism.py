@@ -15,7 +15,10 @@ for p in sorted(Path(sys.argv[1]).glob("0*.txt")):
     idx.add(p.name[:3], p.read_text(encoding="utf-8"))
 out = {
     "sig": idx._columns()["sig"][:20].tolist(),
-    "pairs": [(p.a, p.b, p.score, [list(m.__getattribute__(f) for f in ("a_index","b_index","similarity")) for m in p.paragraphs]) for p in idx.pairs()],
+    "pairs": [
+        (p.a, p.b, p.score, [(m.a_index, m.b_index, m.similarity) for m in p.paragraphs])
+        for p in idx.pairs()
+    ],
     "clusters": [list(c.doc_ids) for c in idx.clusters()],
 }
 print(json.dumps(out))
@@ -25,7 +28,9 @@ print(json.dumps(out))
 def _run(hashseed: str) -> dict:
     env = dict(os.environ, PYTHONHASHSEED=hashseed)
     fixtures = Path(__file__).parent / "fixtures"
-    res = subprocess.run([sys.executable, "-c", SCRIPT, str(fixtures)], env=env, capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(fixtures)], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(res.stdout)
 
 

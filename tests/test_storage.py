@@ -46,7 +46,7 @@ def test_removed_documents_are_not_saved(tmp_path, seeds):
     idx.remove("004")
     idx.save(tmp_path / "ix")
     blob = b"".join(p.read_bytes() for p in (tmp_path / "ix").rglob("*") if p.is_file())
-    assert "Centre for Defense Strategies".encode() not in blob
+    assert b"Centre for Defense Strategies" not in blob
     assert _summary(Index.load(tmp_path / "ix"), seeds["000"]) == _summary(idx, seeds["000"])
 
 

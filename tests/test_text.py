@@ -16,7 +16,7 @@ from dedup.text import coerce_text, fold_punctuation, paragraph_spans, sentence_
 
 def test_normalization_ignores_quote_style_case_and_wrapping():
     a = tokenize("Some were labeled “cowards,” while ‘others’ — waited…")
-    b = tokenize('some were\nLABELED "cowards," while \'others\' - waited...')
+    b = tokenize("some were\nLABELED \"cowards,\" while 'others' - waited...")
     assert a.words == b.words
 
 
@@ -117,7 +117,7 @@ def test_token_hashes_are_seeded_and_stable():
 
 
 def test_coerce_text_errors():
-    assert coerce_text("abc".encode()) == "abc"
+    assert coerce_text(b"abc") == "abc"
     with pytest.raises(InvalidTextError, match="UTF-8"):
         coerce_text(b"\xff\xfe bad")
     with pytest.raises(InvalidTypeError):
