@@ -13,8 +13,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import multiprocessing as mp
+import os
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ import numpy as np
 from .analysis import Analysis, analyze, verify_pairs
 from .config import IndexConfig
 from .errors import (
+    DedupError,
     DocumentNotFoundError,
     DuplicateDocumentError,
     EmptyDocumentError,
@@ -199,6 +203,7 @@ class Index:
         replace: bool = False,
         on_error: str = "raise",
         batch_size: int = BATCH_DOCS,
+        workers: int = 1,
     ) -> AddReport:
         """Add many documents, featurized in batches.
 
@@ -210,13 +215,36 @@ class Index:
                 and reports it in the returned :class:`AddReport` (nothing is dropped
                 silently).
             batch_size: documents featurized per numpy batch.
+            workers: processes that featurize batches in parallel (``0`` means one per CPU).
+                Results are identical for any number of workers.
 
         Returns:
             An :class:`AddReport` with the count added and the skipped ids with reasons.
         """
         if on_error not in ("raise", "skip"):
             raise InvalidParameterError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+            raise InvalidParameterError(f"workers must be an int >= 0, got {workers!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidParameterError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        if workers == 0:
+            workers = os.cpu_count() or 1
         report = AddReport()
+        with _Featurizer(self.config, workers) as featurizer:
+            try:
+                for batch in self._batches(records, replace, on_error, batch_size, report):
+                    featurizer.submit(batch)
+                    for done in featurizer.ready():
+                        self._store_batch(done, report)
+            finally:  # records before a bad one (on_error="raise") are still added
+                for done in featurizer.drain():
+                    self._store_batch(done, report)
+        return report
+
+    def _batches(
+        self, records: Iterable[Any], replace: bool, on_error: str, batch_size: int, report: AddReport
+    ) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+        """Validated batches of records; bad ones raise or are reported, never dropped silently."""
         batch: list[tuple[str, str, dict[str, Any]]] = []
         seen: set[str] = set()
         for n, rec in enumerate(records):
@@ -229,31 +257,20 @@ class Index:
                 if not any(ch.isalnum() for ch in text):
                     what = "empty" if not text.strip() else "without any word character"
                     raise EmptyDocumentError(f"document {doc_id!r} is {what}; there is nothing to index")
-            except Exception as exc:
-                from .errors import DedupError
-
-                if on_error == "raise" or not isinstance(exc, DedupError):
-                    self._flush(batch, report)
+            except DedupError as exc:
+                if on_error == "raise":
+                    if batch:
+                        yield batch
                     raise
-                report.skipped.append(
-                    (
-                        str(rec[0])
-                        if isinstance(rec, tuple) and rec
-                        else str(rec.get("id"))
-                        if isinstance(rec, Mapping)
-                        else "?",
-                        str(exc),
-                    )
-                )
+                report.skipped.append((_record_id(rec), str(exc)))
                 continue
             seen.add(doc_id)
             batch.append((doc_id, text, meta))
             if len(batch) >= batch_size:
-                self._flush(batch, report)
+                yield batch
                 batch = []
-                seen.clear()
-        self._flush(batch, report)
-        return report
+        if batch:
+            yield batch
 
     def _parse_record(self, rec: Any, n: int) -> tuple[str, str, dict[str, Any]]:
         if isinstance(rec, Mapping):
@@ -271,15 +288,12 @@ class Index:
         doc_id = self._check_id(doc_id)
         return doc_id, coerce_text(text, what=f"text of document {doc_id!r}"), meta
 
-    def _flush(self, batch: list[tuple[str, str, dict[str, Any]]], report: AddReport) -> None:
-        if not batch:
-            return
+    def _store_batch(self, done: tuple[list[tuple[str, str, dict[str, Any]]], Features], report: AddReport) -> None:
+        batch, feats = done
         for doc_id, _, _ in batch:
             if doc_id in self._pos:
                 self.remove(doc_id)
-        texts = [t for _, t, _ in batch]
-        feats = featurize(texts, self.config)
-        self._append(feats, [d for d, _, _ in batch], texts, [m for _, _, m in batch])
+        self._append(feats, [d for d, _, _ in batch], [t for _, t, _ in batch], [m for _, _, m in batch])
         report.added += len(batch)
 
     def _append(self, f: Features, ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> None:
@@ -729,6 +743,60 @@ class Index:
         self.config.require_same(other.config, "the other index")
         recs = [(d, other.text(d), other.metadata(d)) for d in other]
         self.add_many(recs)
+
+
+def _record_id(rec: Any) -> str:
+    if isinstance(rec, tuple) and rec:
+        return str(rec[0])
+    if isinstance(rec, Mapping):
+        return str(rec.get("id"))
+    return "?"
+
+
+def _featurize_job(config: IndexConfig, texts: list[str]) -> Features:
+    return featurize(texts, config)
+
+
+class _Featurizer:
+    """Featurizes batches in order, in this process or in a pool of ``workers`` processes."""
+
+    def __init__(self, config: IndexConfig, workers: int) -> None:
+        self.config = config
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+        self.pending: deque[tuple[list[tuple[str, str, dict[str, Any]]], Future[Features]]] = deque()
+        self.done: deque[tuple[list[tuple[str, str, dict[str, Any]]], Features]] = deque()
+
+    def __enter__(self) -> _Featurizer:
+        if self.workers > 1:
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, batch: list[tuple[str, str, dict[str, Any]]]) -> None:
+        texts = [t for _, t, _ in batch]
+        if self.pool is None:
+            self.done.append((batch, featurize(texts, self.config)))
+        else:
+            self.pending.append((batch, self.pool.submit(_featurize_job, self.config, texts)))
+
+    def ready(self) -> Iterator[tuple[list[tuple[str, str, dict[str, Any]]], Features]]:
+        """Finished batches in submission order; waits when too many are in flight."""
+        while self.done:
+            yield self.done.popleft()
+        while self.pending and (self.pending[0][1].done() or len(self.pending) > 2 * self.workers):
+            batch, fut = self.pending.popleft()
+            yield batch, fut.result()
+
+    def drain(self) -> Iterator[tuple[list[tuple[str, str, dict[str, Any]]], Features]]:
+        yield from self.ready()
+        while self.pending:
+            batch, fut = self.pending.popleft()
+            yield batch, fut.result()
 
 
 def _score(cov_a: int, cov_b: int, n_a: int, n_b: int) -> float:

@@ -407,3 +407,23 @@ def test_passages_drop_boilerplate_by_default(rng):
     assert idx.boilerplate_spans("d0")
     assert idx.passages("d0", "d1") == []
     assert len(idx.passages("d0", "d1", include_boilerplate=True)) == 1
+
+
+def test_two_workers_give_identical_results(seeds, rng):
+    recs = [(k, t) for k, t in seeds.items()] + [(f"r{i}", make_text(rng)) for i in range(30)]
+    recs += [(f"c{i}", recs[i][1] + "\n\n" + make_text(rng, 1)) for i in range(0, 30, 3)]
+    one, two = Index(), Index()
+    one.add_many(recs, batch_size=4)
+    two.add_many(recs, batch_size=4, workers=2)
+    assert np.array_equal(one._columns()["sig"], two._columns()["sig"])
+    assert list(one.pairs()) == list(two.pairs())
+    assert one.clusters() == two.clusters()
+    with pytest.raises(InvalidParameterError):
+        one.add_many([], workers=-1)
+
+
+def test_on_error_raise_keeps_records_before_the_bad_one(rng):
+    idx = Index()
+    with pytest.raises(EmptyDocumentError):
+        idx.add_many([("a", make_text(rng)), ("b", make_text(rng)), ("c", "  ")], batch_size=1, workers=2)
+    assert list(idx) == ["a", "b"]
