@@ -46,7 +46,7 @@ _DATA_DIR = Path(__file__).resolve().parent / "data"
 _TRUTH_KINDS = ("clusters", "pairs", "passages", "boilerplate")
 
 # Tags of the seed-sequence streams; changing any of them changes every corpus.
-_S_OUTLETS, _S_PLAN, _S_ARTICLE, _S_STORY = 1, 2, 3, 4
+_S_OUTLETS, _S_PLAN, _S_ARTICLE, _S_STORY, _S_CHUNK = 1, 2, 3, 4, 5
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,8 +147,7 @@ class SynthConfig:
         used = self.fresh_fraction + 2 * self.resend_fraction + self.embed_fraction
         if used > 1.0 + 1e-9:
             raise InvalidParameterError(
-                "fresh_fraction + 2 * resend_fraction + embed_fraction must be <= 1, "
-                f"got {used:.3f}; lower one of them"
+                f"fresh_fraction + 2 * resend_fraction + embed_fraction must be <= 1, got {used:.3f}; lower one of them"
             )
         if self.embed_fraction > 0 and used > 0.999:
             raise InvalidParameterError(
@@ -156,9 +155,7 @@ class SynthConfig:
                 "lower fresh_fraction, resend_fraction or embed_fraction"
             )
         if not isinstance(self.start_date, str):
-            raise InvalidParameterError(
-                f"start_date must be an ISO date string, got {self.start_date!r}"
-            )
+            raise InvalidParameterError(f"start_date must be an ISO date string, got {self.start_date!r}")
         try:
             _dt.date.fromisoformat(self.start_date)
         except ValueError as exc:
@@ -195,6 +192,7 @@ class _Lexicon:
         self.w_cap = np.asarray([w[:1].upper() + w[1:] for w in words], dtype=object)
         self.w_stop = np.asarray([w + "." for w in words], dtype=object)
         self.w_comma = np.asarray([w + "," for w in words], dtype=object)
+        self.w_forms = np.stack([self.w_plain, self.w_comma, self.w_cap, self.w_stop])
         p = np.asarray(counts, dtype=np.float64)
         self.cdf = np.cumsum(p / p.sum())
         self.cdf[-1] = 1.0
@@ -294,15 +292,10 @@ class _Text:
         """Sentence endings for quotes, reported speech and named sources with a role."""
         prng = np.random.Generator(np.random.PCG64(_POOL_SEED + 1))
         r = prng.integers(0, 2**31, size=(3, 4096)).tolist()
-        quote = [f'," {w} said.' for w in ("he", "she")] * 300 + [
-            f'," {self._name(x >> 2, x & 1)} said.' for x in r[0]
-        ]
-        reported = [f", {w} said." for w in _SPEAKERS] * 200 + [
-            f", {self._name(x >> 2, x & 3)} said." for x in r[1]
-        ]
+        quote = [f'," {w} said.' for w in ("he", "she")] * 300 + [f'," {self._name(x >> 2, x & 1)} said.' for x in r[0]]
+        reported = [f", {w} said." for w in _SPEAKERS] * 200 + [f", {self._name(x >> 2, x & 3)} said." for x in r[1]]
         role = [
-            f", said {self._name(x >> 2, 0)}, {self.role[(x >> 9) % len(self.role)]} at "
-            f"{self._name(x >> 12, 3)}."
+            f", said {self._name(x >> 2, 0)}, {self.role[(x >> 9) % len(self.role)]} at {self._name(x >> 12, 3)}."
             for x in r[2]
         ]
         return _pools([quote, reported, role])
@@ -352,11 +345,10 @@ class _Text:
         last = ends - 1
         u = rng.random(total)
         u[last] = 1.0  # never a comma/name/number on the final token
-        toks = lex.w_plain[ids]
-        comma = np.flatnonzero(u < 0.05)
-        toks[comma] = lex.w_comma[ids[comma]]
-        toks[starts] = lex.w_cap[ids[starts]]
-        toks[last] = lex.w_stop[ids[last]]
+        form = (u < 0.05).astype(np.intp)  # 0 plain, 1 comma, 2 capitalised, 3 full stop
+        form[starts] = 2
+        form[last] = 3
+        toks = lex.w_forms[form, ids]
         special = np.flatnonzero((u >= 0.05) & (u < 0.1))
         if len(special):
             cat = np.searchsorted(_SPECIAL_CDF, (u[special] - 0.05) / 0.05, side="right")
@@ -408,16 +400,27 @@ class _Text:
             s = e
         return out, counts.tolist()
 
-    def n_body(self, rng: np.random.Generator) -> int:
-        return max(2, int(round(rng.gamma(6.0, self.mean_pars / 6.0))))
-
-    def title(self, rng: np.random.Generator) -> str:
-        n = int(rng.integers(5, 12))
-        words = self.lex.sample(rng, n)
-        r = int(rng.integers(0, 2**31))
-        words[int(r % n)] = self._name(r >> 4, (r >> 2) & 3)
-        words[0] = words[0][:1].upper() + words[0][1:]
-        return " ".join(words)
+    def titles(self, rng: np.random.Generator, n: int) -> list[str]:
+        """``n`` headlines: 5-11 words, capitalised start, one proper name or number."""
+        if n <= 0:
+            return []
+        lex = self.lex
+        lens = rng.integers(5, 12, size=n)
+        ends = np.cumsum(lens)
+        starts = ends - lens
+        ids = lex.ids(rng.random(int(ends[-1])))
+        toks = lex.w_plain[ids]
+        toks[starts] = lex.w_cap[ids[starts]]
+        r = rng.integers(0, 2**31, size=n)
+        cat = (r >> 4) % 5
+        toks[starts + r % lens] = self.special[self.sp_off[cat] + (r >> 7) % self.sp_size[cat]]
+        words: list[str] = toks.tolist()
+        out: list[str] = []
+        s0 = 0
+        for e in ends.tolist():
+            out.append(" ".join(words[s0:e]))
+            s0 = e
+        return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -514,7 +517,7 @@ def _make_outlets(cfg: SynthConfig, tx: _Text) -> list[_Outlet]:
                 variants = []  # link lists are built per article from the outlet's link pool
                 pos = "end" if kind == "read_more" else ("start" if rng.random() < 0.5 else "end")
             boiler.append(_Boiler(kind, pos, float(rng.uniform(0.6, 0.95)), variants))
-        links = [tx.title(rng) for _ in range(12)]
+        links = tx.titles(rng, 12)
         outlets.append(_Outlet(name, bool(rng.random() < 0.45), float(weights[i]), boiler, links))
     return outlets
 
@@ -696,9 +699,7 @@ def _make_plan(cfg: SynthConfig, block: int, weights: np.ndarray) -> _Plan:
         j0 = int(rng.integers(0, max(1, m - cnt + 1)))
         js = tuple(range(j0, min(m, j0 + cnt)))
         embeds_of[k].append(len(roles))
-        roles.append(
-            _Role("embed", story=k, js=js, inline=inline, outlet=int(rng.choice(n_out, p=weights)))
-        )
+        roles.append(_Role("embed", story=k, js=js, inline=inline, outlet=int(rng.choice(n_out, p=weights))))
         times.append(story_center[k] + float(rng.uniform(5.0, 300.0)))
     resend_pairs: list[tuple[int, int]] = []
     for _ in range(n_res):
@@ -766,6 +767,17 @@ class _Stream:
         return out
 
 
+_CHUNK = 64  # slots whose own text is generated in one batch
+
+
+@dataclass
+class _Chunk:
+    first: int
+    paras: list[list[tuple[str, int]]]  # own paragraphs (text, sentences) per slot
+    titles: list[str]
+    bu: np.ndarray  # (slots, 20) uniforms for boilerplate choices
+
+
 class _Generator:
     def __init__(self, cfg: SynthConfig) -> None:
         self.cfg = cfg
@@ -782,26 +794,50 @@ class _Generator:
     def date(self, index: int) -> str:
         return _dt.date.fromordinal(self.start + index // self.cfg.articles_per_day).isoformat()
 
+    def _rng(self, index: int) -> np.random.Generator:
+        """Stream of article ``index`` (edits and layout of reprints and quoting articles)."""
+        seq = np.random.SeedSequence([self.cfg.seed, _S_ARTICLE, index])
+        return np.random.Generator(np.random.PCG64(seq))
+
     # -- pieces -----------------------------------------------------------------------------
-    def _own(
-        self, rng: np.random.Generator, index: int, n: int, base: int = 0
-    ) -> list[list[_Piece]]:
-        texts, counts = self.tx.paragraphs(rng, n)
-        return [
-            [_Piece(t, ("o", index, base + k), 0, c)]
-            for k, (t, c) in enumerate(zip(texts, counts, strict=True))
-        ]
+    @staticmethod
+    def _own(index: int, texts: list[tuple[str, int]], base: int = 0) -> list[list[_Piece]]:
+        return [[_Piece(t, ("o", index, base + k), 0, c)] for k, (t, c) in enumerate(texts)]
+
+    def _chunk(self, block: int, c: int, plan: _Plan) -> _Chunk:
+        """Own text, headlines and boilerplate draws of slots ``[c*_CHUNK, (c+1)*_CHUNK)``,
+        generated in bulk from one stream keyed by (seed, block, chunk)."""
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.cfg.seed, _S_CHUNK, block, c])))
+        lo, hi = c * _CHUNK, min((c + 1) * _CHUNK, self.cfg.block_size)
+        n = hi - lo
+        body = np.maximum(2, np.rint(rng.gamma(6.0, self.cfg.mean_body_paragraphs / 6.0, n)))
+        own = np.searchsorted(_OWN_CDF, rng.random(n), side="right")
+        counts: list[int] = []
+        for i, s in enumerate(range(lo, hi)):
+            r = plan.roles[s]
+            if r.kind in ("fresh", "resend_source"):
+                counts.append(int(body[i]))
+            elif r.kind == "embed":
+                counts.append(int(body[i]) + (2 if r.inline else 0))
+            elif r.kind == "member" and not r.original:
+                counts.append(int(own[i]))
+            else:
+                counts.append(0)
+        texts, nsent = self.tx.paragraphs(rng, sum(counts))
+        pairs = list(zip(texts, nsent, strict=True))
+        paras: list[list[tuple[str, int]]] = []
+        pos = 0
+        for k in counts:
+            paras.append(pairs[pos : pos + k])
+            pos += k
+        titles = self.tx.titles(rng, n)
+        return _Chunk(lo, paras, titles, rng.random((n, 20)))
 
     def _story(self, block: int, k: int, plan: _Plan) -> tuple[str, list[_Piece]]:
-        rng = np.random.Generator(
-            np.random.PCG64(np.random.SeedSequence([self.cfg.seed, _S_STORY, block, k]))
-        )
-        title = self.tx.title(rng)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.cfg.seed, _S_STORY, block, k])))
+        title = self.tx.titles(rng, 1)[0]
         texts, counts = self.tx.paragraphs(rng, plan.story_pars[k])
-        pcs = [
-            _Piece(t, ("s", block, k, j), 0, c)
-            for j, (t, c) in enumerate(zip(texts, counts, strict=True))
-        ]
+        pcs = [_Piece(t, ("s", block, k, j), 0, c) for j, (t, c) in enumerate(zip(texts, counts, strict=True))]
         return title, pcs
 
     def _edit(self, st: _Stream, pc: _Piece, rate: float, event: int) -> _Piece:
@@ -825,14 +861,7 @@ class _Generator:
             lead = tok[: len(tok) - len(tok.lstrip('"$('))]
             trail = tok[len(lead) + len(core) :]
             prev_end = p == 0 or toks[p - 1][-1:] in ".!?"
-            if (
-                op < 0.25
-                and p > 0
-                and not lead
-                and not trail
-                and not prev_end
-                and not core[:1].isupper()
-            ):
+            if op < 0.25 and p > 0 and not lead and not trail and not prev_end and not core[:1].isupper():
                 del toks[p]
             elif op < 0.5 and not trail.startswith("."):
                 ins = w[:1].upper() + w[1:] if tok[-1:] in ".!?" else w
@@ -856,16 +885,19 @@ class _Generator:
             _Piece(pc.text[at + 1 :], pc.atom, mid, pc.s1, pc.hist, pc.embed),
         )
 
-    def _boiler(self, rng: np.random.Generator, outlet: _Outlet, doc: _Doc) -> None:
-        u = rng.random(len(outlet.boiler) * 2).tolist()
+    @staticmethod
+    def _boiler(u: list[float], outlet: _Outlet, doc: _Doc) -> None:
+        """Add the outlet's boilerplate; ``u`` holds 20 uniforms (8 choices, 12 link ranks)."""
         for i, bp in enumerate(outlet.boiler):
             if u[2 * i] >= bp.prob:
                 continue
+            v = u[2 * i + 1]
             if bp.variants:
-                var = 0 if u[2 * i + 1] < 0.8 else 1 + int(rng.integers(len(bp.variants) - 1))
+                var = 0 if v < 0.8 else 1 + int((v - 0.8) / 0.2 * (len(bp.variants) - 1))
                 text = bp.variants[var]
             else:
-                picks = rng.choice(len(outlet.links), size=3, replace=False).tolist()
+                ranks = sorted(range(12), key=u[8:].__getitem__)
+                picks = ranks[:3] if bp.kind == "read_more" else ranks[-3:]
                 label = "Read more" if bp.kind == "read_more" else "Most read"
                 text = f"{label}: " + " | ".join(outlet.links[j] for j in picks)
                 var = 0
@@ -873,7 +905,13 @@ class _Generator:
 
     # -- articles ---------------------------------------------------------------------------
     def _derive(
-        self, rng: np.random.Generator, index: int, paras: list[list[_Piece]], title: str
+        self,
+        rng: np.random.Generator,
+        index: int,
+        paras: list[list[_Piece]],
+        title: str,
+        own_texts: list[tuple[str, int]],
+        new_title: str,
     ) -> tuple[list[list[_Piece]], str]:
         """Reprint: drop, reorder, merge, split, edit, add own paragraphs, rewrite headline."""
         cfg = self.cfg
@@ -912,15 +950,11 @@ class _Generator:
                     continue
             out.append(edited)
             i += 1
-        n_own = int(np.searchsorted(_OWN_CDF, st.uniforms(1)[0], side="right"))
-        if n_own:
-            own = self._own(rng, index, n_own)
-            for para in own:
-                out.insert(int(rng.integers(1, len(out) + 1)), para)
-        if st.uniforms(1)[0] < 0.5:
-            title = self.tx.title(rng)
-        else:
-            title = self._edit(st, _Piece(title, None, 0, 1), 0.35, index).text
+        for para in self._own(index, own_texts):
+            out.insert(int(rng.integers(1, len(out) + 1)), para)
+        rewrite = st.uniforms(1)[0] < 0.5  # new headline, else 35% word edits of the old one
+        edited_title = self._edit(st, _Piece(title, None, 0, 1), 0.35, index).text
+        title = new_title if rewrite else edited_title
         return out, title
 
     def _article(
@@ -931,10 +965,9 @@ class _Generator:
         plan: _Plan,
         docs: dict[int, _Doc],
         stories: dict[int, tuple[str, list[_Piece]]],
+        chunk: _Chunk,
     ) -> _Doc:
-        rng = np.random.Generator(
-            np.random.PCG64(np.random.SeedSequence([self.cfg.seed, _S_ARTICLE, index]))
-        )
+        ci = role.slot - chunk.first
         if role.kind == "resend":
             orig = docs[role.ref]
             doc = _Doc(
@@ -949,38 +982,38 @@ class _Generator:
             _render(doc, self.outlets[doc.outlet].curly)
             return doc
         outlet = role.outlet
-        if role.kind in ("fresh", "resend_source", "embed"):
-            paras = self._own(rng, index, self.tx.n_body(rng))
-            title = self.tx.title(rng)
-            if role.kind == "embed":
-                if role.story not in stories:
-                    stories[role.story] = self._story(block, role.story, plan)
-                src = stories[role.story][1]
-                rate = 0.0 if rng.random() < 0.5 else float(rng.uniform(0.0, 0.1))
-                st = _Stream(rng, self.tx.lex)
-                quoted = [
-                    self._edit(
-                        st,
-                        _Piece(src[j].text, src[j].atom, src[j].s0, src[j].s1, (), True),
-                        rate,
-                        index,
-                    )
-                    for j in role.js
-                    if j < len(src)
-                ]
-                at = int(rng.integers(1, len(paras) + 1))
-                if role.inline:
-                    pre, npre = self.tx.paragraphs(rng, 1)
-                    post, npost = self.tx.paragraphs(rng, 1)
-                    host = (
-                        [_Piece(pre[0], ("o", index, 1000), 0, npre[0])]
-                        + quoted
-                        + [_Piece(post[0], ("o", index, 1001), 0, npost[0])]
-                    )
-                    paras.insert(at, host)
-                else:
-                    for q in reversed(quoted):
-                        paras.insert(at, [q])
+        own_texts = chunk.paras[ci]
+        if role.kind in ("fresh", "resend_source"):
+            paras = self._own(index, own_texts)
+            title = chunk.titles[ci]
+        elif role.kind == "embed":
+            rng = self._rng(index)
+            paras = self._own(index, own_texts[:-2] if role.inline else own_texts)
+            title = chunk.titles[ci]
+            if role.story not in stories:
+                stories[role.story] = self._story(block, role.story, plan)
+            src = stories[role.story][1]
+            rate = 0.0 if rng.random() < 0.5 else float(rng.uniform(0.0, 0.1))
+            st = _Stream(rng, self.tx.lex)
+            quoted = [
+                self._edit(
+                    st,
+                    _Piece(src[j].text, src[j].atom, src[j].s0, src[j].s1, (), True),
+                    rate,
+                    index,
+                )
+                for j in role.js
+                if j < len(src)
+            ]
+            at = int(rng.integers(1, len(paras) + 1))
+            if role.inline:
+                (pre, npre), (post, npost) = own_texts[-2:]
+                host = [_Piece(pre, ("o", index, 1000), 0, npre), *quoted]
+                host.append(_Piece(post, ("o", index, 1001), 0, npost))
+                paras.insert(at, host)
+            else:
+                for q in reversed(quoted):
+                    paras.insert(at, [q])
         else:  # member of a story cluster
             if role.story not in stories:
                 stories[role.story] = self._story(block, role.story, plan)
@@ -993,10 +1026,10 @@ class _Generator:
             if role.original:
                 paras, title = base, ptitle
             else:
-                paras, title = self._derive(rng, index, base, ptitle)
+                paras, title = self._derive(self._rng(index), index, base, ptitle, own_texts, chunk.titles[ci])
         kind = {"member": "original" if role.original else "reprint"}.get(role.kind, role.kind)
         doc = _Doc(index, kind, outlet, title, paras)
-        self._boiler(rng, self.outlets[outlet], doc)
+        self._boiler(chunk.bu[ci].tolist(), self.outlets[outlet], doc)
         _render(doc, self.outlets[outlet].curly)
         return doc
 
@@ -1009,12 +1042,17 @@ class _Generator:
         need = _needed(plan, lo - start, hi - start)
         docs: dict[int, _Doc] = {}
         stories: dict[int, tuple[str, list[_Piece]]] = {}
+        chunks: dict[int, _Chunk] = {}
         out: list[_Doc] = []
         for s in range(0, hi - start):
             if s not in need and s < lo - start:
                 continue
             role = plan.roles[s]
-            doc = self._article(first + s, role, block, plan, docs, stories)
+            c = s // _CHUNK
+            chunk = chunks.get(c)
+            if chunk is None:
+                chunk = chunks[c] = self._chunk(block, c, plan)
+            doc = self._article(first + s, role, block, plan, docs, stories, chunk)
             docs[s] = doc
             if s >= lo - start:
                 out.append(doc)
@@ -1063,9 +1101,7 @@ class _TruthBuilder:
 
     def block(
         self, plan: _Plan, docs: list[_Doc], block_start: int
-    ) -> tuple[
-        list[dict[str, Any]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[dict[str, Any]]
-    ]:
+    ) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[dict[str, Any]]]:
         """(clusters, pairs, passages, boilerplate) of one block; pairs and passages are
         tuples in the field order of ``_PAIR_FMT`` / ``_PASSAGE_FMT``."""
         gen = self.gen
@@ -1097,9 +1133,7 @@ class _TruthBuilder:
             atoms = [_atom_index(d) for d in members]
             for x in range(len(members)):
                 for y in range(x + 1, len(members)):
-                    self._pair(
-                        members[x], members[y], atoms[x], atoms[y], kind, cid, pairs, passages
-                    )
+                    self._pair(members[x], members[y], atoms[x], atoms[y], kind, cid, pairs, passages)
         bps: list[dict[str, Any]] = []
         for d in docs:
             name = gen.outlets[d.outlet].name
@@ -1257,9 +1291,7 @@ def _check_cfg(cfg: object) -> SynthConfig:
     return cfg
 
 
-def generate(
-    cfg: SynthConfig | None = None, start: int = 0, stop: int | None = None
-) -> Iterator[dict[str, Any]]:
+def generate(cfg: SynthConfig | None = None, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
     """Yield the corpus records in order, one dict per article.
 
     Parameters
@@ -1284,9 +1316,7 @@ def generate(
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise InvalidParameterError(f"{name} must be a non-negative int, got {v!r}")
     if start > stop or stop > cfg.n_articles:
-        raise InvalidParameterError(
-            f"need 0 <= start <= stop <= n_articles ({cfg.n_articles}), got {start}, {stop}"
-        )
+        raise InvalidParameterError(f"need 0 <= start <= stop <= n_articles ({cfg.n_articles}), got {start}, {stop}")
     return _generate(cfg, int(start), int(stop))
 
 
@@ -1316,9 +1346,7 @@ def truth_paths(corpus_path: str | os.PathLike[str]) -> dict[str, Path]:
     elif name.endswith(".jsonl"):
         stem, ext = name[: -len(".jsonl")], ".jsonl"
     else:
-        raise InvalidParameterError(
-            f"corpus path must end with .jsonl or .jsonl.gz, got {str(corpus_path)!r}"
-        )
+        raise InvalidParameterError(f"corpus path must end with .jsonl or .jsonl.gz, got {str(corpus_path)!r}")
     if not stem:
         raise InvalidParameterError(f"corpus file name has an empty stem: {str(corpus_path)!r}")
     out = {k: p.with_name(f"{stem}.{k}{ext}") for k in _TRUTH_KINDS}
@@ -1386,14 +1414,8 @@ def write_corpus(
         ``<stem>.summary.json``.
     """
     cfg = _check_cfg(cfg if cfg is not None else SynthConfig())
-    if (
-        isinstance(compresslevel, bool)
-        or not isinstance(compresslevel, int)
-        or not 0 <= compresslevel <= 9
-    ):
-        raise InvalidParameterError(
-            f"compresslevel must be an int in [0, 9], got {compresslevel!r}"
-        )
+    if isinstance(compresslevel, bool) or not isinstance(compresslevel, int) or not 0 <= compresslevel <= 9:
+        raise InvalidParameterError(f"compresslevel must be an int in [0, 9], got {compresslevel!r}")
     p = Path(path)
     paths = truth_paths(p)
     gz = p.name.endswith(".gz")
@@ -1485,9 +1507,7 @@ class GroundTruth:
     def columns(self, name: str) -> dict[str, np.ndarray]:
         """Column arrays of ``"pairs"``, ``"passages"`` or ``"boilerplate"`` (numpy-friendly)."""
         if name not in ("pairs", "passages", "boilerplate"):
-            raise InvalidParameterError(
-                f"name must be pairs, passages or boilerplate, got {name!r}"
-            )
+            raise InvalidParameterError(f"name must be pairs, passages or boilerplate, got {name!r}")
         rows: list[dict[str, Any]] = getattr(self, name)
         keys = list(rows[0]) if rows else []
         return {k: np.asarray([r[k] for r in rows]) for k in keys}
