@@ -71,6 +71,13 @@ def test_prefix_and_ranges_match_full_run() -> None:
     assert parts == full
 
 
+def test_ranges_across_chunks_and_blocks() -> None:
+    cfg = SynthConfig(n_articles=260, seed=9, block_size=150)
+    full = list(generate(cfg))
+    assert list(generate(cfg, 70, 200)) == full[70:200]
+    assert list(generate(cfg, 150, 151)) == full[150:151]
+
+
 def test_plain_jsonl_roundtrip(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     s = write_corpus(path, SynthConfig(n_articles=30, seed=4, block_size=30))
