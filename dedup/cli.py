@@ -1,0 +1,564 @@
+"""Command line interface: ``dedup run``, ``index``, ``pairs``, ``clusters``, ``query``, ``diff``,
+``passages``, ``synth`` and ``dedup``. See docs/cli.md.
+
+Exit codes: 0 success; 1 a dedup, input or file error (one line on stderr); 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import html
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import DedupError
+from .index import AddReport, Index
+from .io import ErrorLog, read_corpus, write_records
+from .pipeline import IndexStep, plan_dedup
+from .results import Boilerplate, Cluster, DocPair
+
+__all__ = ["main", "build_parser"]
+
+PROG = "dedup"
+REPORT_PAIRS = 10
+
+
+class _Ctx:
+    """Per-command state: options, output streams, timing, counters for the summary."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.quiet: bool = bool(getattr(args, "quiet", False))
+        self.t0 = time.perf_counter()
+        self.errors = ErrorLog()
+        self.report = AddReport()
+
+    @property
+    def progress(self) -> bool:
+        return not self.quiet and sys.stderr.isatty()
+
+    def bar(self, it: Iterable[Any], desc: str, unit: str = "doc") -> Iterable[Any]:
+        if not self.progress:
+            return it
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return it
+        return tqdm(it, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def info(self, msg: str) -> None:
+        if not self.quiet:
+            print(msg, file=sys.stderr)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _sample_path() -> str:
+    return str(resources.files("dedup") / "data" / "sample.jsonl.gz")
+
+
+def _read(ctx: _Ctx, corpus: str) -> Iterator[dict[str, Any]]:
+    a = ctx.args
+    return read_corpus(
+        corpus,
+        id_field=a.id_field,
+        text_field=a.text_field,
+        fmt=a.format,
+        on_error=a.on_error,
+        errors=ctx.errors,
+    )
+
+
+def _new_index(ctx: _Ctx) -> Index:
+    t = ctx.args.threshold
+    return Index(threshold=0.5 if t is None else t)
+
+
+def _build(ctx: _Ctx, corpus: str, index: Index | None = None) -> Index:
+    idx = index if index is not None else _new_index(ctx)
+    step = IndexStep(idx, on_error="raise" if ctx.args.on_error == "fail" else "skip")
+    for _ in ctx.bar(step.run(_read(ctx, corpus)), "indexing"):
+        pass
+    ctx.report = step.report
+    return idx
+
+
+def _load(path: str) -> Index:
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no index at {path} (build one with: dedup index CORPUS --index {path})")
+    return Index.load(p)
+
+
+def _has_index(path: str) -> bool:
+    p = Path(path)
+    return p.is_dir() and any(p.iterdir())
+
+
+def _pair_record(p: DocPair) -> dict[str, Any]:
+    return {
+        "a": p.a,
+        "b": p.b,
+        "score": round(p.score, 4),
+        "a_coverage": round(p.a_coverage, 4),
+        "b_coverage": round(p.b_coverage, 4),
+        "paragraphs": [
+            {
+                "a_index": m.a_index,
+                "b_index": m.b_index,
+                "a_start": m.a_start,
+                "a_end": m.a_end,
+                "b_start": m.b_start,
+                "b_end": m.b_end,
+                "similarity": round(float(m.similarity), 4),
+                "exact": m.exact,
+                "boilerplate": m.boilerplate,
+            }
+            for m in p.paragraphs
+        ],
+    }
+
+
+def _cluster_record(n: int, c: Cluster) -> dict[str, Any]:
+    return {
+        "cluster": n,
+        "size": len(c.doc_ids),
+        "pairs": c.pairs,
+        "score": round(c.score, 4),
+        "doc_ids": list(c.doc_ids),
+    }
+
+
+def _boiler_record(b: Boilerplate) -> dict[str, Any]:
+    return {
+        "text": b.text,
+        "doc_count": b.doc_count,
+        "coverage": round(b.coverage, 4),
+        "occurrences": [
+            {"doc_id": o.doc_id, "paragraph": o.paragraph, "start": o.start, "end": o.end} for o in b.occurrences
+        ],
+    }
+
+
+def _snip(text: str, n: int = 70) -> str:
+    s = " ".join(text.split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _label(idx: Index, doc_id: str) -> str:
+    title = idx.metadata(doc_id).get("title")
+    return _snip(str(title) if title else idx.text(doc_id), 60)
+
+
+def _n_paragraphs(idx: Index) -> int:
+    n = getattr(idx, "_n_para", None)
+    return int(n) if isinstance(n, int) else sum(len(idx.paragraphs(d)) for d in idx)
+
+
+def _summary(ctx: _Ctx, idx: Index, **counts: int) -> str:
+    t = ctx.elapsed()
+    docs = len(idx)
+    parts = [f"documents={docs}", f"paragraphs={_n_paragraphs(idx)}"]
+    parts += [f"{k}={v}" for k, v in counts.items()]
+    skipped = ctx.errors.count + ctx.report.n_skipped
+    parts += [f"skipped={skipped}", f"time={t:.2f}s", f"docs/s={docs / t if t > 0 else 0:.0f}"]
+    return "summary: " + " ".join(parts)
+
+
+def _report_skipped(ctx: _Ctx) -> None:
+    if ctx.errors.count:
+        ctx.info(f"{ctx.errors.count} bad input records skipped:")
+        for line in ctx.errors.summary():
+            ctx.info(f"  {line}")
+    if ctx.report.n_skipped:
+        ctx.info(f"{ctx.report.n_skipped} records not indexed:")
+        for doc_id, why in ctx.report.skipped[:5]:
+            ctx.info(f"  {doc_id}: {why}")
+        if ctx.report.n_skipped > 5:
+            ctx.info(f"  ... and {ctx.report.n_skipped - 5} more")
+
+
+def _write_jsonl(path: str, records: Iterable[dict[str, Any]]) -> int:
+    return write_records(path, records)
+
+
+def _render_modules() -> tuple[Any, Any] | None:
+    try:
+        from . import align as _align  # noqa: F401
+        from . import render
+    except Exception:  # noqa: BLE001 - being finished elsewhere; the report is optional
+        return None
+    return _align, render
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_run(ctx: _Ctx) -> int:
+    a = ctx.args
+    corpus = a.corpus or _sample_path()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if a.workers != 1:
+        ctx.info("note: --workers > 1 is accepted but run indexes with 1 worker for now")
+    idx = _build(ctx, corpus)
+    pairs = list(ctx.bar(idx.pairs(), "pairs", "pair"))
+    clusters = idx.clusters()
+    boiler = idx.boilerplate()
+    _write_jsonl(str(out / "pairs.jsonl"), (_pair_record(p) for p in pairs))
+    _write_jsonl(str(out / "clusters.jsonl"), (_cluster_record(n, c) for n, c in enumerate(clusters)))
+    _write_jsonl(str(out / "boilerplate.jsonl"), (_boiler_record(b) for b in boiler))
+    idx.save(out / "index")
+    report = _write_report(ctx, idx, out / "report.html", pairs, clusters, boiler)
+    _report_skipped(ctx)
+
+    print(f"corpus: {corpus}")
+    print(_summary(ctx, idx, pairs=len(pairs), clusters=len(clusters), boilerplate=len(boiler)))
+    if clusters:
+        print(f"top clusters (of {len(clusters)}):")
+        for n, c in enumerate(clusters[:5]):
+            print(f"  #{n} {len(c.doc_ids)} docs, score {c.score:.2f}: {c.doc_ids[0]} \"{_label(idx, c.doc_ids[0])}\"")
+    if pairs:
+        top = sorted(pairs, key=lambda p: (-p.score, p.a, p.b))[:5]
+        print(f"top pairs (of {len(pairs)}):")
+        for p in top:
+            m = max(p.paragraphs, key=lambda x: x.a_end - x.a_start) if p.paragraphs else None
+            snippet = _snip(idx.text(p.a)[m.a_start : m.a_end]) if m else ""
+            print(f"  {p.score:.2f} {p.a} ~ {p.b} ({len(p.paragraphs)} paragraphs): \"{snippet}\"")
+    if boiler:
+        print(f"top boilerplate (of {len(boiler)}):")
+        for b in boiler[:3]:
+            print(f"  {b.doc_count} docs: \"{_snip(b.text)}\"")
+    written = ["pairs.jsonl", "clusters.jsonl", "boilerplate.jsonl", "index/"] + (["report.html"] if report else [])
+    print(f"wrote {out}/{{{','.join(written)}}}")
+    return 0
+
+
+def _write_report(
+    ctx: _Ctx, idx: Index, path: Path, pairs: list[DocPair], clusters: list[Cluster], boiler: list[Boilerplate]
+) -> bool:
+    mods = _render_modules()
+    if mods is None:
+        ctx.info("note: dedup.render/dedup.align unavailable; report.html not written")
+        return False
+    _, render = mods
+    e = html.escape
+    parts = [f"<p>{e(_summary(ctx, idx, pairs=len(pairs), clusters=len(clusters), boilerplate=len(boiler)))}</p>"]
+    parts.append("<h2>Clusters</h2><ol start=\"0\">")
+    for c in clusters[:200]:
+        members = ", ".join(f"{e(d)} <small>{e(_label(idx, d))}</small>" for d in c.doc_ids[:20])
+        more = f" … +{len(c.doc_ids) - 20}" if len(c.doc_ids) > 20 else ""
+        parts.append(f"<li>{len(c.doc_ids)} docs, score {c.score:.2f}: {members}{more}</li>")
+    parts.append("</ol>")
+    if boiler:
+        parts.append("<h2>Boilerplate</h2><ul>")
+        for b in boiler[:50]:
+            parts.append(f"<li>{b.doc_count} docs: {e(_snip(b.text, 200))}</li>")
+        parts.append("</ul>")
+    parts.append(f"<h2>Top {min(REPORT_PAIRS, len(pairs))} pairs</h2>")
+    top = sorted(pairs, key=lambda p: (-p.score, p.a, p.b))[:REPORT_PAIRS]
+    for i, p in enumerate(top):
+        parts.append(f"<h3>{e(p.a)} ~ {e(p.b)} (score {p.score:.2f})</h3>")
+        try:
+            ps = idx.passages(p.a, p.b)
+            frag = render.html_side_by_side(
+                idx.text(p.a),
+                idx.text(p.b),
+                ps,
+                a_title=p.a,
+                b_title=p.b,
+                boilerplate_spans_a=idx.boilerplate_spans(p.a),
+                boilerplate_spans_b=idx.boilerplate_spans(p.b),
+                id_prefix=f"p{i}-",
+            )
+        except Exception as exc:  # noqa: BLE001 - one broken pair must not lose the report
+            frag = f"<p>(alignment failed: {e(str(exc))})</p>"
+        parts.append(frag)
+    page = render.html_page("\n".join(parts), "dedup report")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return True
+
+
+def cmd_index(ctx: _Ctx) -> int:
+    a = ctx.args
+    existing = _has_index(a.index)
+    idx = Index.load(a.index, mmap=False) if existing else _new_index(ctx)
+    before = len(idx)
+    _build(ctx, a.corpus, idx)
+    idx.save(a.index)
+    _report_skipped(ctx)
+    verb = "updated" if existing else "created"
+    print(f"{verb} index {a.index}: added {len(idx) - before} documents, {len(idx)} in total")
+    print(_summary(ctx, idx))
+    return 0
+
+
+def cmd_pairs(ctx: _Ctx) -> int:
+    a = ctx.args
+    idx = _load(a.index)
+    n = write_records(a.out or "-", (_pair_record(p) for p in idx.pairs(threshold=a.threshold, min_score=a.min_score)))
+    if a.out:
+        ctx.info(f"wrote {n} pairs to {a.out}")
+    return 0
+
+
+def cmd_clusters(ctx: _Ctx) -> int:
+    a = ctx.args
+    idx = _load(a.index)
+    cl = idx.clusters(threshold=a.threshold, min_score=a.min_score)
+    n = write_records(a.out or "-", (_cluster_record(i, c) for i, c in enumerate(cl)))
+    if a.out:
+        ctx.info(f"wrote {n} clusters to {a.out}")
+    return 0
+
+
+def _read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.buffer.read().decode("utf-8")
+    return Path(path).read_bytes().decode("utf-8")
+
+
+def cmd_query(ctx: _Ctx) -> int:
+    a = ctx.args
+    idx = _load(a.index)
+    text = _read_text(a.textfile)
+    matches = idx.query(text, threshold=a.threshold)[: a.limit]
+    if a.json:
+        for m in matches:
+            rec = {"doc_id": m.doc_id, "score": round(m.score, 4), "paragraphs": [
+                {"a_start": p.a_start, "a_end": p.a_end, "b_start": p.b_start, "b_end": p.b_end,
+                 "similarity": round(float(p.similarity), 4)} for p in m.paragraphs]}
+            print(json.dumps(rec, ensure_ascii=False))
+        return 0
+    if not matches:
+        print("no reuse found")
+    for m in matches:
+        p = m.paragraphs[0] if m.paragraphs else None
+        snippet = _snip(idx.text(m.doc_id)[p.b_start : p.b_end]) if p else ""
+        print(f"{m.score:.2f} {m.doc_id} ({len(m.paragraphs)} paragraphs): \"{snippet}\"")
+    return 0
+
+
+def _show_passages(a_text: str, b_text: str, passages: list[Any], color: bool | None) -> None:
+    from .render import format_passages
+
+    use_color = sys.stdout.isatty() if color is None else color
+    if not passages:
+        print("no aligned passages")
+        return
+    print(format_passages(a_text, b_text, passages, color=use_color))
+
+
+def cmd_diff(ctx: _Ctx) -> int:
+    from .align import align
+
+    a_text, b_text = _read_text(ctx.args.a), _read_text(ctx.args.b)
+    _show_passages(a_text, b_text, align(a_text, b_text), ctx.args.color)
+    return 0
+
+
+def cmd_passages(ctx: _Ctx) -> int:
+    a = ctx.args
+    idx = _load(a.index)
+    ps = idx.passages(a.id_a, a.id_b, include_boilerplate=a.include_boilerplate)
+    _show_passages(idx.text(a.id_a), idx.text(a.id_b), ps, a.color)
+    return 0
+
+
+def cmd_synth(ctx: _Ctx) -> int:
+    from .synth import SynthConfig, write_corpus
+
+    a = ctx.args
+    info = write_corpus(a.out, SynthConfig(n_articles=a.n, seed=a.seed))
+    print(f"wrote {a.n} articles to {a.out}")
+    if isinstance(info, dict) and not ctx.quiet:
+        keys = ", ".join(f"{k}={v}" for k, v in info.items() if isinstance(v, (int, float, str)))
+        if keys:
+            ctx.info(keys)
+    return 0
+
+
+def cmd_dedup(ctx: _Ctx) -> int:
+    a = ctx.args
+    idx = _build(ctx, a.corpus)
+    plan = plan_dedup(idx, a.keep, threshold=a.threshold)
+    n_in = len(idx)
+
+    def records() -> Iterator[dict[str, Any]]:
+        for d in idx:
+            rec = idx.metadata(d)
+            rec = {"id": d, "text": idx.text(d), **{k: v for k, v in rec.items() if k not in ("id", "text")}}
+            yield rec
+
+    dropped: list[dict[str, Any]] = []
+
+    def kept() -> Iterator[dict[str, Any]]:
+        for rec in records():
+            why = plan.dropped.get(rec["id"])
+            if why is None:
+                yield rec
+            else:
+                rec["dedup"] = why
+                dropped.append(rec) if a.dropped else dropped.append({"id": rec["id"]})
+
+    n_kept = write_records(a.out, kept())
+    if a.dropped:
+        write_records(a.dropped, dropped)
+    _report_skipped(ctx)
+    skipped = ctx.errors.count + ctx.report.n_skipped
+    print(
+        f"kept {n_kept}, dropped {len(dropped)} in {len(plan.clusters)} clusters "
+        f"(indexed {n_in}; skipped {skipped} bad records; kept+dropped={n_kept + len(dropped)})"
+    )
+    print(_summary(ctx, idx, clusters=len(plan.clusters), kept=n_kept, dropped=len(dropped)))
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def _common(index_opts: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("common options")
+    if index_opts:
+        g.add_argument("--id-field", default="id", help="record field holding the document id (default: id)")
+        g.add_argument("--text-field", default="text", help="record field holding the text (default: text)")
+        g.add_argument(
+            "--format", choices=["jsonl", "parquet", "csv", "txt"], default=None,
+            help="corpus format (default: from the file name; a directory means .txt files)",
+        )
+        g.add_argument(
+            "--on-error", choices=["skip", "fail"], default="skip",
+            help="bad records: skip and report them with file:line (default), or fail at the first",
+        )
+        g.add_argument(
+            "--workers", type=int, default=1,
+            help="worker processes (accepted; indexing currently runs with 1 worker)",
+        )
+    g.add_argument(
+        "--threshold", type=float, default=None,
+        help="paragraph Jaccard similarity threshold (default 0.5, or the index's own)",
+    )
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes on stderr")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Find, deduplicate and align text reuse in news corpora.",
+        epilog="Run 'dedup run' with no arguments to try it on the bundled sample corpus.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"dedup {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = _common()
+    light = _common(index_opts=False)
+    corpus_help = "corpus: .jsonl[.gz|.zst], .parquet, .csv, a directory of .txt files, or - for JSONL on stdin"
+
+    p = sub.add_parser("run", parents=[common], help="index a corpus and write pairs, clusters, boilerplate, report",
+                       description="Index CORPUS (default: the bundled 300-article sample) and write pairs.jsonl, "
+                       "clusters.jsonl, boilerplate.jsonl, index/ and report.html to --out.")
+    p.add_argument("corpus", nargs="?", default=None, metavar="CORPUS", help=corpus_help + " (default: bundled sample)")
+    p.add_argument("--out", default="dedup-out", metavar="DIR", help="output directory (default: dedup-out)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("index", parents=[common], help="build an index, or add a corpus to an existing one",
+                       description="Index CORPUS into DIR; adds to the index already in DIR if there is one.")
+    p.add_argument("corpus", metavar="CORPUS", help=corpus_help)
+    p.add_argument("--index", required=True, metavar="DIR", help="index directory")
+    p.set_defaults(func=cmd_index)
+
+    listings = (("pairs", cmd_pairs, "reused document pairs"), ("clusters", cmd_clusters, "reuse clusters"))
+    for name, func, what in listings:
+        p = sub.add_parser(name, parents=[light], help=f"write the {what} of an index as JSONL",
+                           description=f"Write the {what} of an index as JSONL (stdout unless --out).")
+        p.add_argument("--index", required=True, metavar="DIR", help="index directory")
+        p.add_argument("--out", default=None, metavar="FILE", help="output .jsonl[.gz] or .parquet (default: stdout)")
+        p.add_argument("--min-score", type=float, default=0.0, help="drop pairs with a lower score (default 0)")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("query", parents=[light], help="find indexed documents that reuse a text",
+                       description="Find indexed documents that share reused paragraphs with TEXTFILE (- for stdin).")
+    p.add_argument("--index", required=True, metavar="DIR", help="index directory")
+    p.add_argument("textfile", metavar="TEXTFILE", help="UTF-8 text file, or - for stdin")
+    p.add_argument("--limit", type=int, default=20, help="show at most this many matches (default 20)")
+    p.add_argument("--json", action="store_true", help="JSONL output with character offsets")
+    p.set_defaults(func=cmd_query)
+
+    color = argparse.ArgumentParser(add_help=False)
+    cg = color.add_mutually_exclusive_group()
+    cg.add_argument("--color", dest="color", action="store_true", default=None, help="force ANSI colour")
+    cg.add_argument("--no-color", dest="color", action="store_false", help="no colour (default when not a TTY)")
+
+    p = sub.add_parser("diff", parents=[light, color], help="align two text files and print the reused passages",
+                       description="Align two UTF-8 text files and print the reused passages with edits marked.")
+    p.add_argument("a", metavar="A", help="first text file (- for stdin)")
+    p.add_argument("b", metavar="B", help="second text file")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("passages", parents=[light, color], help="aligned passages between two indexed documents",
+                       description="Print the aligned reused passages between two documents of an index.")
+    p.add_argument("--index", required=True, metavar="DIR", help="index directory")
+    p.add_argument("id_a", metavar="ID_A")
+    p.add_argument("id_b", metavar="ID_B")
+    p.add_argument("--include-boilerplate", action="store_true", help="keep passages that are mostly boilerplate")
+    p.set_defaults(func=cmd_passages)
+
+    p = sub.add_parser("synth", parents=[light], help="generate a synthetic news corpus with ground truth",
+                       description="Write N synthetic articles to OUT (.jsonl or .jsonl.gz), ground truth beside it.")
+    p.add_argument("n", type=int, metavar="N", help="number of articles")
+    p.add_argument("out", metavar="OUT", help="output file, .jsonl or .jsonl.gz")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("dedup", parents=[common], help="write a deduplicated corpus (one document per cluster)",
+                       description="Keep one document per reuse cluster; write the kept records and optionally "
+                       "the dropped ones with the reason.")
+    p.add_argument("corpus", metavar="CORPUS", help=corpus_help)
+    p.add_argument("--out", required=True, metavar="FILE", help="kept records: .jsonl[.gz|.zst] or .parquet")
+    p.add_argument("--dropped", default=None, metavar="FILE", help="dropped records with a 'dedup' reason field")
+    p.add_argument("--keep", choices=["first", "earliest", "longest"], default="first",
+                   help="which cluster member to keep: first in corpus order (default), earliest 'date', longest text")
+    p.set_defaults(func=cmd_dedup)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    ctx = _Ctx(args)
+    try:
+        return int(args.func(ctx))
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
+    except (DedupError, OSError, UnicodeDecodeError) as exc:
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"{PROG}: error: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
