@@ -87,7 +87,7 @@ def _new_index(ctx: _Ctx) -> Index:
 
 def _build(ctx: _Ctx, corpus: str, index: Index | None = None) -> Index:
     idx = index if index is not None else _new_index(ctx)
-    step = IndexStep(idx, on_error="raise" if ctx.args.on_error == "fail" else "skip")
+    step = IndexStep(idx, on_error="raise" if ctx.args.on_error == "fail" else "skip", workers=ctx.args.workers)
     for _ in ctx.bar(step.run(_read(ctx, corpus)), "indexing"):
         pass
     ctx.report = step.report
@@ -210,8 +210,6 @@ def cmd_run(ctx: _Ctx) -> int:
     corpus = a.corpus or _sample_path()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    if a.workers != 1:
-        ctx.info("note: --workers > 1 is accepted but run indexes with 1 worker for now")
     idx = _build(ctx, corpus)
     pairs = list(ctx.bar(idx.pairs(), "pairs", "pair"))
     clusters = idx.clusters()
@@ -446,7 +444,8 @@ def _common(index_opts: bool = True) -> argparse.ArgumentParser:
         )
         g.add_argument(
             "--workers", type=int, default=1,
-            help="worker processes (accepted; indexing currently runs with 1 worker)",
+            help="processes that featurize batches while indexing (default 1; 0 = one per CPU); "
+            "pairs/clusters still run in one process",
         )
     g.add_argument(
         "--threshold", type=float, default=None,
