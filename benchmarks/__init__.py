@@ -1,0 +1,1 @@
+"""Benchmarks of dedup against its peers (datasketch, rensa); see docs/benchmarks.md."""

@@ -1,0 +1,59 @@
+"""Seeded benchmark corpora, generated once per size into a cache directory and reused."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+QUICK_SIZE = 2000
+SEED = 0
+REUTERS = Path(os.environ.get("DEDUP_BENCH_REUTERS", "/work/shared/corpora/reuters21578.jsonl.gz"))
+
+
+def cache_dir() -> Path:
+    """``DEDUP_BENCH_CACHE`` or ``~/.cache/dedup-bench``."""
+    return Path(os.environ.get("DEDUP_BENCH_CACHE", Path.home() / ".cache" / "dedup-bench"))
+
+
+def default_size() -> int:
+    """``DEDUP_BENCH_SIZE`` or the quick size (2,000 articles)."""
+    return int(os.environ.get("DEDUP_BENCH_SIZE", QUICK_SIZE))
+
+
+def corpus_path(size: int, seed: int = SEED) -> Path:
+    """Path of the cached synthetic corpus of ``size`` articles; generated (with truth) when absent."""
+    from dedup.synth import SynthConfig, truth_paths, write_corpus
+
+    d = cache_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    p = d / f"synth-{size}-s{seed}.jsonl.gz"
+    if not truth_paths(p)["summary"].exists() or not p.exists():
+        tmp = d / f"tmp-{os.getpid()}-synth-{size}-s{seed}.jsonl.gz"
+        write_corpus(tmp, SynthConfig(n_articles=size, seed=seed))
+        # move the corpus and its truth files into place (summary last: it marks completion)
+        tp, fp = truth_paths(tmp), truth_paths(p)
+        os.replace(tmp, p)
+        for k in ("clusters", "pairs", "passages", "boilerplate", "summary"):
+            os.replace(tp[k], fp[k])
+    return p
+
+
+def summary(path: Path) -> dict[str, Any]:
+    from dedup.synth import truth_paths
+
+    with open(truth_paths(path)["summary"], encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def read_records(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Records of a JSONL(.gz) corpus, in order (the first ``limit`` when given)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if limit is not None and i >= limit:
+                break
+            yield json.loads(line)

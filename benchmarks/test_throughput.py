@@ -1,0 +1,122 @@
+"""Per-stage and end-to-end throughput of dedup on the seeded synthetic corpus.
+
+Figures go into ``benchmark.extra_info``: seconds, docs/s, paragraphs/s, MB/s (MB of article text,
+UTF-8), peak RSS of the process, and bytes of RAM per indexed paragraph (RSS growth while indexing
+divided by paragraphs).  No timing assertions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.measure import peak_rss_bytes, rss_bytes
+from benchmarks.quality import evaluate
+from benchmarks.systems import run_dedup
+from benchmarks.util import public, rates, run_timed
+
+
+def _n_paragraphs(records: list[tuple[str, str]]) -> int:
+    from dedup.text import paragraph_spans
+
+    return sum(len(paragraph_spans(t)) for _, t in records)
+
+
+@pytest.fixture(scope="module")
+def n_paragraphs(records: list[tuple[str, str]]) -> int:
+    return _n_paragraphs(records)
+
+
+def _fresh_index(records: list[tuple[str, str]], workers: int = 1) -> Any:
+    from dedup import Index
+
+    idx = Index(threshold=0.5, num_perm=128, seed=1, shingle_size=5)
+    idx.add_many(records, workers=workers)
+    return idx
+
+
+@pytest.fixture(scope="module")
+def built_index(records: list[tuple[str, str]], workers: int) -> Any:
+    return _fresh_index(records, workers)
+
+
+def test_tokenize(benchmark: Any, records: list[tuple[str, str]], n_paragraphs: int, text_mb: float) -> None:
+    from dedup.text import tokenize
+
+    texts = [t for _, t in records]
+    out, s = run_timed(benchmark, lambda: sum(len(tokenize(t)) for t in texts), rounds=3)
+    rates(benchmark.extra_info, s, len(texts), n_paragraphs, text_mb)
+    benchmark.extra_info["tokens"] = out
+    assert out > 0
+
+
+def test_featurize(benchmark: Any, records: list[tuple[str, str]], n_paragraphs: int, text_mb: float) -> None:
+    from dedup.config import IndexConfig
+    from dedup.units import featurize
+
+    texts = [t for _, t in records]
+    cfg = IndexConfig()
+
+    def run() -> int:
+        return sum(featurize(texts[i : i + 2000], cfg).n_units for i in range(0, len(texts), 2000))
+
+    units, s = run_timed(benchmark, run, rounds=1)
+    rates(benchmark.extra_info, s, len(texts), n_paragraphs, text_mb)
+    benchmark.extra_info["units"] = units
+    assert units >= n_paragraphs
+
+
+def test_add_many(
+    benchmark: Any, records: list[tuple[str, str]], n_paragraphs: int, text_mb: float, workers: int
+) -> None:
+    rss0 = rss_bytes()
+    idx, s = run_timed(benchmark, lambda: _fresh_index(records, workers), rounds=1)
+    grown = rss_bytes() - rss0
+    rates(benchmark.extra_info, s, len(records), n_paragraphs, text_mb)
+    benchmark.extra_info.update(
+        workers=workers,
+        index_rss_mb=round(grown / 1e6, 1),
+        bytes_per_paragraph=round(grown / max(n_paragraphs, 1)),
+        peak_rss_mb=round(peak_rss_bytes() / 1e6, 1),
+    )
+    assert len(idx) == len(records)
+
+
+def test_query(benchmark: Any, built_index: Any, records: list[tuple[str, str]]) -> None:
+    queries = [t for _, t in records[: min(100, len(records))]]
+    out, s = run_timed(benchmark, lambda: [built_index.query(t) for t in queries], rounds=1)
+    benchmark.extra_info.update(queries=len(queries), queries_per_s=round(len(queries) / max(s, 1e-9), 1))
+    # each query document is indexed: it finds at least itself
+    assert all(any(m.doc_id == d for m in r) for (d, _), r in zip(records, out))
+
+
+def test_pairs(benchmark: Any, records: list[tuple[str, str]], n_paragraphs: int, text_mb: float) -> None:
+    """All pairs on a freshly built index (includes candidate analysis and verification)."""
+    out, s = run_timed(
+        benchmark, lambda idx: list(idx.pairs()), setup=lambda: ((_fresh_index(records),), {}), rounds=1
+    )
+    rates(benchmark.extra_info, s, len(records), n_paragraphs, text_mb)
+    benchmark.extra_info.update(doc_pairs=len(out), paragraph_pairs=sum(len(p.paragraphs) for p in out))
+
+
+def test_clusters(benchmark: Any, records: list[tuple[str, str]], n_paragraphs: int, text_mb: float) -> None:
+    """Clusters on a freshly built index (includes the same analysis as pairs)."""
+    out, s = run_timed(benchmark, lambda idx: idx.clusters(), setup=lambda: ((_fresh_index(records),), {}), rounds=1)
+    rates(benchmark.extra_info, s, len(records), n_paragraphs, text_mb)
+    benchmark.extra_info.update(clusters=len(out), clustered_docs=sum(len(c) for c in out))
+
+
+def test_end_to_end(benchmark: Any, corpus: Path, truth: Any, workers: int) -> None:
+    """Read the JSONL.gz, index, all pairs, clusters; quality against the truth."""
+    res, _ = run_timed(benchmark, lambda: run_dedup(corpus, workers=workers), rounds=1)
+    q = evaluate(truth, res["table"], res["keys"], res["clusters"])
+    pub = public(res)
+    rates(benchmark.extra_info, res["seconds"], res["n_docs"], res["n_paragraphs"], res["text_mb"])
+    benchmark.extra_info.update({k: v for k, v in pub.items() if k != "seconds"})
+    benchmark.extra_info["quality"] = q
+    # robust quality floor: exact copies (op copy/resend, edit rate 0) are found
+    for op in ("copy", "resend"):
+        r = q["recall_by_op"].get(op)
+        assert r is None or r >= 0.95, (op, r)
