@@ -116,6 +116,8 @@ def evaluate(
         "recall": _ratio(hits.get("all", [0, 0])),
         "recall_by_op": {k: _ratio(v) for k, v in sorted(by_op.items())},
         "recall_by_band": {b[0]: _ratio(by_band[b[0]]) for b in BANDS if b[0] in by_band},
+        "band_counts": {k: v[1] for k, v in by_band.items()},
+        "op_counts": {k: v[1] for k, v in by_op.items()},
         "found_pairs": int(len(found)),
         "precision": float(_member(found, tset).mean()) if len(found) else 1.0,
         "boilerplate_share": _boiler_share(truth, table, found),
