@@ -162,8 +162,7 @@ def _label(idx: Index, doc_id: str) -> str:
 
 
 def _n_paragraphs(idx: Index) -> int:
-    n = getattr(idx, "_n_para", None)
-    return int(n) if isinstance(n, int) else sum(len(idx.paragraphs(d)) for d in idx)
+    return idx.num_paragraphs
 
 
 def _summary(ctx: _Ctx, idx: Index, **counts: int) -> str:

@@ -142,6 +142,15 @@ class Index:
     def __len__(self) -> int:
         return len(self._pos)
 
+    @property
+    def num_paragraphs(self) -> int:
+        """Number of paragraphs (as segmented for matching) in the indexed documents; removed ones excluded."""
+        if not self._doc_para0:
+            return 0
+        starts = np.asarray(self._doc_para0, dtype=np.int64)
+        counts = np.diff(np.append(starts, self._n_para))
+        return int(counts[np.asarray(self._alive, dtype=bool)].sum())
+
     def __contains__(self, doc_id: object) -> bool:
         return doc_id in self._pos
 

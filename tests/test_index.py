@@ -115,10 +115,12 @@ def test_add_query_remove_len_contains(rng):
     assert [m.doc_id for m in res] == ["a"]
     assert res[0].score == 1.0 and res[0].metadata["outlet"] == "metro"
     assert len(res[0].paragraphs) == 5
+    assert idx.num_paragraphs == len(idx.paragraphs("a")) + len(idx.paragraphs("b"))
     pm = res[0].paragraphs[0]
     assert a[pm.a_start : pm.a_end] == idx.text("a")[pm.b_start : pm.b_end]
     idx.remove("a")
     assert len(idx) == 1 and "a" not in idx
+    assert idx.num_paragraphs == len(idx.paragraphs("b"))
     assert idx.query(a) == []
     with pytest.raises(DocumentNotFoundError):
         idx.remove("a")
