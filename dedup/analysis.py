@@ -37,6 +37,9 @@ __all__ = ["Analysis", "analyze", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_
 AMBIGUOUS_BELOW = 0.15
 AMBIGUOUS_ABOVE = 0.1
 
+#: Candidate pairs with an estimate at least ``threshold - EDGE_SLACK`` link units into groups.
+EDGE_SLACK = 0.05
+
 #: Estimated Jaccard from which two units count as similar text when judging boilerplate.
 SIMILAR_TEXT = 0.25
 
@@ -107,6 +110,30 @@ def verify_pairs(
             est[amb] = exact(idx_a[amb], idx_b[amb])
             is_exact[amb] = True
     return est >= threshold - 1e-9, est, is_exact
+
+
+class _Memo:
+    """Remembers exact similarities already computed, so a pair is never computed twice."""
+
+    def __init__(self, fn: ExactFn) -> None:
+        self.fn = fn
+        self.keys = np.empty(0, dtype=np.int64)
+        self.vals = np.empty(0, dtype=np.float32)
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        key = a.astype(np.int64) << 32 | b.astype(np.int64)
+        out = np.empty(len(key), dtype=np.float32)
+        pos = np.minimum(np.searchsorted(self.keys, key), max(len(self.keys) - 1, 0))
+        hit = self.keys[pos] == key if len(self.keys) else np.zeros(len(key), dtype=bool)
+        out[hit] = self.vals[pos[hit]]
+        miss = np.flatnonzero(~hit)
+        if len(miss):
+            out[miss] = self.fn(a[miss], b[miss])
+            keys = np.concatenate([self.keys, key[miss]])
+            vals = np.concatenate([self.vals, out[miss]])
+            order = np.argsort(keys, kind="stable")
+            self.keys, self.vals = keys[order], vals[order]
+        return out
 
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -261,11 +288,15 @@ def analyze(
     """Run the corpus-wide analysis over all units (see the module docstring)."""
     n = len(unit_doc)
     ids = np.arange(n, dtype=np.int64)
+    if exact is not None:
+        exact = _Memo(exact)
     cand = bucket_pairs(keys, ids, MAX_BUCKET_PAIRS)
     cand = cand[unit_doc[cand[:, 0]] != unit_doc[cand[:, 1]]]
     cand = _unique_pairs(cand)
-    ok, est, _ = verify_pairs(sig, sig, threshold, exact, cand[:, 0], cand[:, 1])
-    edges = cand[ok]
+    # Grouping needs no exact check: every pair reported is verified again below, exactly where
+    # the estimate is ambiguous; a slightly loose edge only lets a group propose more pairs.
+    _, est, _ = verify_pairs(sig, sig, threshold, None, cand[:, 0], cand[:, 1])
+    edges = cand[est >= threshold - EDGE_SLACK]
     unit_group = _components(n, edges)
 
     # Boilerplate is judged on looser groups of *similar* text (estimate >= SIMILAR_TEXT), so

@@ -36,8 +36,9 @@ from .errors import (
 )
 from .lsh import BandTable, band_keys
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, ParagraphMatch
+from .shingles import set_jaccard
 from .text import coerce_text, tokenize
-from .units import Features, featurize, unit_shingles
+from .units import Features, featurize
 
 __all__ = ["Index", "AddReport"]
 
@@ -71,6 +72,9 @@ _COLUMNS = (
     "para_end",
     "para_ntok",
     "para_doc",
+    "para_sh0",
+    "unit_sh0",
+    "shingles",
 )
 
 
@@ -131,11 +135,11 @@ class Index:
         self._doc_para0: list[int] = []  # global index of each document's first paragraph
         self._n_para = 0
         self._n_units = 0
+        self._n_shingles = 0
         self._chunks: dict[str, list[np.ndarray]] = {c: [] for c in _COLUMNS}
         self._cols: dict[str, np.ndarray] | None = None
         self._table: BandTable | None = None
         self._analysis: dict[float, Analysis] = {}
-        self._shingle_cache: dict[int, np.ndarray] = {}
 
     # ------------------------------------------------------------------ documents
 
@@ -333,6 +337,11 @@ class Index:
         c["para_end"].append(f.para_end)
         c["para_ntok"].append(f.para_ntok)
         c["para_doc"].append(f.para_doc + base_doc)
+        base_sh = self._n_shingles
+        c["para_sh0"].append(f.para_sh0 + base_sh)
+        c["unit_sh0"].append(f.unit_sh0 + base_sh)
+        c["shingles"].append(f.shingles)
+        self._n_shingles += len(f.shingles)
         self._n_para += len(f.para_doc)
         self._n_units += f.n_units
         self._invalidate()
@@ -373,22 +382,11 @@ class Index:
         para0 = np.array(self._doc_para0, dtype=np.int64)
         return para0[cols["unit_doc"]] + cols["unit_para"]
 
-    def _unit_shingles(self, u: int) -> np.ndarray:
-        sh = self._shingle_cache.get(u)
-        if sh is None:
-            cols = self._columns()
-            d = int(cols["unit_doc"][u])
-            sh = unit_shingles(self._texts[d], int(cols["unit_start"][u]), int(cols["unit_end"][u]), self.config)
-            if len(self._shingle_cache) > 200_000:
-                self._shingle_cache.clear()
-            self._shingle_cache[u] = sh
-        return sh
-
     def _exact_units(self, us: np.ndarray, vs: np.ndarray) -> np.ndarray:
-        out = np.empty(len(us), dtype=np.float32)
-        for i, (u, v) in enumerate(zip(us.tolist(), vs.tolist())):
-            out[i] = _jaccard(self._unit_shingles(u), self._unit_shingles(v))
-        return out
+        """Exact Jaccard of the shingle sets of unit pairs ``(us[i], vs[i])``."""
+        cols = self._columns()
+        sh, sh0, nsh = cols["shingles"], cols["unit_sh0"], cols["unit_nsh"]
+        return set_jaccard(sh, sh0[us], nsh[us], sh, sh0[vs], nsh[vs])
 
     # ------------------------------------------------------------------ analysis
 
@@ -474,11 +472,9 @@ class Index:
         qrow, unit = pairs >> 32, pairs & 0xFFFFFFFF
 
         def exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            out = np.empty(len(a), dtype=np.float32)
-            for i, (qa, ub) in enumerate(zip(a.tolist(), b.tolist())):
-                qs = unit_shingles(text, int(q.unit_start[qa]), int(q.unit_end[qa]), self.config)
-                out[i] = _jaccard(qs, self._unit_shingles(ub))
-            return out
+            return set_jaccard(
+                q.shingles, q.unit_sh0[a], q.unit_nsh[a], cols["shingles"], cols["unit_sh0"][b], cols["unit_nsh"][b]
+            )
 
         ok, sims, is_exact = verify_pairs(q.sig, cols["sig"], t, exact, qrow, unit, exact_all=True)
         qrow, unit, sims, is_exact = qrow[ok], unit[ok], sims[ok], is_exact[ok]
@@ -814,13 +810,6 @@ def _score(cov_a: int, cov_b: int, n_a: int, n_b: int) -> float:
     return round(min(1.0, max(fa, fb)), 6)
 
 
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    if not len(a) and not len(b):
-        return 1.0
-    inter = len(np.intersect1d(a, b, assume_unique=True))
-    return inter / (len(a) + len(b) - inter)
-
-
 def _empty_column(name: str, config: IndexConfig) -> np.ndarray:
     if name == "sig":
         return np.empty((0, config.num_perm), dtype=np.uint32)
@@ -828,4 +817,8 @@ def _empty_column(name: str, config: IndexConfig) -> np.ndarray:
         return np.empty((0, config.b), dtype=np.uint64)
     if name == "unit_kind":
         return np.empty(0, dtype=np.uint8)
+    if name == "shingles":
+        return np.empty(0, dtype=np.uint32)
+    if name in ("para_sh0", "unit_sh0"):
+        return np.empty(0, dtype=np.int64)
     return np.empty(0, dtype=np.int32)

@@ -31,6 +31,7 @@ import xxhash
 
 from .config import IndexConfig
 from .errors import CorruptIndexError, FormatVersionError, IndexFormatError, InvalidParameterError
+from .shingles import ramp
 
 if TYPE_CHECKING:
     from .index import Index
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["save_index", "load_index", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "dedup-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _ARRAYS = (
     "unit_doc",
     "unit_para",
@@ -53,6 +54,9 @@ _ARRAYS = (
     "para_end",
     "para_ntok",
     "para_doc",
+    "para_sh0",
+    "unit_sh0",
+    "shingles",
 )
 
 
@@ -103,6 +107,19 @@ def _compact(index: Index) -> tuple[dict[str, np.ndarray], list[int]]:
     for name in ("para_start", "para_end", "para_ntok"):
         out[name] = np.ascontiguousarray(cols[name][paras])
     out["para_doc"] = new_doc[cols["para_doc"][paras]].astype(np.int32)
+    # shingles of live paragraphs only, offsets rebased
+    para_nsh = np.maximum(cols["para_ntok"][paras].astype(np.int64) - index.config.shingle_size + 1, 1)
+    old_sh0 = cols["para_sh0"][paras]
+    new_sh0 = np.cumsum(para_nsh) - para_nsh
+    take = np.repeat(old_sh0, para_nsh) + ramp(para_nsh)
+    out["shingles"] = np.ascontiguousarray(cols["shingles"][take])
+    out["para_sh0"] = new_sh0
+    para0 = np.asarray(index._doc_para0, dtype=np.int64)
+    unit_para = para0[cols["unit_doc"][units]] + cols["unit_para"][units]
+    new_para = np.full(len(cols["para_doc"]), -1, dtype=np.int64)
+    new_para[paras] = np.arange(len(paras))
+    shift = new_sh0[new_para[unit_para]] - cols["para_sh0"][unit_para]
+    out["unit_sh0"] = cols["unit_sh0"][units] + shift
     return out, docs.tolist()
 
 
@@ -269,6 +286,7 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
     index._doc_para0 = arr("doc_para0").tolist()
     index._n_para = len(cols["para_doc"])
     index._n_units = len(cols["unit_doc"])
+    index._n_shingles = len(cols["shingles"])
     index._chunks = {key: [cols[key]] for key in _ARRAYS}
     index._invalidate()
     return index

@@ -44,6 +44,10 @@ class Features:
         SENTENCE), unit_start, unit_end (character span), unit_ntok (tokens), unit_nsh
         (shingles), sig (uint32, shape (units, num_perm)).
     Document arrays: doc_ntok (tokens), doc_npara (paragraphs).
+    Shingles: ``shingles`` (uint32, the low half of every paragraph shingle hash, paragraph after
+        paragraph), ``para_sh0`` (int64, each paragraph's first shingle) and ``unit_sh0`` (int64,
+        each unit's first shingle; a unit has ``unit_nsh`` consecutive shingles), for exact
+        Jaccard verification.
     """
 
     doc_ntok: np.ndarray
@@ -60,6 +64,9 @@ class Features:
     unit_ntok: np.ndarray
     unit_nsh: np.ndarray
     sig: np.ndarray
+    shingles: np.ndarray
+    para_sh0: np.ndarray
+    unit_sh0: np.ndarray
 
     @property
     def n_units(self) -> int:
@@ -215,6 +222,9 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
         unit_ntok=np.concatenate([pn, shi - slo]).astype(np.int32),
         unit_nsh=np.concatenate([cnt, shi - slo - k + 1]).astype(np.int32),
         sig=np.concatenate([para_sig, sent_sig]) if n_sent else para_sig,
+        shingles=(hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+        para_sh0=sh_lo,
+        unit_sh0=np.concatenate([sh_lo, seg_a]).astype(np.int64),
     )
 
 
