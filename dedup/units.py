@@ -25,7 +25,7 @@ import numpy as np
 from .config import IndexConfig
 from .minhash import permutations, signatures
 from .shingles import window_hashes
-from .text import Tokens, paragraph_spans, sentence_breaks, token_hashes, tokenize
+from .text import Tokens, batch_tokens, paragraph_spans, sentence_breaks, token_hashes, tokenize
 
 __all__ = ["Features", "featurize", "PARAGRAPH", "SENTENCE", "unit_shingles"]
 
@@ -84,12 +84,14 @@ def _perms(config: IndexConfig) -> tuple[np.ndarray, np.ndarray]:
     return p
 
 
-def _sentence_bounds(tok: Tokens, p_start: int, p_end: int, lo: int, hi: int, min_words: int) -> list[int]:
+def _sentence_bounds(
+    text: str, starts: np.ndarray, p_start: int, p_end: int, lo: int, hi: int, min_words: int
+) -> list[int]:
     """Token indexes where sentences of the paragraph start, plus ``hi``; short ones merged."""
-    breaks = sentence_breaks(tok.text, p_start, p_end)
+    breaks = sentence_breaks(text, p_start, p_end)
     if not breaks:
         return [lo, hi]
-    idx = np.searchsorted(tok.starts, breaks).tolist()
+    idx = np.searchsorted(starts, breaks).tolist()
     bounds = [lo]
     for b in idx:
         if b - bounds[-1] >= min_words and hi - b >= min_words:
@@ -111,7 +113,14 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
     """
     k = config.shingle_size
     min_sent = max(config.min_sentence_words, k)
-    words: list[str] = []
+    if tokens is None:
+        all_starts, all_ends, th, doc_tok0 = batch_tokens(list(texts), config.seed)
+    else:
+        all_starts = np.concatenate([t.starts for t in tokens]) if tokens else np.empty(0, np.int32)
+        all_ends = np.concatenate([t.ends for t in tokens]) if tokens else np.empty(0, np.int32)
+        th = token_hashes([w for t in tokens for w in t.words], config.seed)
+        doc_tok0 = np.zeros(len(tokens) + 1, dtype=np.int64)
+        np.cumsum([len(t) for t in tokens], out=doc_tok0[1:])
     doc_ntok = np.zeros(len(texts), dtype=np.int32)
     doc_npara = np.zeros(len(texts), dtype=np.int32)
     p_doc: list[int] = []
@@ -125,11 +134,11 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
     s_hi: list[int] = []
     s_start: list[int] = []
     s_end: list[int] = []
-    offset = 0
     for d, text in enumerate(texts):
-        tok = tokens[d] if tokens is not None else tokenize(text)
+        offset = int(doc_tok0[d])
+        starts = all_starts[offset : int(doc_tok0[d + 1])]
+        ends = all_ends[offset : int(doc_tok0[d + 1])]
         spans = paragraph_spans(text)
-        starts = tok.starts
         if spans:
             sp = np.array(spans, dtype=np.int64)
             lo = np.searchsorted(starts, sp[:, 0])
@@ -149,20 +158,17 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
             p_hi.append(b + offset)
             n_para += 1
             if b - a >= 2 * min_sent:
-                bounds = _sentence_bounds(tok, ps, pe, a, b, min_sent)
+                bounds = _sentence_bounds(text, starts, ps, pe, a, b, min_sent)
                 if len(bounds) > 2:
                     for x, y in zip(bounds[:-1], bounds[1:]):
                         s_para.append(pidx)
                         s_lo.append(x + offset)
                         s_hi.append(y + offset)
                         s_start.append(int(starts[x]))
-                        s_end.append(int(tok.ends[y - 1]))
-        doc_ntok[d] = len(tok)
+                        s_end.append(int(ends[y - 1]))
+        doc_ntok[d] = len(starts)
         doc_npara[d] = n_para
-        words.extend(tok.words)
-        offset += len(tok)
 
-    th = token_hashes(words, config.seed)
     plo = np.array(p_lo, dtype=np.int64)
     phi = np.array(p_hi, dtype=np.int64)
     pn = phi - plo

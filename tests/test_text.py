@@ -124,3 +124,28 @@ def test_coerce_text_errors():
         coerce_text(12)
     with pytest.raises(InvalidTypeError):
         coerce_text(None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=60), max_size=6))
+def test_batch_tokens_equal_per_text_tokenize(texts):
+    from dedup.text import batch_tokens, token_hashes
+
+    starts, ends, hashes, tok0 = batch_tokens(texts, seed=7)
+    assert len(tok0) == len(texts) + 1 and tok0[-1] == len(starts)
+    for i, t in enumerate(texts):
+        tok = tokenize(t)
+        lo, hi = int(tok0[i]), int(tok0[i + 1])
+        assert starts[lo:hi].tolist() == tok.starts.tolist()
+        assert ends[lo:hi].tolist() == tok.ends.tolist()
+        assert hashes[lo:hi].tolist() == token_hashes(tok.words, seed=7).tolist()
+
+
+def test_batch_tokens_mixed_scripts_and_case():
+    from dedup.text import batch_tokens, token_hashes
+
+    texts = ["Straße ‘Quote’ İstanbul", "", "ＰＳＫＯＶ ﬁne", "plain ascii Text", "emoji 😀 x1"]
+    starts, ends, hashes, tok0 = batch_tokens(texts, seed=1)
+    words = [w for t in texts for w in tokenize(t).words]
+    assert hashes.tolist() == token_hashes(words, seed=1).tolist()
+    assert [texts[0][s:e] for s, e in zip(starts[: tok0[1]], ends[: tok0[1]])] == ["Straße", "Quote", "İstanbul"]
