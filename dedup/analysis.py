@@ -163,11 +163,22 @@ def _group_pairs(groups: np.ndarray, members_sorted: np.ndarray, max_size: int) 
     return np.sort(np.concatenate(out), axis=1)
 
 
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique`` for 1-D integer arrays by sorting (faster than numpy's hash-based unique here)."""
+    x = np.sort(x)
+    if len(x) < 2:
+        return x
+    keep = np.empty(len(x), dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
 def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
     if len(pairs) == 0:
         return pairs.reshape(0, 2)
     key = pairs[:, 0].astype(np.int64) << 32 | pairs[:, 1].astype(np.int64)
-    key = np.unique(key)
+    key = sorted_unique(key)
     return np.stack([key >> 32, key & 0xFFFFFFFF], axis=1)
 
 
@@ -237,7 +248,7 @@ def _coverage(
     gids, g_local = np.unique(sg, return_inverse=True)
     m = csr_matrix((np.ones(len(sg), np.float32), (g_local, sd)), shape=(len(gids), n_docs))
     cand_local = np.flatnonzero(cand[gids])
-    co = (m[cand_local] @ m.T).tocsr()
+    co = m[cand_local] @ m.T
     cand_row = np.full(len(gids), -1, dtype=np.int64)
     cand_row[cand_local] = np.arange(len(cand_local))
     # triples (doc d, candidate g in d, shared group h in d)
@@ -255,7 +266,14 @@ def _coverage(
     _ = n_c
     rows = cand_row[g_local[trip_c]]
     cols = g_local[trip_h]
-    both = np.asarray(co[rows, cols]).ravel() >= 2
+    co = co.tocoo()
+    two = co.data >= 2
+    co_key = np.sort(co.row[two].astype(np.int64) * len(gids) + co.col[two].astype(np.int64))
+    want = rows * len(gids) + cols
+    both = np.zeros(len(want), dtype=bool)
+    if len(co_key):
+        pos = np.minimum(np.searchsorted(co_key, want), len(co_key) - 1)
+        both = co_key[pos] == want
     cov_ci = (
         np.bincount(np.searchsorted(ci, trip_c[both]), weights=stok[trip_h[both]], minlength=len(ci)) / doc_len[sd[ci]]
     )
@@ -316,7 +334,7 @@ def analyze(
     unit_boiler = boiler_loose[loose]
     n_groups = int(unit_group.max()) + 1 if n else 0
     group_docs = np.zeros(n_groups, dtype=np.int64)
-    gd = np.unique(unit_group << 32 | unit_doc.astype(np.int64))
+    gd = sorted_unique(unit_group << 32 | unit_doc.astype(np.int64))
     np.add.at(group_docs, gd >> 32, 1)
     boiler = np.zeros(n_groups, dtype=bool)
     boiler[unit_group[unit_boiler]] = True

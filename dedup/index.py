@@ -599,23 +599,30 @@ class Index:
         up, da, db, sims, exact, boiler = up[order], da[order], db[order], sims[order], exact[order], boiler[order]
         key = da << 32 | db
         cut = np.flatnonzero(key[1:] != key[:-1]) + 1
-        for lo, hi in zip(np.concatenate([[0], cut]).tolist(), np.concatenate([cut, [len(key)]]).tolist()):
-            a, b = int(da[lo]), int(db[lo])
-            pms, cov_a, cov_b = self._paragraph_matches(
-                cols, up[lo:hi, 0], cols, up[lo:hi, 1], sims[lo:hi], exact[lo:hi], boiler[lo:hi]
-            )
-            score = _score(cov_a, cov_b, self._doc_ntok[a], self._doc_ntok[b])
+        g_start = np.concatenate([[0], cut]).astype(np.int64)
+        n_g = len(g_start)
+        g = np.repeat(np.arange(n_g, dtype=np.int64), np.diff(np.append(g_start, len(key))))
+        folded = _fold_paragraphs(cols, g, up[:, 0], up[:, 1], sims, exact, boiler, n_g)
+        seg_g, fields, cov_a, cov_b = folded
+        seg_cut = np.searchsorted(seg_g, np.arange(n_g + 1, dtype=np.int64))
+        pa_l, pb_l, sa_l, ea_l, sb_l, eb_l, sim_l, ex_l, bp_l = (f.tolist() for f in fields)
+        sim_l = [round(x, 6) for x in sim_l]
+        doc_a, doc_b = da[g_start].tolist(), db[g_start].tolist()
+        cov_a_l, cov_b_l = cov_a.tolist(), cov_b.tolist()
+        ntok, ids = self._doc_ntok, self._ids
+        for i in range(n_g):
+            a, b = doc_a[i], doc_b[i]
+            ca, cb = cov_a_l[i], cov_b_l[i]
+            score = _score(ca, cb, ntok[a], ntok[b])
             if score < min_score:
                 continue
-            na, nb = max(self._doc_ntok[a], 1), max(self._doc_ntok[b], 1)
-            yield DocPair(
-                self._ids[a],
-                self._ids[b],
-                score,
-                min(1.0, cov_a / na),
-                min(1.0, cov_b / nb),
-                tuple(sorted(pms, key=lambda p: (p.a_index, p.b_index))),
+            lo, hi = int(seg_cut[i]), int(seg_cut[i + 1])
+            pms = tuple(
+                ParagraphMatch(pa_l[j], pb_l[j], sa_l[j], ea_l[j], sb_l[j], eb_l[j], sim_l[j], ex_l[j], bp_l[j])
+                for j in range(lo, hi)
             )
+            na, nb = max(ntok[a], 1), max(ntok[b], 1)
+            yield DocPair(ids[a], ids[b], score, min(1.0, ca / na), min(1.0, cb / nb), pms)
 
     def clusters(self, *, threshold: float | None = None, min_score: float = 0.0) -> list[Cluster]:
         """Groups of two or more documents linked by reuse (boilerplate excluded).
@@ -802,6 +809,84 @@ class _Featurizer:
         while self.pending:
             batch, fut = self.pending.popleft()
             yield batch, fut.result()
+
+
+def _side_coverage(cols: Mapping[str, np.ndarray], g: np.ndarray, units: np.ndarray, n_g: int) -> np.ndarray:
+    """Words of one side covered by matched units, per group: a matched paragraph counts whole,
+    otherwise its distinct matched sentences count."""
+    key = _sorted_unique(g << 32 | units.astype(np.int64))
+    kg, ku = key >> 32, key & 0xFFFFFFFF
+    para = cols["unit_para"][ku].astype(np.int64)
+    is_par = cols["unit_kind"][ku] == 0
+    nt = cols["unit_ntok"][ku].astype(np.int64)
+    order = np.lexsort((para, kg))
+    kg, para, is_par, nt = kg[order], para[order], is_par[order], nt[order]
+    cut = np.flatnonzero((kg[1:] != kg[:-1]) | (para[1:] != para[:-1])) + 1
+    st = np.concatenate([[0], cut]).astype(np.int64)
+    if not len(kg):
+        return np.zeros(n_g, dtype=np.int64)
+    has_par = np.maximum.reduceat(is_par, st)
+    par_nt = np.maximum.reduceat(np.where(is_par, nt, 0), st)
+    sent_nt = np.add.reduceat(np.where(is_par, 0, nt), st)
+    cov = np.where(has_par, par_nt, sent_nt)
+    return np.bincount(kg[st], weights=cov, minlength=n_g).astype(np.int64)
+
+
+def _fold_paragraphs(
+    cols: Mapping[str, np.ndarray],
+    g: np.ndarray,
+    ua: np.ndarray,
+    ub: np.ndarray,
+    sims: np.ndarray,
+    is_exact: np.ndarray,
+    boiler: np.ndarray,
+    n_g: int,
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
+    """Fold unit pairs into paragraph pairs, for all document pairs ``g`` at once.
+
+    A paragraph pair's span is the two whole paragraphs when the paragraphs themselves matched,
+    otherwise the smallest span covering its matched sentences; its similarity is the best unit
+    pair's. Returns the group of each paragraph pair (sorted by group, a paragraph, b paragraph),
+    its fields, and the covered words of each side per group.
+    """
+    pa = cols["unit_para"][ua].astype(np.int64)
+    pb = cols["unit_para"][ub].astype(np.int64)
+    whole = (cols["unit_kind"][ua] == 0) & (cols["unit_kind"][ub] == 0)
+    sa, ea = cols["unit_start"][ua].astype(np.int64), cols["unit_end"][ua].astype(np.int64)
+    sb, eb = cols["unit_start"][ub].astype(np.int64), cols["unit_end"][ub].astype(np.int64)
+    rank = np.arange(len(g))
+    order = np.lexsort((rank, -sims.astype(np.float64), pb, pa, g))
+    g, pa, pb, whole = g[order], pa[order], pb[order], whole[order]
+    sa, ea, sb, eb = sa[order], ea[order], sb[order], eb[order]
+    sims, is_exact, boiler = sims[order], is_exact[order], boiler[order]
+    cut = np.flatnonzero((g[1:] != g[:-1]) | (pa[1:] != pa[:-1]) | (pb[1:] != pb[:-1])) + 1
+    st = np.concatenate([[0], cut]).astype(np.int64)
+    any_whole = np.maximum.reduceat(whole, st)
+    big = np.iinfo(np.int64).max
+    # spans: the whole paragraphs where they matched, else the union of matched sentences
+    w_sa = np.minimum.reduceat(np.where(whole, sa, big), st)
+    w_ea = np.maximum.reduceat(np.where(whole, ea, -1), st)
+    w_sb = np.minimum.reduceat(np.where(whole, sb, big), st)
+    w_eb = np.maximum.reduceat(np.where(whole, eb, -1), st)
+    span_sa = np.where(any_whole, w_sa, np.minimum.reduceat(sa, st))
+    span_ea = np.where(any_whole, w_ea, np.maximum.reduceat(ea, st))
+    span_sb = np.where(any_whole, w_sb, np.minimum.reduceat(sb, st))
+    span_eb = np.where(any_whole, w_eb, np.maximum.reduceat(eb, st))
+    fields = [pa[st], pb[st], span_sa, span_ea, span_sb, span_eb, sims[st].astype(np.float64), is_exact[st]]
+    fields.append(np.logical_and.reduceat(boiler, st))
+    cov_a = _side_coverage(cols, g, ua[order], n_g)
+    cov_b = _side_coverage(cols, g, ub[order], n_g)
+    return g[st], fields, cov_a, cov_b
+
+
+def _sorted_unique(x: np.ndarray) -> np.ndarray:
+    x = np.sort(x)
+    if len(x) < 2:
+        return x
+    keep = np.empty(len(x), dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
 
 
 def _score(cov_a: int, cov_b: int, n_a: int, n_b: int) -> float:

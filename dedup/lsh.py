@@ -78,10 +78,19 @@ def bucket_pairs(keys: np.ndarray, ids: np.ndarray, max_bucket: int) -> np.ndarr
     """
     out = []
     ids = np.asarray(ids, dtype=np.int64)
+    n = len(ids)
+    # Sort each band by (key, position) packed in one uint64: the top bits of the key, the row
+    # position below them. Keys that differ only in the dropped low bits share a bucket: a few
+    # more candidates, which verification removes. The packed values are distinct, so the
+    # result does not depend on the sort algorithm.
+    bits = max(1, (n - 1).bit_length())
+    mask = np.uint64((1 << bits) - 1)
+    pos = np.arange(n, dtype=np.uint64)
     for j in range(keys.shape[1]):
-        order = np.argsort(keys[:, j], kind="stable")
-        k = keys[order, j]
-        u = ids[order]
+        packed = (keys[:, j] & ~mask) | pos
+        packed.sort()
+        k = packed >> np.uint64(bits)
+        u = ids[(packed & mask).astype(np.int64)]
         change = np.flatnonzero(k[1:] != k[:-1]) + 1
         starts = np.concatenate([[0], change])
         sizes = np.diff(np.concatenate([starts, [len(k)]]))
