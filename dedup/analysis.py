@@ -294,7 +294,6 @@ def analyze(
     config: IndexConfig,
     threshold: float,
     sig: np.ndarray,
-    keys: np.ndarray,
     unit_doc: np.ndarray,
     unit_para_global: np.ndarray,
     unit_kind: np.ndarray,
@@ -308,7 +307,7 @@ def analyze(
     ids = np.arange(n, dtype=np.int64)
     if exact is not None:
         exact = _Memo(exact)
-    cand = bucket_pairs(keys, ids, MAX_BUCKET_PAIRS)
+    cand = bucket_pairs(sig, ids, config.b, config.r, MAX_BUCKET_PAIRS)
     cand = cand[unit_doc[cand[:, 0]] != unit_doc[cand[:, 1]]]
     cand = _unique_pairs(cand)
     # Grouping needs no exact check: every pair reported is verified again below, exactly where

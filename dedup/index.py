@@ -34,7 +34,7 @@ from .errors import (
     InvalidParameterError,
     InvalidTypeError,
 )
-from .lsh import BandTable, band_keys
+from .lsh import BandTable
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, ParagraphMatch
 from .shingles import set_jaccard
 from .text import coerce_text, tokenize
@@ -67,7 +67,6 @@ _COLUMNS = (
     "unit_ntok",
     "unit_nsh",
     "sig",
-    "keys",
     "para_start",
     "para_end",
     "para_ntok",
@@ -332,7 +331,6 @@ class Index:
         c["unit_ntok"].append(f.unit_ntok)
         c["unit_nsh"].append(f.unit_nsh)
         c["sig"].append(f.sig)
-        c["keys"].append(band_keys(f.sig, self.config.b, self.config.r))
         c["para_start"].append(f.para_start)
         c["para_end"].append(f.para_end)
         c["para_ntok"].append(f.para_ntok)
@@ -409,7 +407,6 @@ class Index:
             config=self.config,
             threshold=threshold,
             sig=cols["sig"][live],
-            keys=cols["keys"][live],
             unit_doc=cols["unit_doc"][live].astype(np.int64),
             unit_para_global=pg[live],
             unit_kind=cols["unit_kind"][live],
@@ -463,9 +460,8 @@ class Index:
         cols = self._columns()
         if self._table is None:
             live = self._live_units()
-            self._table = BandTable(cols["keys"][live], live)
-        qk = band_keys(q.sig, self.config.b, self.config.r)
-        qrow, unit = self._table.lookup(qk)
+            self._table = BandTable(cols["sig"][live], live, self.config.b, self.config.r)
+        qrow, unit = self._table.lookup(q.sig)
         if not len(qrow):
             return []
         pairs = np.unique(qrow.astype(np.int64) << 32 | unit.astype(np.int64))
@@ -898,8 +894,6 @@ def _score(cov_a: int, cov_b: int, n_a: int, n_b: int) -> float:
 def _empty_column(name: str, config: IndexConfig) -> np.ndarray:
     if name == "sig":
         return np.empty((0, config.num_perm), dtype=np.uint32)
-    if name == "keys":
-        return np.empty((0, config.b), dtype=np.uint64)
     if name == "unit_kind":
         return np.empty(0, dtype=np.uint8)
     if name == "shingles":

@@ -11,7 +11,7 @@ import numpy as np
 
 from .shingles import fmix64
 
-__all__ = ["band_keys", "BandTable", "bucket_pairs"]
+__all__ = ["band_key", "band_keys", "BandTable", "bucket_pairs"]
 
 _P = np.uint64(0x100000001B3)
 
@@ -19,76 +19,101 @@ _P = np.uint64(0x100000001B3)
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """uint64 key of every band of every signature: shape ``(len(sig), bands)``."""
     sig = np.asarray(sig)
+    out = np.empty((len(sig), bands), dtype=np.uint64)
+    for j in range(bands):
+        out[:, j] = band_key(sig, j, rows)
+    return out
+
+
+def band_key(sig: np.ndarray, band: int, rows: int, *, chunk: int = 1 << 20) -> np.ndarray:
+    """uint64 key of band ``band`` (signature values ``band*rows .. band*rows+rows-1``) of every signature.
+
+    Works through ``sig`` (which may be memory-mapped) in chunks of ``chunk`` rows.
+    """
     n = len(sig)
-    cols = sig[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
-    acc = np.zeros((n, bands), dtype=np.uint64)
-    for j in range(rows):
-        acc *= _P
-        acc += cols[:, :, j]
-    acc ^= np.arange(bands, dtype=np.uint64)[None, :] << np.uint64(56)
-    return fmix64(acc)
+    out = np.empty(n, dtype=np.uint64)
+    salt = np.uint64(band) << np.uint64(56)
+    for lo in range(0, n, chunk):
+        cols = np.asarray(sig[lo : lo + chunk, band * rows : (band + 1) * rows]).astype(np.uint64)
+        acc = np.zeros(len(cols), dtype=np.uint64)
+        for j in range(rows):
+            acc *= _P
+            acc += cols[:, j]
+        acc ^= salt
+        out[lo : lo + chunk] = fmix64(acc)
+    return out
+
+
+def _pack(keys: np.ndarray, bits: int) -> np.ndarray:
+    """Sorted ``key top bits | row`` values (distinct, so any sort algorithm gives the same order)."""
+    mask = np.uint64((1 << bits) - 1)
+    packed = (keys & ~mask) | np.arange(len(keys), dtype=np.uint64)
+    packed.sort()
+    return packed
 
 
 class BandTable:
-    """Sorted band keys of a set of units, for lookups.
+    """Per band, the sorted packed ``(key, row)`` values of a set of signatures, for lookups.
+
+    Memory: 8 bytes per signature per band. Keys are compared on their top ``64 - bits`` bits
+    (``bits`` addresses the rows): a few extra candidates, which callers verify.
 
     Args:
-        keys: ``(n, bands)`` uint64 band keys.
-        ids: the unit id of each row of ``keys``.
+        sig: ``(n, num_perm)`` signatures (may be memory-mapped).
+        ids: the unit id of each row of ``sig``.
+        bands, rows: the LSH banding.
     """
 
-    def __init__(self, keys: np.ndarray, ids: np.ndarray) -> None:
-        self.bands = keys.shape[1]
-        order = np.argsort(keys, axis=0, kind="stable")
-        self.keys = np.take_along_axis(keys, order, axis=0).T.copy()  # (bands, n)
-        self.ids = np.asarray(ids)[order].T.copy()
+    def __init__(self, sig: np.ndarray, ids: np.ndarray, bands: int, rows: int) -> None:
+        self.bands, self.rows = bands, rows
         self.size = len(ids)
+        self.bits = max(1, (self.size - 1).bit_length())
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.packed = [_pack(band_key(sig, j, rows), self.bits) for j in range(bands)]
 
-    def lookup(self, query_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Units sharing at least one band key with each query row.
+    def lookup(self, query_sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Units sharing at least one band key with each query signature.
 
         Returns ``(query_row, unit_id)`` arrays (with repeats across bands).
         """
         rows_out = []
         ids_out = []
+        mask = np.uint64((1 << self.bits) - 1)
         for j in range(self.bands):
-            k = self.keys[j]
-            q = query_keys[:, j]
+            k = self.packed[j]
+            q = band_key(query_sig, j, self.rows) & ~mask
             lo = np.searchsorted(k, q, side="left")
-            hi = np.searchsorted(k, q, side="right")
+            hi = np.searchsorted(k, q | mask, side="right")
             n = hi - lo
             if not n.any():
                 continue
             qrow = np.repeat(np.arange(len(q)), n)
-            offs = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n) + np.arange(int(n.sum()))
+            offs = np.repeat(lo, n) + _ramp(n)
             rows_out.append(qrow)
-            ids_out.append(self.ids[j][offs])
+            ids_out.append(self.ids[(k[offs] & mask).astype(np.int64)])
         if not rows_out:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return np.concatenate(rows_out), np.concatenate(ids_out)
 
 
-def bucket_pairs(keys: np.ndarray, ids: np.ndarray, max_bucket: int) -> np.ndarray:
+def bucket_pairs(sig: np.ndarray, ids: np.ndarray, bands: int, rows: int, max_bucket: int) -> np.ndarray:
     """Candidate pairs from LSH buckets, as an ``(m, 2)`` int64 array of unit ids (lo, hi).
 
-    Buckets of up to ``max_bucket`` units give all their pairs; larger buckets (recurring text
-    such as boilerplate) give a star of pairs from their first unit, so a bucket of n units
-    costs n - 1 pairs rather than n(n - 1)/2. Callers group units transitively, so stars lose
-    no grouping. Pairs may repeat across bands.
+    Band keys are computed from ``sig`` one band at a time (nothing per band is kept). Buckets of
+    up to ``max_bucket`` units give all their pairs; larger buckets (recurring text such as
+    boilerplate) give a star of pairs from their first unit, so a bucket of n units costs n - 1
+    pairs rather than n(n - 1)/2. Callers group units transitively, so stars lose no grouping.
+    Pairs may repeat across bands.
     """
     out = []
     ids = np.asarray(ids, dtype=np.int64)
     n = len(ids)
-    # Sort each band by (key, position) packed in one uint64: the top bits of the key, the row
-    # position below them. Keys that differ only in the dropped low bits share a bucket: a few
-    # more candidates, which verification removes. The packed values are distinct, so the
-    # result does not depend on the sort algorithm.
+    # Keys that differ only in the low bits used for the row share a bucket: a few more
+    # candidates, which verification removes.
     bits = max(1, (n - 1).bit_length())
     mask = np.uint64((1 << bits) - 1)
-    pos = np.arange(n, dtype=np.uint64)
-    for j in range(keys.shape[1]):
-        packed = (keys[:, j] & ~mask) | pos
-        packed.sort()
+    for j in range(bands):
+        packed = _pack(band_key(sig, j, rows), bits)
         k = packed >> np.uint64(bits)
         u = ids[(packed & mask).astype(np.int64)]
         change = np.flatnonzero(k[1:] != k[:-1]) + 1

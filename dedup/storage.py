@@ -49,7 +49,6 @@ _ARRAYS = (
     "unit_ntok",
     "unit_nsh",
     "sig",
-    "keys",
     "para_start",
     "para_end",
     "para_ntok",
@@ -101,7 +100,7 @@ def _compact(index: Index) -> tuple[dict[str, np.ndarray], list[int]]:
     units = np.flatnonzero(alive[cols["unit_doc"]]) if len(alive) else np.empty(0, np.int64)
     paras = np.flatnonzero(alive[cols["para_doc"]]) if len(alive) else np.empty(0, np.int64)
     out = {
-        name: np.ascontiguousarray(cols[name][units]) for name in _ARRAYS if name.startswith(("unit_", "sig", "keys"))
+        name: np.ascontiguousarray(cols[name][units]) for name in _ARRAYS if name.startswith(("unit_", "sig"))
     }
     out["unit_doc"] = new_doc[cols["unit_doc"][units]].astype(np.int32)
     for name in ("para_start", "para_end", "para_ntok"):

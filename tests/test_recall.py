@@ -89,3 +89,22 @@ def test_recall_against_brute_force_oracle():
     reported = [(x, y) for (x, y) in found if x[0] < y[0]]
     weak = [p for p in reported if jac_of.get(p, 0.0) < 0.2]
     assert len(weak) <= 0.02 * len(reported)
+
+
+def test_query_finds_what_pairs_finds():
+    """query(text of a) returns every document that pairs() links to a through a strong paragraph."""
+    docs = _corpus(seed=11)
+    idx = Index(threshold=0.5)
+    idx.add_many(docs)
+    text = dict(docs)
+    want: dict[str, set[str]] = {}
+    for pair in idx.pairs():
+        if any(pm.similarity >= 0.7 for pm in pair.paragraphs):
+            want.setdefault(pair.a, set()).add(pair.b)
+    assert sum(len(v) for v in want.values()) > 100
+    missed = 0
+    for a, bs in want.items():
+        got = {m.doc_id for m in idx.query(text[a])}
+        assert a in got  # a document finds itself
+        missed += len(bs - got)
+    assert missed == 0
