@@ -403,10 +403,12 @@ class Index:
         def exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return self._exact_units(live[a], live[b])
 
+        # without removed documents, every unit is live: pass views, not copies
+        everything = len(live) == len(cols["unit_doc"])
         res = analyze(
             config=self.config,
             threshold=threshold,
-            sig=cols["sig"][live],
+            sig=cols["sig"] if everything else cols["sig"][live],
             unit_doc=cols["unit_doc"][live].astype(np.int64),
             unit_para_global=pg[live],
             unit_kind=cols["unit_kind"][live],
