@@ -38,6 +38,9 @@ __all__ = [
     "sentence_breaks",
     "token_hashes",
     "batch_tokens",
+    "join_texts",
+    "joined_tokens",
+    "sentence_break_offsets",
     "coerce_text",
     "MAX_DOCUMENT_CHARS",
 ]
@@ -283,10 +286,23 @@ def batch_tokens(texts: list[str], seed: int = 0) -> tuple[np.ndarray, np.ndarra
     int64 ``doc_tok0`` with ``len(texts) + 1`` entries, the first token of each text. The tokens
     are exactly those of :func:`tokenize` on each text.
     """
+    joined, bases = join_texts(texts)
+    return joined_tokens(joined, bases, seed)
+
+
+def join_texts(texts: list[str]) -> tuple[str, np.ndarray]:
+    """``"\\n".join(texts)`` and the int64 offset of each text in it (plus the total length + 1).
+
+    A newline is no word character, so tokens of the joined text never cross texts.
+    """
     bases = np.zeros(len(texts) + 1, dtype=np.int64)
     if texts:
         np.cumsum([len(t) + 1 for t in texts], out=bases[1:])
-    joined = "\n".join(texts)  # a newline is no word character: tokens never cross texts
+    return "\n".join(texts), bases
+
+
+def joined_tokens(joined: str, bases: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`batch_tokens` on a text made by :func:`join_texts`."""
     raw = (_WORD_RE if _COMBINING_RE.search(joined) else _ALNUM_RE).findall(joined)
     starts, ends = _word_bounds(joined, joined.isascii())
     if len(starts) != len(raw):  # cannot happen when the table mirrors the regex; stay exact
@@ -407,6 +423,14 @@ def sentence_breaks(text: str, start: int, end: int) -> list[int]:
     ['Then']
     """
     return [m.end() for m in _SENT_BREAK_RE.finditer(text, start, end) if m.end() < end]
+
+
+def sentence_break_offsets(text: str) -> np.ndarray:
+    """All sentence starts of :func:`sentence_breaks` over the whole of ``text`` (int64 offsets).
+
+    The breaks inside a paragraph ``[start, end)`` are those ``start < b < end``.
+    """
+    return np.fromiter((m.end() for m in _SENT_BREAK_RE.finditer(text)), dtype=np.int64)
 
 
 def check_nonempty(tokens: Tokens, *, what: str = "document") -> None:

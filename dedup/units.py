@@ -25,7 +25,15 @@ import numpy as np
 from .config import IndexConfig
 from .minhash import permutations, signatures
 from .shingles import window_hashes
-from .text import Tokens, batch_tokens, paragraph_spans, sentence_breaks, token_hashes, tokenize
+from .text import (
+    Tokens,
+    join_texts,
+    joined_tokens,
+    paragraph_spans,
+    sentence_break_offsets,
+    token_hashes,
+    tokenize,
+)
 
 __all__ = ["Features", "featurize", "PARAGRAPH", "SENTENCE", "unit_shingles"]
 
@@ -84,22 +92,6 @@ def _perms(config: IndexConfig) -> tuple[np.ndarray, np.ndarray]:
     return p
 
 
-def _sentence_bounds(
-    text: str, starts: np.ndarray, p_start: int, p_end: int, lo: int, hi: int, min_words: int
-) -> list[int]:
-    """Token indexes where sentences of the paragraph start, plus ``hi``; short ones merged."""
-    breaks = sentence_breaks(text, p_start, p_end)
-    if not breaks:
-        return [lo, hi]
-    idx = np.searchsorted(starts, breaks).tolist()
-    bounds = [lo]
-    for b in idx:
-        if b - bounds[-1] >= min_words and hi - b >= min_words:
-            bounds.append(int(b))
-    bounds.append(hi)
-    return bounds
-
-
 def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens] | None = None) -> Features:
     """Segment, shingle and sign a batch of non-empty texts.
 
@@ -113,64 +105,60 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
     """
     k = config.shingle_size
     min_sent = max(config.min_sentence_words, k)
+    texts = list(texts)
+    n_docs = len(texts)
+    joined, bases = join_texts(texts)
     if tokens is None:
-        all_starts, all_ends, th, doc_tok0 = batch_tokens(list(texts), config.seed)
+        all_starts, all_ends, th, doc_tok0 = joined_tokens(joined, bases, config.seed)
     else:
         all_starts = np.concatenate([t.starts for t in tokens]) if tokens else np.empty(0, np.int32)
         all_ends = np.concatenate([t.ends for t in tokens]) if tokens else np.empty(0, np.int32)
         th = token_hashes([w for t in tokens for w in t.words], config.seed)
         doc_tok0 = np.zeros(len(tokens) + 1, dtype=np.int64)
         np.cumsum([len(t) for t in tokens], out=doc_tok0[1:])
-    doc_ntok = np.zeros(len(texts), dtype=np.int32)
-    doc_npara = np.zeros(len(texts), dtype=np.int32)
-    p_doc: list[int] = []
-    p_start: list[int] = []
-    p_end: list[int] = []
-    p_lo: list[int] = []
-    p_hi: list[int] = []
-    # sentence units: (paragraph index in batch, token lo, token hi, char start, char end)
+    doc_ntok = np.diff(doc_tok0).astype(np.int32)
+    # token starts as offsets into the joined text
+    g_tok = all_starts.astype(np.int64) + np.repeat(bases[:-1], np.diff(doc_tok0))
+
+    # paragraphs: spans per text, token ranges for all at once; token-less ones dropped
+    spans = [paragraph_spans(t) for t in texts]
+    flat = np.array([x for sp in spans for x in sp], dtype=np.int64).reshape(-1, 2)
+    f_doc = np.repeat(np.arange(n_docs, dtype=np.int64), [len(sp) for sp in spans])
+    g_ps = flat[:, 0] + bases[:-1][f_doc]
+    g_pe = flat[:, 1] + bases[:-1][f_doc]
+    f_lo = np.searchsorted(g_tok, g_ps)
+    f_hi = np.searchsorted(g_tok, g_pe)
+    keep = f_hi > f_lo
+    p_doc = f_doc[keep]
+    p_start, p_end = flat[keep, 0], flat[keep, 1]
+    plo, phi = f_lo[keep].astype(np.int64), f_hi[keep].astype(np.int64)
+    g_ps, g_pe = g_ps[keep], g_pe[keep]
+    doc_npara = np.bincount(p_doc, minlength=n_docs).astype(np.int32)
+
+    # sentence units: breaks of the whole batch, merged greedily per paragraph so that every
+    # sentence has at least min_sent tokens
+    brk = sentence_break_offsets(joined)
+    brk_tok = np.searchsorted(g_tok, brk).tolist()
+    b0 = np.searchsorted(brk, g_ps, side="right")
+    b1 = np.searchsorted(brk, g_pe, side="left")
+    cand = np.flatnonzero((phi - plo >= 2 * min_sent) & (b1 > b0))
     s_para: list[int] = []
     s_lo: list[int] = []
     s_hi: list[int] = []
-    s_start: list[int] = []
-    s_end: list[int] = []
-    for d, text in enumerate(texts):
-        offset = int(doc_tok0[d])
-        starts = all_starts[offset : int(doc_tok0[d + 1])]
-        ends = all_ends[offset : int(doc_tok0[d + 1])]
-        spans = paragraph_spans(text)
-        if spans:
-            sp = np.array(spans, dtype=np.int64)
-            lo = np.searchsorted(starts, sp[:, 0])
-            hi = np.searchsorted(starts, sp[:, 1])
-        else:
-            sp = np.empty((0, 2), dtype=np.int64)
-            lo = hi = np.empty(0, dtype=np.int64)
-        n_para = 0
-        for (ps, pe), a, b in zip(sp.tolist(), lo.tolist(), hi.tolist()):
-            if b <= a:
-                continue
-            pidx = len(p_doc)
-            p_doc.append(d)
-            p_start.append(ps)
-            p_end.append(pe)
-            p_lo.append(a + offset)
-            p_hi.append(b + offset)
-            n_para += 1
-            if b - a >= 2 * min_sent:
-                bounds = _sentence_bounds(text, starts, ps, pe, a, b, min_sent)
-                if len(bounds) > 2:
-                    for x, y in zip(bounds[:-1], bounds[1:]):
-                        s_para.append(pidx)
-                        s_lo.append(x + offset)
-                        s_hi.append(y + offset)
-                        s_start.append(int(starts[x]))
-                        s_end.append(int(ends[y - 1]))
-        doc_ntok[d] = len(starts)
-        doc_npara[d] = n_para
+    rows = zip(cand.tolist(), plo[cand].tolist(), phi[cand].tolist(), b0[cand].tolist(), b1[cand].tolist())
+    for p, a, b, i0, i1 in rows:
+        bounds = [a]
+        for t in brk_tok[i0:i1]:
+            if t - bounds[-1] >= min_sent and b - t >= min_sent:
+                bounds.append(t)
+        if len(bounds) > 1:
+            bounds.append(b)
+            s_para.extend([p] * (len(bounds) - 1))
+            s_lo.extend(bounds[:-1])
+            s_hi.extend(bounds[1:])
+    s_start = all_starts[np.array(s_lo, dtype=np.int64)]
+    s_end = all_ends[np.array(s_hi, dtype=np.int64) - 1]
 
-    plo = np.array(p_lo, dtype=np.int64)
-    phi = np.array(p_hi, dtype=np.int64)
     pn = phi - plo
     n_par = len(plo)
     # shingles of each paragraph, paragraph after paragraph
