@@ -27,6 +27,7 @@ import numpy as np
 from .analysis import Analysis, analyze, verify_pairs
 from .config import IndexConfig
 from .errors import (
+    CorruptIndexError,
     DedupError,
     DocumentNotFoundError,
     DuplicateDocumentError,
@@ -126,7 +127,7 @@ class Index:
             )
         self.config = config
         self._ids: list[str] = []
-        self._texts: list[str] = []
+        self._texts: list[bytes] = []  # UTF-8 (surrogatepass): about half the RAM of str for non-ASCII text
         self._meta: list[dict[str, Any]] = []
         self._alive: list[bool] = []
         self._pos: dict[str, int] = {}
@@ -169,7 +170,13 @@ class Index:
 
     def text(self, doc_id: str) -> str:
         """The stored text of ``doc_id``."""
-        return self._texts[self._doc(doc_id)]
+        return self._text(self._doc(doc_id))
+
+    def _text(self, d: int) -> str:
+        try:
+            return self._texts[d].decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError as exc:
+            raise CorruptIndexError(f"the stored text of document {self._ids[d]!r} is damaged: {exc}") from None
 
     def metadata(self, doc_id: str) -> dict[str, Any]:
         """A copy of the metadata stored with ``doc_id``."""
@@ -318,7 +325,7 @@ class Index:
             self._pos[doc_id] = base_doc + i
             self._doc_para0.append(base_para + int(para0[i]))
         self._ids.extend(ids)
-        self._texts.extend(texts)
+        self._texts.extend(t.encode("utf-8", "surrogatepass") for t in texts)
         self._meta.extend(metas)
         self._alive.extend([True] * len(ids))
         self._doc_ntok.extend(f.doc_ntok.tolist())
@@ -354,7 +361,7 @@ class Index:
         d = self._doc(doc_id)
         del self._pos[doc_id]
         self._alive[d] = False
-        self._texts[d] = ""
+        self._texts[d] = b""
         self._meta[d] = {}
         self._invalidate()
 
@@ -678,7 +685,7 @@ class Index:
             g = int(groups[lo])
             out.append(
                 Boilerplate(
-                    self._texts[self._pos[first.doc_id]][first.start : first.end],
+                    self._text(self._pos[first.doc_id])[first.start : first.end],
                     int(analysis.group_docs[g]),
                     tuple(occ.values()),
                     float(analysis.group_coverage[g]),

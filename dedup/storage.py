@@ -150,7 +150,7 @@ def save_index(index: Index, path: Path) -> Path:
     if len(docs):
         np.cumsum(npara[:-1], out=para0[1:])
     arrays["doc_para0"] = para0
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    encoded = texts  # stored as UTF-8 already
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     if encoded:
         np.cumsum([len(b) for b in encoded], out=offsets[1:])
@@ -263,8 +263,8 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
     index = cls(config=config)
     offsets = arr("text_offsets")
     blob = (vdir / "texts.bin").read_bytes()
+    texts = [blob[int(a) : int(b)] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
     try:
-        texts = [blob[int(a) : int(b)].decode("utf-8", "surrogatepass") for a, b in zip(offsets[:-1], offsets[1:])]
         docs = [json.loads(line) for line in (vdir / "docs.jsonl").read_text(encoding="utf-8").splitlines() if line]
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptIndexError(f"{vdir} holds damaged documents: {exc}") from None
