@@ -88,7 +88,7 @@ def verify_pairs(
     exact: ExactFn | None,
     idx_a: np.ndarray,
     idx_b: np.ndarray,
-    chunk: int = 200_000,
+    chunk: int = 50_000,
     exact_all: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Similarity of candidate pairs; returns ``(accepted, sims, is_exact)``.
@@ -307,9 +307,7 @@ def analyze(
     ids = np.arange(n, dtype=np.int64)
     if exact is not None:
         exact = _Memo(exact)
-    cand = bucket_pairs(sig, ids, config.b, config.r, MAX_BUCKET_PAIRS)
-    cand = cand[unit_doc[cand[:, 0]] != unit_doc[cand[:, 1]]]
-    cand = _unique_pairs(cand)
+    cand = bucket_pairs(sig, ids, config.b, config.r, MAX_BUCKET_PAIRS, groups=unit_doc)
     # Grouping needs no exact check: every pair reported is verified again below, exactly where
     # the estimate is ambiguous; a slightly loose edge only lets a group propose more pairs.
     _, est, _ = verify_pairs(sig, sig, threshold, None, cand[:, 0], cand[:, 1])

@@ -96,16 +96,27 @@ class BandTable:
         return np.concatenate(rows_out), np.concatenate(ids_out)
 
 
-def bucket_pairs(sig: np.ndarray, ids: np.ndarray, bands: int, rows: int, max_bucket: int) -> np.ndarray:
+def bucket_pairs(
+    sig: np.ndarray,
+    ids: np.ndarray,
+    bands: int,
+    rows: int,
+    max_bucket: int,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
     """Candidate pairs from LSH buckets, as an ``(m, 2)`` int64 array of unit ids (lo, hi).
 
     Band keys are computed from ``sig`` one band at a time (nothing per band is kept). Buckets of
     up to ``max_bucket`` units give all their pairs; larger buckets (recurring text such as
     boilerplate) give a star of pairs from their first unit, so a bucket of n units costs n - 1
     pairs rather than n(n - 1)/2. Callers group units transitively, so stars lose no grouping.
-    Pairs may repeat across bands.
+    Pairs of units with the same ``groups`` value (e.g. the same document) are dropped. The
+    result is sorted and free of repeats; repeats across bands are merged as bands go, so memory
+    stays near the size of the result.
     """
-    out = []
+    out: list[np.ndarray] = []
+    acc = np.empty(0, dtype=np.int64)
+    pending = 0
     ids = np.asarray(ids, dtype=np.int64)
     n = len(ids)
     # Keys that differ only in the low bits used for the row share a bucket: a few more
@@ -128,17 +139,42 @@ def bucket_pairs(sig: np.ndarray, ids: np.ndarray, bands: int, rows: int, max_bu
             bs, bz = starts[big], sizes[big]
             first = np.repeat(u[bs], bz - 1)
             other = u[np.repeat(bs + 1, bz - 1) + _ramp(bz - 1)]
-            out.append(np.stack([first, other], axis=1))
+            out.append(_pair_keys(first, other, groups))
         for s in np.unique(sizes[~big]).tolist():
             st = starts[sizes == s]
             ia, ib = np.triu_indices(s, 1)
             a = u[st[:, None] + ia[None, :]].ravel()
             b = u[st[:, None] + ib[None, :]].ravel()
-            out.append(np.stack([a, b], axis=1))
-    if not out:
-        return np.empty((0, 2), dtype=np.int64)
-    pairs = np.concatenate(out)
-    return np.sort(pairs, axis=1)
+            out.append(_pair_keys(a, b, groups))
+        pending += sum(len(o) for o in out)
+        if pending > max(len(acc), 1 << 22):
+            acc = _merge(acc, out)
+            out, pending = [], 0
+    acc = _merge(acc, out)
+    return np.stack([acc >> 32, acc & 0xFFFFFFFF], axis=1)
+
+
+def _pair_keys(a: np.ndarray, b: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """``lo << 32 | hi`` keys of unit pairs, pairs inside one group dropped."""
+    if groups is not None:
+        keep = groups[a] != groups[b]
+        a, b = a[keep], b[keep]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    return lo << 32 | hi
+
+
+def _merge(acc: np.ndarray, new: list[np.ndarray]) -> np.ndarray:
+    """Sorted unique union of ``acc`` and the arrays in ``new``."""
+    if not new:
+        return acc
+    x = np.concatenate([acc, *new])
+    x.sort()
+    if len(x) < 2:
+        return x
+    keep = np.empty(len(x), dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
 
 
 def _ramp(counts: np.ndarray) -> np.ndarray:
