@@ -39,6 +39,7 @@ class _Ctx:
         self.t0 = time.perf_counter()
         self.errors = ErrorLog()
         self.report = AddReport()
+        self.input_bytes = 0  # UTF-8 bytes of the texts read
 
     @property
     def progress(self) -> bool:
@@ -70,14 +71,18 @@ def _sample_path() -> str:
 
 def _read(ctx: _Ctx, corpus: str) -> Iterator[dict[str, Any]]:
     a = ctx.args
-    return read_corpus(
+    for rec in read_corpus(
         corpus,
         id_field=a.id_field,
         text_field=a.text_field,
         fmt=a.format,
         on_error=a.on_error,
         errors=ctx.errors,
-    )
+    ):
+        text = rec.get("text")
+        if isinstance(text, str):
+            ctx.input_bytes += len(text.encode("utf-8", "surrogatepass"))
+        yield rec
 
 
 def _new_index(ctx: _Ctx) -> Index:
@@ -87,7 +92,8 @@ def _new_index(ctx: _Ctx) -> Index:
 
 def _build(ctx: _Ctx, corpus: str, index: Index | None = None) -> Index:
     idx = index if index is not None else _new_index(ctx)
-    step = IndexStep(idx, on_error="raise" if ctx.args.on_error == "fail" else "skip", workers=ctx.args.workers)
+    on_error = "raise" if ctx.args.on_error == "fail" else "skip"
+    step = IndexStep(idx, on_error=on_error, workers=ctx.args.workers, batch_size=20_000)
     for _ in ctx.bar(step.run(_read(ctx, corpus)), "indexing"):
         pass
     ctx.report = step.report
@@ -171,7 +177,10 @@ def _summary(ctx: _Ctx, idx: Index, **counts: int) -> str:
     parts = [f"documents={docs}", f"paragraphs={_n_paragraphs(idx)}"]
     parts += [f"{k}={v}" for k, v in counts.items()]
     skipped = ctx.errors.count + ctx.report.n_skipped
+    mb = ctx.input_bytes / 1e6
     parts += [f"skipped={skipped}", f"time={t:.2f}s", f"docs/s={docs / t if t > 0 else 0:.0f}"]
+    if mb:
+        parts += [f"input={mb:.1f}MB", f"MB/s={mb / t if t > 0 else 0:.2f}"]
     return "summary: " + " ".join(parts)
 
 
@@ -290,15 +299,54 @@ def _write_report(
 
 
 def cmd_index(ctx: _Ctx) -> int:
+    """Index a corpus into DIR, saving a checkpoint every ``--checkpoint-every`` new documents.
+
+    Every save is atomic, so a crash or Ctrl-C leaves the last checkpoint loadable; re-running the
+    same command resumes: records whose id is already indexed are skipped (counted as already
+    indexed), without featurizing them again.
+    """
     a = ctx.args
+    if a.checkpoint_every < 1:
+        raise DedupError(f"--checkpoint-every must be >= 1, got {a.checkpoint_every}")
     existing = _has_index(a.index)
     idx = Index.load(a.index, mmap=False) if existing else _new_index(ctx)
     before = len(idx)
-    _build(ctx, a.corpus, idx)
-    idx.save(a.index)
+    already = 0
+    saved = len(idx)
+
+    def fresh() -> Iterator[dict[str, Any]]:
+        nonlocal already
+        for rec in _read(ctx, a.corpus):
+            if rec.get("id") in idx:
+                already += 1
+                continue
+            yield rec
+
+    step = IndexStep(
+        idx,
+        on_error="raise" if a.on_error == "fail" else "skip",
+        workers=a.workers,
+        batch_size=min(a.checkpoint_every, 20_000),
+    )
+    try:
+        for _ in ctx.bar(step.run(fresh()), "indexing"):
+            if len(idx) - saved >= a.checkpoint_every:
+                idx.save(a.index)
+                saved = len(idx)
+        idx.save(a.index)
+    except KeyboardInterrupt:
+        # the in-memory index may be mid-batch: keep the last checkpoint on disk as it is
+        print(
+            f"{PROG}: interrupted; {a.index} holds the last checkpoint ({saved} documents); "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    ctx.report = step.report
     _report_skipped(ctx)
     verb = "updated" if existing else "created"
-    print(f"{verb} index {a.index}: added {len(idx) - before} documents, {len(idx)} in total")
+    note = f" ({already} already indexed, skipped)" if already else ""
+    print(f"{verb} index {a.index}: added {len(idx) - before} documents{note}, {len(idx)} in total")
     print(_summary(ctx, idx))
     return 0
 
@@ -442,9 +490,9 @@ def _common(index_opts: bool = True) -> argparse.ArgumentParser:
             help="bad records: skip and report them with file:line (default), or fail at the first",
         )
         g.add_argument(
-            "--workers", type=int, default=1,
-            help="processes that featurize batches while indexing (default 1; 0 = one per CPU); "
-            "pairs/clusters still run in one process",
+            "--workers", type=int, default=0,
+            help="processes that featurize batches while indexing (default 0 = one per CPU; results are the "
+            "same for any number); pairs/clusters still run in one process",
         )
     g.add_argument(
         "--threshold", type=float, default=None,
@@ -479,6 +527,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Index CORPUS into DIR; adds to the index already in DIR if there is one.")
     p.add_argument("corpus", metavar="CORPUS", help=corpus_help)
     p.add_argument("--index", required=True, metavar="DIR", help="index directory")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="save the index after every N new documents (default 20000); a killed run resumes from the last save",
+    )
     p.set_defaults(func=cmd_index)
 
     listings = (("pairs", cmd_pairs, "reused document pairs"), ("clusters", cmd_clusters, "reuse clusters"))

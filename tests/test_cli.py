@@ -41,6 +41,9 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_run_on_bundled_sample(sample_run: tuple[Path, str]) -> None:
     out, text = sample_run
     assert "summary: documents=300" in text and "top clusters" in text
+    summary = next(line for line in text.splitlines() if line.startswith("summary:"))
+    for field in ("paragraphs=", "pairs=", "clusters=", "boilerplate=", "skipped=0", "time=", "docs/s=", "MB/s="):
+        assert field in summary, field
     clusters = [json.loads(x) for x in (out / "clusters.jsonl").read_text().splitlines()]
     pairs = [json.loads(x) for x in (out / "pairs.jsonl").read_text().splitlines()]
     boiler = [json.loads(x) for x in (out / "boilerplate.jsonl").read_text().splitlines()]
@@ -164,3 +167,76 @@ def test_console_script(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "dedup.cli", "pairs", "--index", str(tmp_path / "x")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and r.stderr.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def synth_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from dedup.synth import SynthConfig, write_corpus
+
+    path = tmp_path_factory.mktemp("synth") / "c.jsonl.gz"
+    write_corpus(path, SynthConfig(n_articles=1000, seed=4))
+    return path
+
+
+def _index_cmd(corpus: Path, ix: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "dedup.cli", "index", str(corpus), "--index", str(ix)]
+    return cmd + ["--checkpoint-every", "100", "-q"]
+
+
+def _start_and_signal(corpus: Path, ix: Path, sig: int) -> subprocess.Popen[bytes]:
+    """Start `dedup index`, and send ``sig`` as soon as its first checkpoint is on disk."""
+    import signal as _signal
+    import time
+
+    proc = subprocess.Popen(_index_cmd(corpus, ix), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (ix / "CURRENT").exists():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(_signal.Signals(sig))
+    proc.wait(timeout=120)
+    return proc
+
+
+def _pairs_output(ix: Path) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "dedup.cli", "pairs", "--index", str(ix)], capture_output=True, check=True, text=True
+    )
+    return out.stdout
+
+
+def test_killed_index_resumes_to_the_same_result(synth_corpus: Path, tmp_path: Path) -> None:
+    import signal
+
+    from dedup import Index
+
+    full = tmp_path / "full"
+    subprocess.run(_index_cmd(synth_corpus, full), check=True, capture_output=True)
+    killed = tmp_path / "killed"
+    proc = _start_and_signal(synth_corpus, killed, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
+    partial = len(Index.load(killed))
+    assert 0 < partial < 1000  # killed mid-run, and what was saved loads
+    res = subprocess.run(_index_cmd(synth_corpus, killed), capture_output=True, text=True, check=True)
+    assert f"{partial} already indexed" in res.stdout
+    assert len(Index.load(killed)) == 1000
+    assert _pairs_output(killed) == _pairs_output(full)
+
+
+def test_interrupted_index_exits_130_and_keeps_a_loadable_checkpoint(synth_corpus: Path, tmp_path: Path) -> None:
+    import signal
+
+    from dedup import Index
+
+    ix = tmp_path / "ix"
+    proc = _start_and_signal(synth_corpus, ix, signal.SIGINT)
+    assert proc.returncode == 130
+    assert proc.stderr is not None and b"resume" in proc.stderr.read()
+    assert 0 < len(Index.load(ix)) <= 1000
+
+
+def test_checkpoint_every_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = _jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": BODY}])
+    assert main(["index", str(a), "--index", str(tmp_path / "ix"), "--checkpoint-every", "0", "-q"]) == 1
+    assert "checkpoint-every" in capsys.readouterr().err
