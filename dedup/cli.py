@@ -21,7 +21,7 @@ from typing import Any
 from .errors import DedupError
 from .index import AddReport, Index
 from .io import ErrorLog, read_corpus, write_records
-from .pipeline import IndexStep, plan_dedup
+from .pipeline import DEDUP_MIN_SCORE, IndexStep, plan_dedup
 from .results import Boilerplate, Cluster, DocPair
 
 __all__ = ["main", "build_parser"]
@@ -439,7 +439,7 @@ def cmd_synth(ctx: _Ctx) -> int:
 def cmd_dedup(ctx: _Ctx) -> int:
     a = ctx.args
     idx = _build(ctx, a.corpus)
-    plan = plan_dedup(idx, a.keep, threshold=a.threshold)
+    plan = plan_dedup(idx, a.keep, threshold=a.threshold, min_score=a.min_score)
     n_in = len(idx)
 
     def records() -> Iterator[dict[str, Any]]:
@@ -586,7 +586,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="kept records: .jsonl[.gz|.zst] or .parquet")
     p.add_argument("--dropped", default=None, metavar="FILE", help="dropped records with a 'dedup' reason field")
     p.add_argument("--keep", choices=["first", "earliest", "longest"], default="first",
-                   help="which cluster member to keep: first in corpus order (default), earliest 'date', longest text")
+                   help="keep priority inside a cluster: corpus order (default), earliest 'date', longest text")
+    p.add_argument("--min-score", type=float, default=DEDUP_MIN_SCORE, metavar="S",
+                   help="drop a document when at least this share of it (or of the kept document, if shorter) "
+                   f"is reused from a kept document (default {DEDUP_MIN_SCORE})")
     p.set_defaults(func=cmd_dedup)
     return parser
 

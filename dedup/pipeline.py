@@ -32,6 +32,7 @@ __all__ = [
     "plan_dedup",
     "dedup_records",
     "KEEP_RULES",
+    "DEDUP_MIN_SCORE",
 ]
 
 Record = dict[str, Any]
@@ -139,24 +140,35 @@ def find_pairs(index: Index, *, threshold: float | None = None, min_score: float
 
 @dataclass
 class DedupPlan:
-    """Which document of each cluster is kept: ``dropped[id] = {"dropped_in_favour_of", "cluster", "score"}``."""
+    """Which documents are dropped: ``dropped[id] = {"dropped_in_favour_of", "cluster", "score"}``.
+
+    ``clusters`` are the reuse clusters the decision was made in (``cluster`` indexes them).
+    """
 
     keep: str
     clusters: list[Cluster]
     dropped: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _winner(index: Index, ids: tuple[str, ...], keep: str) -> str:
+#: Default share of the shorter document covered by reuse from which a document counts as a
+#: near-duplicate of a kept one (``DocPair.score``).
+DEDUP_MIN_SCORE = 0.8
+
+
+def _priority(index: Index, ids: tuple[str, ...], keep: str) -> list[str]:
+    """Members of a cluster, the one to keep first (ties: insertion order)."""
+    order = {d: i for i, d in enumerate(ids)}
     if keep == "first":
-        return ids[0]
+        return list(ids)
     if keep == "longest":
-        return max(ids, key=lambda d: (len(index.text(d)), -ids.index(d)))
+        return sorted(ids, key=lambda d: (-len(index.text(d)), order[d]))
+
     # earliest: smallest "date" metadata (ISO strings sort by time); undated documents last
     def key(d: str) -> tuple[int, str, int]:
         date = index.metadata(d).get("date")
-        return (0, str(date), ids.index(d)) if date not in (None, "") else (1, "", ids.index(d))
+        return (0, str(date), order[d]) if date not in (None, "") else (1, "", order[d])
 
-    return min(ids, key=key)
+    return sorted(ids, key=key)
 
 
 def plan_dedup(
@@ -166,28 +178,41 @@ def plan_dedup(
     pairs: Iterable[DocPair] | None = None,
     clusters: list[Cluster] | None = None,
     threshold: float | None = None,
-    min_score: float = 0.0,
+    min_score: float = DEDUP_MIN_SCORE,
 ) -> DedupPlan:
-    """Decide, per reuse cluster, the one document kept (``keep``: first, earliest, longest)."""
+    """Decide which documents to drop as near-duplicates of documents that are kept.
+
+    Inside every reuse cluster, documents are taken in ``keep`` order (``first``: insertion
+    order; ``earliest``: by the ``date`` metadata, undated last; ``longest``: most characters
+    first). A document is dropped when it shares reuse with an already *kept* document at a pair
+    score (share of the shorter document covered) of at least ``min_score`` (default 0.8), in
+    favour of the best such kept document; otherwise it is kept. So a chain A~B~C where A and C
+    share little keeps C even when B is dropped: clusters link documents transitively, but a
+    document is only ever dropped for a direct near-copy that stays in the output.
+    """
     if keep not in KEEP_RULES:
         raise InvalidParameterError(f"keep must be one of {', '.join(KEEP_RULES)}, got {keep!r}")
+    if not isinstance(min_score, (int, float)) or not 0.0 < min_score <= 1.0:
+        raise InvalidParameterError(f"min_score must be in (0, 1], got {min_score!r}")
     if pairs is None:
-        pairs = index.pairs(threshold=threshold, min_score=min_score)
-    score: dict[tuple[str, str], float] = {}
-    best: dict[str, float] = {}
+        pairs = index.pairs(threshold=threshold)
+    near: dict[str, dict[str, float]] = {}
     for p in pairs:
-        score[(p.a, p.b)] = score[(p.b, p.a)] = p.score
-        best[p.a] = max(best.get(p.a, 0.0), p.score)
-        best[p.b] = max(best.get(p.b, 0.0), p.score)
+        if p.score >= min_score:
+            near.setdefault(p.a, {})[p.b] = p.score
+            near.setdefault(p.b, {})[p.a] = p.score
     if clusters is None:
-        clusters = index.clusters(threshold=threshold, min_score=min_score)
+        clusters = index.clusters(threshold=threshold)
     plan = DedupPlan(keep, clusters)
     for n, c in enumerate(clusters):
-        win = _winner(index, c.doc_ids, keep)
-        for d in c.doc_ids:
-            if d != win:
-                s = score.get((d, win), best.get(d, c.score))
-                plan.dropped[d] = {"dropped_in_favour_of": win, "cluster": n, "score": round(float(s), 4)}
+        kept: list[str] = []
+        for d in _priority(index, c.doc_ids, keep):
+            links = near.get(d, {})
+            best = max(((links[k], -i, k) for i, k in enumerate(kept) if k in links), default=None)
+            if best is None:
+                kept.append(d)
+            else:
+                plan.dropped[d] = {"dropped_in_favour_of": best[2], "cluster": n, "score": round(float(best[0]), 4)}
     return plan
 
 

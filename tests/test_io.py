@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dedup.errors import DedupError, InputError
+from dedup import Index
+from dedup.errors import DedupError, InputError, InvalidParameterError
 from dedup.io import ErrorLog, detect_format, read_corpus, write_records
 from dedup.pipeline import IndexStep, Pipeline, ReadStep, dedup_records, plan_dedup
 
@@ -118,3 +119,27 @@ def test_pipeline_dedup_counts(tmp_path: Path) -> None:
         assert winner in {r["id"] for r in kept}
         assert dropped[0]["dedup"]["dropped_in_favour_of"] == winner
     assert plan_dedup(idx).dropped["b"]["cluster"] == 0
+
+
+def _para(tag: str, n: int = 40) -> str:
+    return " ".join(f"{tag}{i}" for i in range(n)) + "."
+
+
+def test_dedup_drops_only_near_copies_of_kept_documents():
+    """A chain A~B~C with A and C unrelated: B goes (it copies A), C stays (its copy, B, is gone)."""
+    p1, p2, p3, p4 = _para("alpha"), _para("beta"), _para("gamma"), _para("delta")
+    idx = Index()
+    idx.add_many([("A", f"{p1}\n\n{p2}"), ("B", f"{p1}\n\n{p2}\n\n{p3}\n\n{p4}"), ("C", f"{p3}\n\n{p4}")])
+    assert [c.doc_ids for c in idx.clusters()] == [("A", "B", "C")]
+    plan = plan_dedup(idx, "first")
+    assert set(plan.dropped) == {"B"}
+    assert plan.dropped["B"]["dropped_in_favour_of"] == "A" and plan.dropped["B"]["score"] == 1.0
+    # keep the longest: B is kept, and both A and C are its near-copies
+    plan = plan_dedup(idx, "longest")
+    assert set(plan.dropped) == {"A", "C"}
+    assert {v["dropped_in_favour_of"] for v in plan.dropped.values()} == {"B"}
+    # a document that shares only part of itself with a kept one stays
+    idx.add("D", f"{p1}\n\n" + "\n\n".join(_para(f"own{k}x") for k in range(4)))
+    assert "D" not in plan_dedup(idx, "first").dropped
+    with pytest.raises(InvalidParameterError):
+        plan_dedup(idx, "first", min_score=0.0)
