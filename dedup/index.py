@@ -138,6 +138,7 @@ class Index:
         self._n_shingles = 0
         self._chunks: dict[str, list[np.ndarray]] = {c: [] for c in _COLUMNS}
         self._cols: dict[str, np.ndarray] | None = None
+        self._live: np.ndarray | None = None
         self._table: BandTable | None = None
         self._analysis: dict[float, Analysis] = {}
 
@@ -352,6 +353,7 @@ class Index:
         self._invalidate()
 
     def _invalidate(self) -> None:
+        self._live = None
         self._cols = None
         self._table = None
         self._analysis.clear()
@@ -379,9 +381,11 @@ class Index:
         return self._cols
 
     def _live_units(self) -> np.ndarray:
-        cols = self._columns()
-        alive = np.array(self._alive, dtype=bool)
-        return np.flatnonzero(alive[cols["unit_doc"]]) if len(alive) else np.empty(0, np.int64)
+        if self._live is None:
+            cols = self._columns()
+            alive = np.array(self._alive, dtype=bool)
+            self._live = np.flatnonzero(alive[cols["unit_doc"]]) if len(alive) else np.empty(0, np.int64)
+        return self._live
 
     def _para_global(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         para0 = np.array(self._doc_para0, dtype=np.int64)
@@ -481,16 +485,13 @@ class Index:
                 q.shingles, q.unit_sh0[a], q.unit_nsh[a], cols["shingles"], cols["unit_sh0"][b], cols["unit_nsh"][b]
             )
 
+        # boilerplate candidates are flagged (or dropped) before any exact verification
+        analysis, live = self._analyze(self.config.threshold)
+        boiler = analysis.unit_boilerplate[np.searchsorted(live, unit)]
+        if not include_boilerplate:
+            qrow, unit, boiler = qrow[~boiler], unit[~boiler], boiler[~boiler]
         ok, sims, is_exact = verify_pairs(q.sig, cols["sig"], t, exact, qrow, unit, exact_all=True)
-        qrow, unit, sims, is_exact = qrow[ok], unit[ok], sims[ok], is_exact[ok]
-        boiler = np.zeros(len(unit), dtype=bool)
-        if len(unit):
-            analysis, live = self._analyze(self.config.threshold)
-            pos = np.searchsorted(live, unit)
-            boiler = analysis.unit_boilerplate[pos]
-            if not include_boilerplate:
-                keep = ~boiler
-                qrow, unit, sims, is_exact, boiler = qrow[keep], unit[keep], sims[keep], is_exact[keep], boiler[keep]
+        qrow, unit, sims, is_exact, boiler = qrow[ok], unit[ok], sims[ok], is_exact[ok], boiler[ok]
         by_doc: dict[int, list[int]] = defaultdict(list)
         udoc = cols["unit_doc"][unit]
         for i, d in enumerate(udoc.tolist()):

@@ -188,7 +188,14 @@ def _start_and_signal(corpus: Path, ix: Path, sig: int) -> subprocess.Popen[byte
     import signal as _signal
     import time
 
-    proc = subprocess.Popen(_index_cmd(corpus, ix), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def default_sigint() -> None:
+        # a shell running us in the background may have set SIGINT to "ignore", which the child
+        # would inherit: give it the default disposition so Python turns SIGINT into Ctrl-C
+        _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+
+    proc = subprocess.Popen(
+        _index_cmd(corpus, ix), stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint
+    )
     deadline = time.monotonic() + 120
     while not (ix / "CURRENT").exists():
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
