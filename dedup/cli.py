@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import html
 import json
 import os
 import sys
@@ -254,47 +253,10 @@ def cmd_run(ctx: _Ctx) -> int:
 def _write_report(
     ctx: _Ctx, idx: Index, path: Path, pairs: list[DocPair], clusters: list[Cluster], boiler: list[Boilerplate]
 ) -> bool:
-    mods = _render_modules()
-    if mods is None:
-        ctx.info("note: dedup.render/dedup.align unavailable; report.html not written")
-        return False
-    _, render = mods
-    e = html.escape
-    parts = [f"<p>{e(_summary(ctx, idx, pairs=len(pairs), clusters=len(clusters), boilerplate=len(boiler)))}</p>"]
-    parts.append("<h2>Clusters</h2><ol start=\"0\">")
-    for c in clusters[:200]:
-        members = ", ".join(f"{e(d)} <small>{e(_label(idx, d))}</small>" for d in c.doc_ids[:20])
-        more = f" … +{len(c.doc_ids) - 20}" if len(c.doc_ids) > 20 else ""
-        parts.append(f"<li>{len(c.doc_ids)} docs, score {c.score:.2f}: {members}{more}</li>")
-    parts.append("</ol>")
-    if boiler:
-        parts.append("<h2>Boilerplate</h2><ul>")
-        for b in boiler[:50]:
-            parts.append(f"<li>{b.doc_count} docs: {e(_snip(b.text, 200))}</li>")
-        parts.append("</ul>")
-    parts.append(f"<h2>Top {min(REPORT_PAIRS, len(pairs))} pairs</h2>")
-    top = sorted(pairs, key=lambda p: (-p.score, p.a, p.b))[:REPORT_PAIRS]
-    for i, p in enumerate(top):
-        parts.append(f"<h3>{e(p.a)} ~ {e(p.b)} (score {p.score:.2f})</h3>")
-        try:
-            ps = idx.passages(p.a, p.b)
-            frag = render.html_side_by_side(
-                idx.text(p.a),
-                idx.text(p.b),
-                ps,
-                a_title=p.a,
-                b_title=p.b,
-                boilerplate_spans_a=idx.boilerplate_spans(p.a),
-                boilerplate_spans_b=idx.boilerplate_spans(p.b),
-                id_prefix=f"p{i}-",
-            )
-        except Exception as exc:  # noqa: BLE001 - one broken pair must not lose the report
-            frag = f"<p>(alignment failed: {e(str(exc))})</p>"
-        parts.append(frag)
-    page = render.html_page("\n".join(parts), "dedup report")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    from .report import write_report
+
+    summary = _summary(ctx, idx, pairs=len(pairs), clusters=len(clusters), boilerplate=len(boiler))
+    write_report(idx, path, pairs, clusters, boiler, summary=summary.removeprefix("summary: "))
     return True
 
 
