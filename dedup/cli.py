@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -290,17 +291,25 @@ def cmd_index(ctx: _Ctx) -> int:
         workers=a.workers,
         batch_size=min(a.checkpoint_every, 20_000),
     )
+    # Ctrl-C only sets a flag, checked between batches: a KeyboardInterrupt raised at an arbitrary
+    # point (say, inside a fork handler of the worker pool) can be swallowed by Python as an
+    # "exception ignored", and one raised mid-batch would leave the in-memory index half-updated.
+    stop: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.append(signum))
     try:
         for _ in ctx.bar(step.run(fresh()), "indexing"):
+            if stop:
+                break
             if len(idx) - saved >= a.checkpoint_every:
                 idx.save(a.index)
                 saved = len(idx)
         idx.save(a.index)
-    except KeyboardInterrupt:
-        # the in-memory index may be mid-batch: keep the last checkpoint on disk as it is
+        saved = len(idx)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if stop:
         print(
-            f"{PROG}: interrupted; {a.index} holds the last checkpoint ({saved} documents); "
-            "run the same command again to resume",
+            f"{PROG}: interrupted; {a.index} holds {saved} documents; run the same command again to resume",
             file=sys.stderr,
         )
         return 130
