@@ -1,5 +1,5 @@
 """Command line interface: ``dedup run``, ``index``, ``pairs``, ``clusters``, ``query``, ``diff``,
-``passages``, ``synth`` and ``dedup``. See docs/cli.md.
+``passages``, ``report``, ``synth`` and ``dedup``. See docs/cli.md.
 
 Exit codes: 0 success; 1 a dedup, input or file error (one line on stderr); 2 bad usage.
 """
@@ -259,6 +259,17 @@ def _write_report(
     summary = _summary(ctx, idx, pairs=len(pairs), clusters=len(clusters), boilerplate=len(boiler))
     write_report(idx, path, pairs, clusters, boiler, summary=summary.removeprefix("summary: "))
     return True
+
+
+def cmd_report(ctx: _Ctx) -> int:
+    a = ctx.args
+    idx = _load(a.index)
+    pairs = list(ctx.bar(idx.pairs(threshold=a.threshold), "pairs", "pair"))
+    clusters = idx.clusters(threshold=a.threshold)
+    boiler = idx.boilerplate()
+    _write_report(ctx, idx, Path(a.out), pairs, clusters, boiler)
+    ctx.info(f"wrote {a.out}: {len(clusters)} clusters, {len(pairs)} pairs, {len(boiler)} boilerplate texts")
+    return 0
 
 
 def cmd_index(ctx: _Ctx) -> int:
@@ -542,6 +553,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id_b", metavar="ID_B")
     p.add_argument("--include-boilerplate", action="store_true", help="keep passages that are mostly boilerplate")
     p.set_defaults(func=cmd_passages)
+
+    p = sub.add_parser("report", parents=[light], help="write the HTML report of an index",
+                       description="Write a self-contained HTML report (clusters, pairs side by side, "
+                       "boilerplate) of the index in DIR.")
+    p.add_argument("--index", required=True, metavar="DIR", help="index directory")
+    p.add_argument("--out", default="report.html", metavar="FILE", help="report file (default: report.html)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("synth", parents=[light], help="generate a synthetic news corpus with ground truth",
                        description="Write N synthetic articles to OUT (.jsonl or .jsonl.gz), ground truth beside it.")

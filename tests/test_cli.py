@@ -15,7 +15,7 @@ import pytest
 
 from dedup.cli import build_parser, main
 
-COMMANDS = ["run", "index", "pairs", "clusters", "query", "diff", "passages", "synth", "dedup"]
+COMMANDS = ["run", "index", "pairs", "clusters", "query", "diff", "passages", "report", "synth", "dedup"]
 BODY = " ".join(f"word{i}" for i in range(80))
 
 
@@ -250,3 +250,12 @@ def test_checkpoint_every_must_be_positive(tmp_path: Path, capsys: pytest.Captur
     a = _jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": BODY}])
     assert main(["index", str(a), "--index", str(tmp_path / "ix"), "--checkpoint-every", "0", "-q"]) == 1
     assert "checkpoint-every" in capsys.readouterr().err
+
+
+def test_report_command_writes_the_report_of_an_index(sample_run: tuple[Path, str], tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    assert main(["report", "--index", str(sample_run[0] / "index"), "--out", str(out), "-q"]) == 0
+    page = out.read_text(encoding="utf-8")
+    clusters = (sample_run[0] / "clusters.jsonl").read_text().splitlines()
+    assert page.count('<details class="cluster"') == len(clusters) > 0
+    assert main(["report", "--index", str(tmp_path / "nope"), "--out", str(out), "-q"]) == 1
