@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import Analysis, analyze, verify_pairs
+from .analysis import Analysis, analyze, sorted_unique, verify_pairs
 from .config import IndexConfig
 from .errors import (
     CorruptIndexError,
@@ -820,7 +820,7 @@ class _Featurizer:
 def _side_coverage(cols: Mapping[str, np.ndarray], g: np.ndarray, units: np.ndarray, n_g: int) -> np.ndarray:
     """Words of one side covered by matched units, per group: a matched paragraph counts whole,
     otherwise its distinct matched sentences count."""
-    key = _sorted_unique(g << 32 | units.astype(np.int64))
+    key = sorted_unique(g << 32 | units.astype(np.int64))
     kg, ku = key >> 32, key & 0xFFFFFFFF
     para = cols["unit_para"][ku].astype(np.int64)
     is_par = cols["unit_kind"][ku] == 0
@@ -883,16 +883,6 @@ def _fold_paragraphs(
     cov_a = _side_coverage(cols, g, ua[order], n_g)
     cov_b = _side_coverage(cols, g, ub[order], n_g)
     return g[st], fields, cov_a, cov_b
-
-
-def _sorted_unique(x: np.ndarray) -> np.ndarray:
-    x = np.sort(x)
-    if len(x) < 2:
-        return x
-    keep = np.empty(len(x), dtype=bool)
-    keep[0] = True
-    np.not_equal(x[1:], x[:-1], out=keep[1:])
-    return x[keep]
 
 
 def _score(cov_a: int, cov_b: int, n_a: int, n_b: int) -> float:
