@@ -27,7 +27,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .config import IndexConfig
-from .lsh import bucket_pairs
+from .lsh import bucket_pairs, sorted_unique
 
 __all__ = ["Analysis", "analyze", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_ABOVE"]
 
@@ -161,17 +161,6 @@ def _group_pairs(groups: np.ndarray, members_sorted: np.ndarray, max_size: int) 
     if not out:
         return np.empty((0, 2), dtype=np.int64)
     return np.sort(np.concatenate(out), axis=1)
-
-
-def sorted_unique(x: np.ndarray) -> np.ndarray:
-    """``np.unique`` for 1-D integer arrays by sorting (faster than numpy's hash-based unique here)."""
-    x = np.sort(x)
-    if len(x) < 2:
-        return x
-    keep = np.empty(len(x), dtype=bool)
-    keep[0] = True
-    np.not_equal(x[1:], x[:-1], out=keep[1:])
-    return x[keep]
 
 
 def _unique_pairs(pairs: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import Analysis, analyze, sorted_unique, verify_pairs
+from .analysis import Analysis, analyze, verify_pairs
 from .config import IndexConfig
 from .errors import (
     CorruptIndexError,
@@ -35,7 +35,7 @@ from .errors import (
     InvalidParameterError,
     InvalidTypeError,
 )
-from .lsh import BandTable
+from .lsh import BandTable, sorted_unique
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, ParagraphMatch
 from .shingles import set_jaccard
 from .text import coerce_text, tokenize

@@ -165,10 +165,12 @@ def _pair_keys(a: np.ndarray, b: np.ndarray, groups: np.ndarray | None) -> np.nd
 
 def _merge(acc: np.ndarray, new: list[np.ndarray]) -> np.ndarray:
     """Sorted unique union of ``acc`` and the arrays in ``new``."""
-    if not new:
-        return acc
-    x = np.concatenate([acc, *new])
-    x.sort()
+    return sorted_unique(np.concatenate([acc, *new])) if new else acc
+
+
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique`` for 1-D integer arrays by sorting (faster than numpy's hash-based unique here)."""
+    x = np.sort(x)
     if len(x) < 2:
         return x
     keep = np.empty(len(x), dtype=bool)

@@ -217,13 +217,18 @@ def _word_bounds(text: str, ascii_text: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _HashCache:
-    """Memo of token -> xxh3_64 for one seed, so frequent words are hashed once."""
+    """Memo of token -> xxh3_64 for one seed, so frequent words are hashed once.
 
-    __slots__ = ("seed", "table")
-    MAX_ENTRIES = 2_000_000
+    With ``normalize``, keys are raw spellings and the hash is that of their normal form, so
+    :func:`normalize_word` also runs once per distinct spelling.
+    """
 
-    def __init__(self, seed: int) -> None:
+    __slots__ = ("seed", "normalize", "table")
+    MAX_ENTRIES = 4_000_000
+
+    def __init__(self, seed: int, normalize: bool = False) -> None:
         self.seed = seed
+        self.normalize = normalize
         self.table: dict[str, int] = {}
 
     def __call__(self, words: list[str]) -> np.ndarray:
@@ -233,7 +238,8 @@ class _HashCache:
         seed = self.seed
         digest = xxhash.xxh3_64_intdigest
         for w in set(words).difference(table):
-            table[w] = digest(w.encode("utf-8", "surrogatepass"), seed)
+            form = normalize_word(w) if self.normalize else w
+            table[w] = digest(form.encode("utf-8", "surrogatepass"), seed)
         return np.fromiter(map(table.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
@@ -254,28 +260,7 @@ def token_hashes(words: list[str], seed: int = 0) -> np.ndarray:
     return cache(words)
 
 
-class _RawHashCache:
-    """Memo of raw token -> xxh3_64 of its normal form, so each distinct spelling is normalized once."""
-
-    __slots__ = ("seed", "table")
-    MAX_ENTRIES = 4_000_000
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-        self.table: dict[str, int] = {}
-
-    def __call__(self, raw: list[str]) -> np.ndarray:
-        table = self.table
-        if len(table) > self.MAX_ENTRIES:
-            table.clear()
-        seed = self.seed
-        digest = xxhash.xxh3_64_intdigest
-        for w in set(raw).difference(table):
-            table[w] = digest(normalize_word(w).encode("utf-8", "surrogatepass"), seed)
-        return np.fromiter(map(table.__getitem__, raw), dtype=np.uint64, count=len(raw))
-
-
-_RAW_CACHES: dict[int, _RawHashCache] = {}
+_RAW_CACHES: dict[int, _HashCache] = {}
 
 
 def batch_tokens(texts: list[str], seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -311,7 +296,7 @@ def joined_tokens(joined: str, bases: np.ndarray, seed: int) -> tuple[np.ndarray
         ends = np.array([b for _, b in spans], dtype=np.int64)
     cache = _RAW_CACHES.get(seed)
     if cache is None:
-        cache = _RAW_CACHES[seed] = _RawHashCache(seed)
+        cache = _RAW_CACHES[seed] = _HashCache(seed, normalize=True)
     hashes = cache(raw)
     doc_tok0 = np.searchsorted(starts, bases).astype(np.int64)
     doc_tok0[-1] = len(starts)
