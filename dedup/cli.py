@@ -27,7 +27,6 @@ from .results import Boilerplate, Cluster, DocPair
 __all__ = ["main", "build_parser"]
 
 PROG = "dedup"
-REPORT_PAIRS = 10
 
 
 class _Ctx:
@@ -199,15 +198,6 @@ def _report_skipped(ctx: _Ctx) -> None:
 
 def _write_jsonl(path: str, records: Iterable[dict[str, Any]]) -> int:
     return write_records(path, records)
-
-
-def _render_modules() -> tuple[Any, Any] | None:
-    try:
-        from . import align as _align  # noqa: F401
-        from . import render
-    except Exception:  # noqa: BLE001 - being finished elsewhere; the report is optional
-        return None
-    return _align, render
 
 
 # ---------------------------------------------------------------------------- commands
