@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .config import IndexConfig
-from .lsh import bucket_pairs, sorted_unique
+from .lsh import Bands, bucket_pairs, sorted_unique
 
 __all__ = ["Analysis", "analyze", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_ABOVE"]
 
@@ -49,6 +50,13 @@ MAX_BUCKET_PAIRS = 64
 MAX_GROUP_EXPAND = 3000
 
 ExactFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+EstimateFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class Signatures(Bands, Protocol):
+    """Signatures of units ``0 .. n - 1``: readable band by band, with pairwise estimates."""
+
+    def estimate(self, a: np.ndarray, b: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -82,26 +90,21 @@ class Analysis:
 
 
 def verify_pairs(
-    sig_a: np.ndarray,
-    sig_b: np.ndarray,
+    estimate: EstimateFn,
     threshold: float,
     exact: ExactFn | None,
     idx_a: np.ndarray,
     idx_b: np.ndarray,
-    chunk: int = 50_000,
     exact_all: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Similarity of candidate pairs; returns ``(accepted, sims, is_exact)``.
 
-    ``sig_a[idx_a[i]]`` and ``sig_b[idx_b[i]]`` are the signatures of pair ``i``. Estimates
-    near the threshold (or, with ``exact_all``, every estimate that could pass) are replaced by
-    the exact Jaccard from ``exact``.
+    ``estimate(idx_a, idx_b)`` gives the MinHash estimates of the pairs. Estimates near the
+    threshold (or, with ``exact_all``, every estimate that could pass) are replaced by the exact
+    Jaccard from ``exact``.
     """
     m = len(idx_a)
-    est = np.empty(m, dtype=np.float32)
-    for lo in range(0, m, chunk):
-        hi = min(m, lo + chunk)
-        est[lo:hi] = (sig_a[idx_a[lo:hi]] == sig_b[idx_b[lo:hi]]).mean(axis=1)
+    est = np.asarray(estimate(idx_a, idx_b), dtype=np.float32) if m else np.empty(0, dtype=np.float32)
     is_exact = np.zeros(m, dtype=bool)
     if exact is not None and m:
         upper = np.inf if exact_all else threshold + AMBIGUOUS_ABOVE
@@ -282,7 +285,7 @@ def analyze(
     *,
     config: IndexConfig,
     threshold: float,
-    sig: np.ndarray,
+    sig: Signatures,
     unit_doc: np.ndarray,
     unit_para_global: np.ndarray,
     unit_kind: np.ndarray,
@@ -290,16 +293,20 @@ def analyze(
     para_ntok: np.ndarray,
     doc_ntok: np.ndarray,
     exact: ExactFn | None,
+    workers: int = 1,
 ) -> Analysis:
-    """Run the corpus-wide analysis over all units (see the module docstring)."""
+    """Run the corpus-wide analysis over all units (see the module docstring).
+
+    ``workers`` processes share out the LSH bands; the result does not depend on it.
+    """
     n = len(unit_doc)
     ids = np.arange(n, dtype=np.int64)
     if exact is not None:
         exact = _Memo(exact)
-    cand = bucket_pairs(sig, ids, config.b, config.r, MAX_BUCKET_PAIRS, groups=unit_doc)
+    cand = bucket_pairs(sig, ids, MAX_BUCKET_PAIRS, groups=unit_doc, workers=workers)
     # Grouping needs no exact check: every pair reported is verified again below, exactly where
     # the estimate is ambiguous; a slightly loose edge only lets a group propose more pairs.
-    _, est, _ = verify_pairs(sig, sig, threshold, None, cand[:, 0], cand[:, 1])
+    _, est, _ = verify_pairs(sig.estimate, threshold, None, cand[:, 0], cand[:, 1])
     edges = cand[est >= threshold - EDGE_SLACK]
     unit_group = _components(n, edges)
 
@@ -336,7 +343,7 @@ def analyze(
     expanded = expanded[unit_doc[expanded[:, 0]] != unit_doc[expanded[:, 1]]]
     known = edges[~unit_boiler[edges[:, 0]]]
     allp = _unique_pairs(np.concatenate([expanded, known]))
-    ok, sims, is_exact = verify_pairs(sig, sig, threshold, exact, allp[:, 0], allp[:, 1])
+    ok, sims, is_exact = verify_pairs(sig.estimate, threshold, exact, allp[:, 0], allp[:, 1])
     return Analysis(
         pairs=allp[ok],
         sims=sims[ok],

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import shutil
+import tempfile
+import weakref
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .analysis import Analysis, analyze, verify_pairs
+from .columns import Column, SignatureStore, SignatureView, TextStore
 from .config import IndexConfig
 from .errors import (
     CorruptIndexError,
@@ -67,14 +71,12 @@ _COLUMNS = (
     "unit_end",
     "unit_ntok",
     "unit_nsh",
-    "sig",
     "para_start",
     "para_end",
     "para_ntok",
     "para_doc",
     "para_sh0",
     "unit_sh0",
-    "shingles",
 )
 
 
@@ -93,6 +95,12 @@ class Index:
         boilerplate_min_docs: minimum documents before a recurring text can be boilerplate.
             Default 5.
         boilerplate_max_coverage: see :class:`dedup.config.IndexConfig`. Default 0.3.
+        directory: keep signatures, shingle hashes and texts in files under this directory
+            (memory-mapped, in a private subdirectory removed by :meth:`close`) instead of RAM;
+            for corpora larger than memory. Default ``None`` (all in RAM). Results are the same.
+        workers: processes for the corpus-wide analysis behind :meth:`pairs`,
+            :meth:`clusters` and :meth:`boilerplate` (``0``: one per CPU). Default 1. Results
+            are the same for any number.
 
     Documents are kept (text and metadata) so matches can be aligned and the index saved
     without the original corpus. Empty or whitespace-only documents raise
@@ -112,7 +120,12 @@ class Index:
         boilerplate_min_docs: int = 5,
         boilerplate_max_coverage: float = 0.3,
         config: IndexConfig | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        workers: int = 1,
     ) -> None:
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+            raise InvalidParameterError(f"workers must be an int >= 0, got {workers!r}")
+        self.workers = workers or (os.cpu_count() or 1)
         if config is None:
             config = IndexConfig(
                 threshold=threshold,
@@ -126,8 +139,21 @@ class Index:
                 boilerplate_max_coverage=boilerplate_max_coverage,
             )
         self.config = config
+        self._workdir: Path | None = None
+        if directory is not None:
+            base = Path(directory)
+            try:
+                base.mkdir(parents=True, exist_ok=True)
+                self._workdir = Path(tempfile.mkdtemp(prefix="dedup-index-", dir=base))
+            except OSError as exc:
+                raise InvalidParameterError(f"cannot use {base} as the index directory: {exc}") from None
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self._workdir, True)
+        wd = self._workdir
         self._ids: list[str] = []
-        self._texts: list[bytes] = []  # UTF-8 (surrogatepass): about half the RAM of str for non-ASCII text
+        # UTF-8 (surrogatepass): about half the RAM of str for non-ASCII text
+        self._texts = TextStore(None if wd is None else wd / "texts.bin")
+        self._sigs = SignatureStore(config.num_perm, config.b, config.r, wd)
+        self._shingles = Column(np.uint32, 0, None if wd is None else wd / "shingles.u32")
         self._meta: list[dict[str, Any]] = []
         self._alive: list[bool] = []
         self._pos: dict[str, int] = {}
@@ -175,7 +201,7 @@ class Index:
 
     def _text(self, d: int) -> str:
         try:
-            return self._texts[d].decode("utf-8", "surrogatepass")
+            return self._texts.get(d).decode("utf-8", "surrogatepass")
         except UnicodeDecodeError as exc:
             raise CorruptIndexError(f"the stored text of document {self._ids[d]!r} is damaged: {exc}") from None
 
@@ -338,7 +364,7 @@ class Index:
         c["unit_end"].append(f.unit_end)
         c["unit_ntok"].append(f.unit_ntok)
         c["unit_nsh"].append(f.unit_nsh)
-        c["sig"].append(f.sig)
+        self._sigs.append(f.sig)
         c["para_start"].append(f.para_start)
         c["para_end"].append(f.para_end)
         c["para_ntok"].append(f.para_ntok)
@@ -346,7 +372,7 @@ class Index:
         base_sh = self._n_shingles
         c["para_sh0"].append(f.para_sh0 + base_sh)
         c["unit_sh0"].append(f.unit_sh0 + base_sh)
-        c["shingles"].append(f.shingles)
+        self._shingles.append(f.shingles)
         self._n_shingles += len(f.shingles)
         self._n_para += len(f.para_doc)
         self._n_units += f.n_units
@@ -363,7 +389,7 @@ class Index:
         d = self._doc(doc_id)
         del self._pos[doc_id]
         self._alive[d] = False
-        self._texts[d] = b""
+        self._texts.clear(d)
         self._meta[d] = {}
         self._invalidate()
 
@@ -377,8 +403,13 @@ class Index:
                     merged = np.concatenate(chunks)
                     self._chunks[name] = [merged]
                 cols[name] = self._chunks[name][0] if chunks else _empty_column(name, self.config)
+            cols["shingles"] = self._shingles.array()
             self._cols = cols
         return self._cols
+
+    def _signatures(self) -> np.ndarray:
+        """All ``(units, num_perm)`` signatures in one array (for tests and export)."""
+        return self._sigs.take(np.arange(len(self._sigs)))
 
     def _live_units(self) -> np.ndarray:
         if self._live is None:
@@ -419,7 +450,7 @@ class Index:
         res = analyze(
             config=self.config,
             threshold=threshold,
-            sig=cols["sig"] if everything else cols["sig"][live],
+            sig=SignatureView(self._sigs, None if everything else live),
             unit_doc=cols["unit_doc"][live].astype(np.int64),
             unit_para_global=pg[live],
             unit_kind=cols["unit_kind"][live],
@@ -427,6 +458,7 @@ class Index:
             para_ntok=cols["para_ntok"],
             doc_ntok=doc_ntok,
             exact=exact,
+            workers=self.workers,
         )
         self._analysis[key] = res
         return res, live
@@ -473,7 +505,7 @@ class Index:
         cols = self._columns()
         if self._table is None:
             live = self._live_units()
-            self._table = BandTable(cols["sig"][live], live, self.config.b, self.config.r)
+            self._table = BandTable(SignatureView(self._sigs, live), live)
         qrow, unit = self._table.lookup(q.sig)
         if not len(qrow):
             return []
@@ -490,7 +522,11 @@ class Index:
         boiler = analysis.unit_boilerplate[np.searchsorted(live, unit)]
         if not include_boilerplate:
             qrow, unit, boiler = qrow[~boiler], unit[~boiler], boiler[~boiler]
-        ok, sims, is_exact = verify_pairs(q.sig, cols["sig"], t, exact, qrow, unit, exact_all=True)
+
+        def estimate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return np.asarray((q.sig[a] == self._sigs.take(b)).mean(axis=1), dtype=np.float32)
+
+        ok, sims, is_exact = verify_pairs(estimate, t, exact, qrow, unit, exact_all=True)
         qrow, unit, sims, is_exact, boiler = qrow[ok], unit[ok], sims[ok], is_exact[ok], boiler[ok]
         by_doc: dict[int, list[int]] = defaultdict(list)
         udoc = cols["unit_doc"][unit]
@@ -756,6 +792,25 @@ class Index:
 
         return load_index(cls, Path(path), mmap=mmap)
 
+    @property
+    def directory(self) -> Path | None:
+        """The private work directory holding the index's files, or ``None`` when all is in RAM."""
+        return self._workdir
+
+    def close(self) -> None:
+        """Delete the work files of an index built with ``directory`` (the index is unusable after)."""
+        self._sigs.close()
+        self._shingles.close()
+        self._texts.close()
+        if self._workdir is not None:
+            self._cleanup()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def merge(self, other: Index) -> None:
         """Add every document of ``other``; both must share one configuration."""
         self.config.require_same(other.config, "the other index")
@@ -892,12 +947,8 @@ def _score(cov_a: int, cov_b: int, n_a: int, n_b: int) -> float:
 
 
 def _empty_column(name: str, config: IndexConfig) -> np.ndarray:
-    if name == "sig":
-        return np.empty((0, config.num_perm), dtype=np.uint32)
     if name == "unit_kind":
         return np.empty(0, dtype=np.uint8)
-    if name == "shingles":
-        return np.empty(0, dtype=np.uint32)
     if name in ("para_sh0", "unit_sh0"):
         return np.empty(0, dtype=np.int64)
     return np.empty(0, dtype=np.int32)

@@ -7,34 +7,40 @@ keys in a per-band sort, so building is a few ``argsort`` calls and a lookup is 
 
 from __future__ import annotations
 
+import multiprocessing as mp
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Protocol
+
 import numpy as np
 
 from .shingles import fmix64
 
-__all__ = ["band_key", "band_keys", "BandTable", "bucket_pairs"]
+__all__ = ["band_key", "band_keys", "Bands", "ArrayBands", "BandTable", "bucket_pairs", "sorted_unique"]
 
 _P = np.uint64(0x100000001B3)
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """uint64 key of every band of every signature: shape ``(len(sig), bands)``."""
+    """uint64 key of every band of every ``(n, num_perm)`` signature: shape ``(n, bands)``."""
     sig = np.asarray(sig)
     out = np.empty((len(sig), bands), dtype=np.uint64)
     for j in range(bands):
-        out[:, j] = band_key(sig, j, rows)
+        out[:, j] = band_key(sig[:, j * rows : (j + 1) * rows], j)
     return out
 
 
-def band_key(sig: np.ndarray, band: int, rows: int, *, chunk: int = 1 << 20) -> np.ndarray:
-    """uint64 key of band ``band`` (signature values ``band*rows .. band*rows+rows-1``) of every signature.
+def band_key(values: np.ndarray, band: int, *, chunk: int = 1 << 20) -> np.ndarray:
+    """uint64 key of band number ``band`` from its ``(n, rows)`` signature values.
 
-    Works through ``sig`` (which may be memory-mapped) in chunks of ``chunk`` rows.
+    Works through ``values`` (which may be memory-mapped) in chunks of ``chunk`` rows.
     """
-    n = len(sig)
+    n = len(values)
+    rows = values.shape[1] if values.ndim == 2 else 0
     out = np.empty(n, dtype=np.uint64)
     salt = np.uint64(band) << np.uint64(56)
     for lo in range(0, n, chunk):
-        cols = np.asarray(sig[lo : lo + chunk, band * rows : (band + 1) * rows]).astype(np.uint64)
+        cols = np.asarray(values[lo : lo + chunk])
         acc = np.zeros(len(cols), dtype=np.uint64)
         for j in range(rows):
             acc *= _P
@@ -42,6 +48,30 @@ def band_key(sig: np.ndarray, band: int, rows: int, *, chunk: int = 1 << 20) -> 
         acc ^= salt
         out[lo : lo + chunk] = fmix64(acc)
     return out
+
+
+class Bands(Protocol):
+    """Signatures readable one LSH band at a time (see :class:`dedup.columns.SignatureView`)."""
+
+    bands: int
+    rows: int
+
+    def __len__(self) -> int: ...
+
+    def band(self, j: int) -> np.ndarray: ...
+
+
+class ArrayBands:
+    """:class:`Bands` over an in-memory ``(n, num_perm)`` signature array."""
+
+    def __init__(self, sig: np.ndarray, bands: int, rows: int) -> None:
+        self.sig, self.bands, self.rows = np.asarray(sig), bands, rows
+
+    def __len__(self) -> int:
+        return len(self.sig)
+
+    def band(self, j: int) -> np.ndarray:
+        return self.sig[:, j * self.rows : (j + 1) * self.rows]
 
 
 def _pack(keys: np.ndarray, bits: int) -> np.ndarray:
@@ -59,17 +89,16 @@ class BandTable:
     (``bits`` addresses the rows): a few extra candidates, which callers verify.
 
     Args:
-        sig: ``(n, num_perm)`` signatures (may be memory-mapped).
-        ids: the unit id of each row of ``sig``.
-        bands, rows: the LSH banding.
+        sig: the signatures, read band by band.
+        ids: the unit id of each signature.
     """
 
-    def __init__(self, sig: np.ndarray, ids: np.ndarray, bands: int, rows: int) -> None:
-        self.bands, self.rows = bands, rows
+    def __init__(self, sig: Bands, ids: np.ndarray) -> None:
+        self.bands, self.rows = sig.bands, sig.rows
         self.size = len(ids)
         self.bits = max(1, (self.size - 1).bit_length())
         self.ids = np.asarray(ids, dtype=np.int64)
-        self.packed = [_pack(band_key(sig, j, rows), self.bits) for j in range(bands)]
+        self.packed = [_pack(band_key(sig.band(j), j), self.bits) for j in range(self.bands)]
 
     def lookup(self, query_sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Units sharing at least one band key with each query signature.
@@ -81,7 +110,7 @@ class BandTable:
         mask = np.uint64((1 << self.bits) - 1)
         for j in range(self.bands):
             k = self.packed[j]
-            q = band_key(query_sig, j, self.rows) & ~mask
+            q = band_key(query_sig[:, j * self.rows : (j + 1) * self.rows], j) & ~mask
             lo = np.searchsorted(k, q, side="left")
             hi = np.searchsorted(k, q | mask, side="right")
             n = hi - lo
@@ -97,12 +126,11 @@ class BandTable:
 
 
 def bucket_pairs(
-    sig: np.ndarray,
+    sig: Bands,
     ids: np.ndarray,
-    bands: int,
-    rows: int,
     max_bucket: int,
     groups: np.ndarray | None = None,
+    workers: int = 1,
 ) -> np.ndarray:
     """Candidate pairs from LSH buckets, as an ``(m, 2)`` int64 array of unit ids (lo, hi).
 
@@ -112,19 +140,46 @@ def bucket_pairs(
     pairs rather than n(n - 1)/2. Callers group units transitively, so stars lose no grouping.
     Pairs of units with the same ``groups`` value (e.g. the same document) are dropped. The
     result is sorted and free of repeats; repeats across bands are merged as bands go, so memory
-    stays near the size of the result.
+    stays near the size of the result. With ``workers > 1`` the bands are shared out among that
+    many forked processes; the result is the same.
     """
+    ids = np.asarray(ids, dtype=np.int64)
+    workers = min(workers, sig.bands)
+    if workers > 1 and len(ids) > 1 and "fork" in mp.get_all_start_methods():
+        _SHARED["job"] = (sig, ids, max_bucket, groups)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                parts = list(pool.map(_bucket_job, [list(range(w, sig.bands, workers)) for w in range(workers)]))
+        finally:
+            _SHARED.clear()
+        acc = _merge(np.empty(0, dtype=np.int64), parts)
+    else:
+        acc = _bucket_keys(sig, ids, range(sig.bands), max_bucket, groups)
+    return np.stack([acc >> 32, acc & 0xFFFFFFFF], axis=1)
+
+
+_SHARED: dict[str, Any] = {}
+
+
+def _bucket_job(bands: list[int]) -> np.ndarray:
+    sig, ids, max_bucket, groups = _SHARED["job"]
+    return _bucket_keys(sig, ids, bands, max_bucket, groups)
+
+
+def _bucket_keys(
+    sig: Bands, ids: np.ndarray, bands: Iterable[int], max_bucket: int, groups: np.ndarray | None
+) -> np.ndarray:
+    """Sorted unique ``lo << 32 | hi`` candidate keys from the given bands."""
     out: list[np.ndarray] = []
     acc = np.empty(0, dtype=np.int64)
     pending = 0
-    ids = np.asarray(ids, dtype=np.int64)
     n = len(ids)
     # Keys that differ only in the low bits used for the row share a bucket: a few more
     # candidates, which verification removes.
     bits = max(1, (n - 1).bit_length())
     mask = np.uint64((1 << bits) - 1)
-    for j in range(bands):
-        packed = _pack(band_key(sig, j, rows), bits)
+    for j in bands:
+        packed = _pack(band_key(sig.band(j), j), bits)
         k = packed >> np.uint64(bits)
         u = ids[(packed & mask).astype(np.int64)]
         change = np.flatnonzero(k[1:] != k[:-1]) + 1
@@ -150,8 +205,7 @@ def bucket_pairs(
         if pending > max(len(acc), 1 << 22):
             acc = _merge(acc, out)
             out, pending = [], 0
-    acc = _merge(acc, out)
-    return np.stack([acc >> 32, acc & 0xFFFFFFFF], axis=1)
+    return _merge(acc, out)
 
 
 def _pair_keys(a: np.ndarray, b: np.ndarray, groups: np.ndarray | None) -> np.ndarray:

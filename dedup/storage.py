@@ -6,7 +6,8 @@ Layout of ``path/``::
     v-000001/
         manifest.json    format name and version, full configuration, counts, and for every
                          other file its size in bytes and xxh3-128 checksum
-        *.npy            arrays (memory-mappable with ``np.load(mmap_mode="r")``)
+        *.npy            arrays (memory-mappable with ``np.load(mmap_mode="r")``); the
+                         signatures as one ``sig-NNN.npy`` of ``(units, rows)`` per LSH band
         texts.bin        document texts, UTF-8, one after another; ``text_offsets.npy`` has
                          their byte offsets
         docs.jsonl       one line per document: id and metadata
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xxhash
 
+from .columns import Column, SignatureStore, TextStore
 from .config import IndexConfig
 from .errors import CorruptIndexError, FormatVersionError, IndexFormatError, InvalidParameterError
 from .shingles import ramp
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["save_index", "load_index", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "dedup-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _ARRAYS = (
     "unit_doc",
     "unit_para",
@@ -48,7 +50,6 @@ _ARRAYS = (
     "unit_end",
     "unit_ntok",
     "unit_nsh",
-    "sig",
     "para_start",
     "para_end",
     "para_ntok",
@@ -90,6 +91,13 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def _write_array(fn: Path, arr: np.ndarray) -> None:
+    with open(fn, "wb") as f:
+        np.save(f, np.ascontiguousarray(arr), allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _compact(index: Index) -> tuple[dict[str, np.ndarray], list[int]]:
     """Arrays restricted to live documents, with document and paragraph indexes renumbered."""
     cols = index._columns()
@@ -99,9 +107,7 @@ def _compact(index: Index) -> tuple[dict[str, np.ndarray], list[int]]:
     new_doc[docs] = np.arange(len(docs))
     units = np.flatnonzero(alive[cols["unit_doc"]]) if len(alive) else np.empty(0, np.int64)
     paras = np.flatnonzero(alive[cols["para_doc"]]) if len(alive) else np.empty(0, np.int64)
-    out = {
-        name: np.ascontiguousarray(cols[name][units]) for name in _ARRAYS if name.startswith(("unit_", "sig"))
-    }
+    out = {name: np.ascontiguousarray(cols[name][units]) for name in _ARRAYS if name.startswith("unit_")}
     out["unit_doc"] = new_doc[cols["unit_doc"][units]].astype(np.int32)
     for name in ("para_start", "para_end", "para_ntok"):
         out[name] = np.ascontiguousarray(cols[name][paras])
@@ -119,6 +125,7 @@ def _compact(index: Index) -> tuple[dict[str, np.ndarray], list[int]]:
     new_para[paras] = np.arange(len(paras))
     shift = new_sh0[new_para[unit_para]] - cols["para_sh0"][unit_para]
     out["unit_sh0"] = cols["unit_sh0"][units] + shift
+    out["units"] = units
     return out, docs.tolist()
 
 
@@ -141,8 +148,8 @@ def save_index(index: Index, path: Path) -> Path:
     tmp.mkdir()
 
     arrays, docs = _compact(index)
+    units = arrays.pop("units")
     ids = [index._ids[d] for d in docs]
-    texts = [index._texts[d] for d in docs]
     metas = [index._meta[d] for d in docs]
     arrays["doc_ntok"] = np.array([index._doc_ntok[d] for d in docs], dtype=np.int32)
     npara = np.bincount(arrays["para_doc"], minlength=len(docs)) if len(docs) else np.zeros(0, np.int64)
@@ -150,20 +157,24 @@ def save_index(index: Index, path: Path) -> Path:
     if len(docs):
         np.cumsum(npara[:-1], out=para0[1:])
     arrays["doc_para0"] = para0
-    encoded = texts  # stored as UTF-8 already
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    if encoded:
-        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    # texts are stored as UTF-8 already; written one by one (a million texts need not fit twice in RAM)
+    offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+    with open(tmp / "texts.bin", "wb") as f:
+        for i, d in enumerate(docs):
+            t = index._texts.get(d)
+            f.write(t)
+            offsets[i + 1] = offsets[i] + len(t)
+        f.flush()
+        os.fsync(f.fileno())
     arrays["text_offsets"] = offsets
+    every = len(units) == len(index._sigs)
+    for j in range(len(index._sigs.widths)):
+        # one band at a time: signatures are read, compacted and written band by band
+        _write_array(tmp / f"sig-{j:03d}.npy", index._sigs.band(j, None if every else units))
 
     files: dict[str, dict[str, Any]] = {}
     for key, arr in arrays.items():
-        fn = tmp / f"{key}.npy"
-        with open(fn, "wb") as f:
-            np.save(f, np.ascontiguousarray(arr), allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-    _write_file(tmp / "texts.bin", b"".join(encoded))
+        _write_array(tmp / f"{key}.npy", arr)
     lines = []
     for doc_id, meta in zip(ids, metas):
         try:
@@ -272,10 +283,18 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
     if len(texts) != n or len(docs) != n:
         raise CorruptIndexError(f"{vdir} holds {len(docs)} documents, the manifest says {n}")
     cols = {key: arr(key) for key in _ARRAYS}
-    if len(cols["unit_doc"]) != manifest["counts"]["units"] or cols["sig"].shape[1:] != (config.num_perm,):
+    n_bands = len(index._sigs.widths)
+    try:
+        sigs = SignatureStore.wrap(config.num_perm, config.b, config.r, [arr(f"sig-{j:03d}") for j in range(n_bands)])
+    except ValueError as exc:
+        raise CorruptIndexError(f"{vdir} signatures do not match the configuration: {exc}") from None
+    n_units = manifest["counts"]["units"]
+    if len(cols["unit_doc"]) != n_units or any(len(p) != n_units for p in sigs.parts):
         raise CorruptIndexError(f"{vdir} arrays do not match the manifest")
     index._ids = [d["id"] for d in docs]
-    index._texts = texts
+    index._texts = TextStore.wrap(texts)
+    index._sigs = sigs
+    index._shingles = Column.wrap(cols.pop("shingles"))
     index._meta = [d.get("meta", {}) for d in docs]
     index._alive = [True] * n
     index._pos = {d: i for i, d in enumerate(index._ids)}
@@ -285,7 +304,7 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
     index._doc_para0 = arr("doc_para0").tolist()
     index._n_para = len(cols["para_doc"])
     index._n_units = len(cols["unit_doc"])
-    index._n_shingles = len(cols["shingles"])
-    index._chunks = {key: [cols[key]] for key in _ARRAYS}
+    index._n_shingles = len(index._shingles)
+    index._chunks = {key: [cols[key]] for key in cols}
     index._invalidate()
     return index

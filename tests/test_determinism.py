@@ -14,7 +14,7 @@ idx = Index()
 for p in sorted(Path(sys.argv[1]).glob("0*.txt")):
     idx.add(p.name[:3], p.read_text(encoding="utf-8"))
 out = {
-    "sig": idx._columns()["sig"][:20].tolist(),
+    "sig": idx._signatures()[:20].tolist(),
     "pairs": [
         (p.a, p.b, p.score, [(m.a_index, m.b_index, m.similarity) for m in p.paragraphs])
         for p in idx.pairs()

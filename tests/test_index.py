@@ -257,7 +257,7 @@ def test_signatures_interoperate_with_datasketch(rng):
     idx = Index(num_perm=64)
     idx.add("a", make_text(rng, 1))
     idx.add("b", make_text(rng, 1))
-    sig = idx._columns()["sig"]
+    sig = idx._signatures()
     la, lb = to_lean_minhash(sig[0], seed=1), to_lean_minhash(sig[1], seed=1)
     assert la.jaccard(lb) == pytest.approx(jaccard_estimate(sig[0], sig[1]))
     assert np.array_equal(np.asarray(la.hashvalues, dtype=np.uint32), sig[0])
@@ -417,7 +417,7 @@ def test_two_workers_give_identical_results(seeds, rng):
     one, two = Index(), Index()
     one.add_many(recs, batch_size=4)
     two.add_many(recs, batch_size=4, workers=2)
-    assert np.array_equal(one._columns()["sig"], two._columns()["sig"])
+    assert np.array_equal(one._signatures(), two._signatures())
     assert list(one.pairs()) == list(two.pairs())
     assert one.clusters() == two.clusters()
     with pytest.raises(InvalidParameterError):

@@ -58,7 +58,7 @@ def _current(path):
 
 def test_truncated_file_is_refused(tmp_path, seeds):
     out = _build(seeds).save(tmp_path / "ix")
-    f = _current(out) / "sig.npy"
+    f = _current(out) / "sig-000.npy"
     data = f.read_bytes()
     f.write_bytes(data[: len(data) // 2])
     with pytest.raises(CorruptIndexError, match="truncated"):
@@ -125,7 +125,7 @@ def test_no_pickle_and_mmap(tmp_path, seeds):
     for f in _current(out).glob("*.npy"):
         np.load(f, allow_pickle=False)  # raises if anything was pickled
     loaded = Index.load(out)
-    assert isinstance(loaded._chunks["sig"][0], np.memmap)
+    assert isinstance(loaded._sigs.parts[0].array(), np.memmap)
 
 
 def test_merge_requires_same_config(tmp_path, seeds):

@@ -1,0 +1,255 @@
+"""Append-only columns of an index, kept in RAM or in files of a work directory.
+
+An index grows batch by batch. In RAM a column is a list of chunks, concatenated once when it is
+read. Given a directory, every chunk is appended to one file per column instead, and the column
+is read back as a read-only memory map: the operating system's page cache, not the process,
+holds it. That is how the signatures, shingle hashes and texts of a million articles (tens of
+GB) cost the process almost no RAM of its own.
+
+Signatures are stored band by band (:class:`SignatureStore`): LSH needs one band of every unit
+at a time, and verification compares signatures band by band, so on disk every pass reads one
+file sequentially and holds one band in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+__all__ = ["Column", "SignatureStore", "SignatureView", "TextStore"]
+
+
+class Column:
+    """A growing 1-D (``width == 0``) or 2-D ``(n, width)`` array of one dtype.
+
+    Args:
+        dtype: element type.
+        width: columns per row, or 0 for a 1-D column.
+        path: file to append to (created or truncated); ``None`` keeps the column in RAM.
+    """
+
+    def __init__(self, dtype: np.dtype | type, width: int = 0, path: Path | None = None) -> None:
+        self.dtype = np.dtype(dtype)
+        self.width = width
+        self.path = path
+        self._n = 0
+        self._chunks: list[np.ndarray] = []
+        self._fh: BinaryIO | None = None
+        self._map: np.ndarray | None = None
+        if path is not None:
+            self._fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+
+    @classmethod
+    def wrap(cls, array: np.ndarray) -> Column:
+        """A RAM column holding ``array`` (for example a memory map of a saved index)."""
+        col = cls(array.dtype, array.shape[1] if array.ndim == 2 else 0)
+        col._chunks = [array]
+        col._n = len(array)
+        return col
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def on_disk(self) -> bool:
+        return self.path is not None
+
+    def _shape(self, n: int) -> tuple[int, ...]:
+        return (n, self.width) if self.width else (n,)
+
+    def append(self, a: np.ndarray) -> None:
+        """Append rows (converted to the column's dtype)."""
+        a = np.ascontiguousarray(a, dtype=self.dtype)
+        if a.shape[1:] != self._shape(0)[1:]:
+            raise ValueError(f"rows of shape {a.shape[1:]} do not fit a column of shape {self._shape(0)[1:]}")
+        if not len(a):
+            return
+        if self._fh is not None:
+            self._fh.write(a.tobytes())
+            self._map = None
+        else:
+            self._chunks.append(a)
+        self._n += len(a)
+
+    def array(self) -> np.ndarray:
+        """The whole column: one array in RAM, or a read-only memory map of the file."""
+        if self._fh is not None:
+            if self._map is None:
+                self._fh.flush()
+                if self._n == 0:
+                    self._map = np.empty(self._shape(0), dtype=self.dtype)
+                else:
+                    assert self.path is not None
+                    self._map = np.memmap(self.path, dtype=self.dtype, mode="r", shape=self._shape(self._n))
+            return self._map
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return self._chunks[0] if self._chunks else np.empty(self._shape(0), dtype=self.dtype)
+
+    def read(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """A copy in RAM of the column (or of ``rows`` of it), read sequentially from a file."""
+        if self._fh is not None and self.path is not None and rows is None and self._n:
+            self._fh.flush()
+            return np.fromfile(self.path, dtype=self.dtype, count=self._n * max(self.width, 1)).reshape(
+                self._shape(self._n)
+            )
+        a = self.array()
+        return np.asarray(a if rows is None else a[rows])
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+            self._map = None
+            assert self.path is not None
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+
+class SignatureStore:
+    """MinHash signatures, one :class:`Column` of ``(n, rows)`` uint32 per LSH band.
+
+    Permutations beyond ``bands * rows`` (when the banding does not use them all) form one more
+    column, so every signature value is kept and estimates use all ``num_perm`` of them.
+
+    Args:
+        num_perm, bands, rows: the signature length and LSH banding.
+        directory: where band files are written; ``None`` keeps them in RAM.
+    """
+
+    def __init__(self, num_perm: int, bands: int, rows: int, directory: Path | None = None) -> None:
+        self.num_perm, self.bands, self.rows = num_perm, bands, rows
+        widths = [rows] * bands
+        if num_perm > bands * rows:
+            widths.append(num_perm - bands * rows)
+        self.widths = widths
+        self.parts = [
+            Column(np.uint32, w, None if directory is None else Path(directory) / f"sig-{j:03d}.u32")
+            for j, w in enumerate(widths)
+        ]
+
+    @classmethod
+    def wrap(cls, num_perm: int, bands: int, rows: int, parts: list[np.ndarray]) -> SignatureStore:
+        """A store over existing per-band arrays (for example memory maps of a saved index)."""
+        store = cls(num_perm, bands, rows)
+        if [p.shape[1] if p.ndim == 2 else -1 for p in parts] != store.widths:
+            raise ValueError("band arrays do not match the banding")
+        store.parts = [Column.wrap(p) for p in parts]
+        return store
+
+    def __len__(self) -> int:
+        return len(self.parts[0])
+
+    def append(self, sig: np.ndarray) -> None:
+        """Append ``(n, num_perm)`` signatures."""
+        off = 0
+        for col, w in zip(self.parts, self.widths):
+            col.append(sig[:, off : off + w])
+            off += w
+
+    def band(self, j: int, units: np.ndarray | None = None) -> np.ndarray:
+        """Values of band ``j`` (``(n, rows)``) of every unit, or of ``units``, in RAM."""
+        return self.parts[j].read(units)
+
+    def take(self, units: np.ndarray) -> np.ndarray:
+        """Whole ``(len(units), num_perm)`` signatures of ``units``."""
+        units = np.asarray(units, dtype=np.int64)
+        if not len(self.parts):
+            return np.empty((len(units), 0), dtype=np.uint32)
+        return np.concatenate([np.asarray(c.array()[units]) for c in self.parts], axis=1)
+
+    def equal_counts(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Number of equal signature values of unit pairs ``(a[i], b[i])`` (int32)."""
+        out = np.zeros(len(a), dtype=np.int32)
+        if not len(a):
+            return out
+        for col in self.parts:
+            vals = col.read() if col.on_disk else col.array()
+            for lo in range(0, len(a), 1 << 20):
+                hi = lo + (1 << 20)
+                out[lo:hi] += (vals[a[lo:hi]] == vals[b[lo:hi]]).sum(axis=1, dtype=np.int32)
+            del vals
+        return out
+
+    def consolidate(self) -> None:
+        """Merge RAM chunks now (before forking workers, so they share one copy)."""
+        for col in self.parts:
+            col.array()
+
+    def close(self) -> None:
+        for col in self.parts:
+            col.close()
+
+
+class SignatureView:
+    """The signatures of a subset of units, renumbered ``0 .. len(units) - 1``."""
+
+    def __init__(self, store: SignatureStore, units: np.ndarray | None = None) -> None:
+        self.store = store
+        self.units = None if units is None else np.asarray(units, dtype=np.int64)
+        self.bands, self.rows, self.num_perm = store.bands, store.rows, store.num_perm
+
+    def __len__(self) -> int:
+        return len(self.store) if self.units is None else len(self.units)
+
+    def band(self, j: int) -> np.ndarray:
+        return self.store.band(j, self.units)
+
+    def estimate(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """MinHash Jaccard estimate (share of equal values) of pairs of local unit numbers."""
+        if self.units is not None:
+            a, b = self.units[a], self.units[b]
+        return (self.store.equal_counts(a, b) / np.float32(self.num_perm)).astype(np.float32)
+
+
+class TextStore:
+    """Document texts as UTF-8 bytes: a list in RAM, or one file with byte offsets.
+
+    Args:
+        path: file to append texts to; ``None`` keeps them in RAM.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._list: list[bytes] | None = None if path is not None else []
+        self._blob = Column(np.uint8, 0, path) if path is not None else None
+        self._offsets: list[int] = [0]
+
+    @classmethod
+    def wrap(cls, texts: list[bytes]) -> TextStore:
+        store = cls()
+        store._list = texts
+        return store
+
+    def __len__(self) -> int:
+        return len(self._list) if self._list is not None else len(self._offsets) - 1
+
+    def extend(self, texts: Iterable[bytes]) -> None:
+        texts = list(texts)
+        if self._list is not None:
+            self._list.extend(texts)
+            return
+        assert self._blob is not None
+        for t in texts:
+            self._offsets.append(self._offsets[-1] + len(t))
+        if texts:
+            self._blob.append(np.frombuffer(b"".join(texts), dtype=np.uint8))
+
+    def get(self, d: int) -> bytes:
+        if self._list is not None:
+            return self._list[d]
+        assert self._blob is not None
+        return self._blob.array()[self._offsets[d] : self._offsets[d + 1]].tobytes()
+
+    def clear(self, d: int) -> None:
+        """Forget the text of a removed document (frees RAM; a file keeps its bytes)."""
+        if self._list is not None:
+            self._list[d] = b""
+
+    def close(self) -> None:
+        if self._blob is not None:
+            self._blob.close()

@@ -1,0 +1,120 @@
+"""Index kept in files (``directory=``) and parallel analysis (``workers=``): same results as in RAM."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedup import Index, InvalidParameterError
+from dedup.columns import Column, SignatureStore, TextStore
+from dedup.synth import SynthConfig, generate
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[dict]:
+    return [{"id": r["id"], "text": r["text"]} for r in generate(SynthConfig(n_articles=400, seed=3))]
+
+
+def _results(idx: Index, probe: str) -> tuple:
+    return (
+        list(idx.pairs()),
+        idx.clusters(),
+        idx.boilerplate(),
+        idx.query(probe),
+        [idx.text(d) for d in list(idx)[:25]],
+        len(idx),
+        idx.num_paragraphs,
+    )
+
+
+def test_directory_and_workers_give_identical_results(tmp_path, corpus):
+    ram = Index()
+    ram.add_many(corpus)
+    expected = _results(ram, corpus[7]["text"])
+    assert expected[0] and expected[1] and expected[2]  # the corpus has reuse and boilerplate
+
+    with Index(directory=tmp_path / "work", workers=2) as disk:
+        disk.add_many(corpus[:150], batch_size=64)  # several batches, appended to the files
+        disk.add_many(corpus[150:], workers=2)
+        work = disk.directory
+        assert work is not None and work.parent == tmp_path / "work"
+        assert {p.name for p in work.iterdir()} >= {"texts.bin", "shingles.u32", "sig-000.u32"}
+        assert _results(disk, corpus[7]["text"]) == expected
+        # batches order units differently; the signatures are the same set
+        assert np.array_equal(np.unique(disk._signatures(), axis=0), np.unique(ram._signatures(), axis=0))
+        assert isinstance(disk._columns()["shingles"], np.memmap)
+    assert not work.exists()  # close() removed the work files
+
+
+def test_directory_index_remove_replace_save_load(tmp_path, corpus):
+    ram, disk = Index(), Index(directory=tmp_path)
+    for idx in (ram, disk):
+        idx.add_many(corpus[:200])
+        idx.remove(corpus[3]["id"])
+        idx.add(corpus[5]["id"], corpus[9]["text"], replace=True)
+    assert _results(disk, corpus[9]["text"]) == _results(ram, corpus[9]["text"])
+    disk.save(tmp_path / "saved")
+    loaded = Index.load(tmp_path / "saved")
+    assert _results(loaded, corpus[9]["text"]) == _results(ram, corpus[9]["text"])
+    disk.close()
+
+
+def test_parallel_analysis_after_removal(corpus):
+    one, two = Index(), Index(workers=2)
+    for idx in (one, two):
+        idx.add_many(corpus[:250])
+        for r in corpus[10:40:3]:
+            idx.remove(r["id"])
+    assert list(one.pairs()) == list(two.pairs())
+    assert one.clusters() == two.clusters()
+
+
+def test_bad_directory_and_workers(tmp_path):
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    with pytest.raises(InvalidParameterError, match="index directory"):
+        Index(directory=f)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InvalidParameterError, match="workers"):
+            Index(workers=bad)  # type: ignore[arg-type]
+
+
+def test_column_in_ram_and_on_disk(tmp_path):
+    rng = np.random.default_rng(0)
+    blocks = [rng.integers(0, 1 << 32, size=(n, 4), dtype=np.uint32) for n in (3, 0, 5, 1)]
+    ram, disk = Column(np.uint32, 4), Column(np.uint32, 4, tmp_path / "c.u32")
+    for b in blocks:
+        ram.append(b)
+        disk.append(b)
+        assert np.array_equal(ram.array(), disk.array())
+    whole = np.concatenate(blocks)
+    assert len(disk) == 9 and np.array_equal(disk.read(), whole)
+    assert np.array_equal(disk.read(np.array([8, 0])), whole[[8, 0]])
+    with pytest.raises(ValueError):
+        disk.append(np.zeros((2, 3), np.uint32))
+    disk.close()
+    assert not (tmp_path / "c.u32").exists()
+
+
+def test_signature_store_keeps_every_permutation(tmp_path):
+    rng = np.random.default_rng(1)
+    sig = rng.integers(0, 1 << 32, size=(20, 10), dtype=np.uint32)
+    sig[5] = sig[2]
+    for store in (SignatureStore(10, 3, 3), SignatureStore(10, 3, 3, tmp_path)):
+        store.append(sig[:12])
+        store.append(sig[12:])
+        assert store.widths == [3, 3, 3, 1]
+        assert np.array_equal(store.take(np.arange(20)), sig)
+        assert np.array_equal(store.band(1), sig[:, 3:6])
+        counts = store.equal_counts(np.array([2, 0]), np.array([5, 1]))
+        assert counts.tolist() == [10, int((sig[0] == sig[1]).sum())]
+        store.close()
+
+
+def test_text_store_on_disk(tmp_path):
+    texts = ["één".encode(), b"", b"three"]
+    disk = TextStore(tmp_path / "t.bin")
+    disk.extend(texts[:2])
+    disk.extend(texts[2:])
+    assert len(disk) == 3 and [disk.get(i) for i in range(3)] == texts
+    disk.close()
