@@ -29,14 +29,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SYSTEMS = ("dedup", "datasketch", "datasketch-tuned", "rensa")
 
 
-def run_one(system: str, corpus: Path, limit: int | None, workers: int, with_truth: bool) -> dict[str, Any]:
+def run_one(
+    system: str, corpus: Path, limit: int | None, workers: int, with_truth: bool, work_dir: str | None = None
+) -> dict[str, Any]:
     """Run one system in this process; figures + quality (quality computed after timing)."""
     from .peers import run_peer
     from .quality import components, evaluate
     from .systems import run_dedup
     from .util import public
 
-    res = run_dedup(corpus, limit, workers) if system == "dedup" else run_peer(system, corpus, limit)
+    res = run_dedup(corpus, limit, workers, work_dir) if system == "dedup" else run_peer(system, corpus, limit)
     out = public(res)
     out["mb_per_s"] = out["text_mb"] / max(out["seconds"], 1e-9)
     out["docs_per_s"] = out["n_docs"] / max(out["seconds"], 1e-9)
@@ -51,7 +53,9 @@ def run_one(system: str, corpus: Path, limit: int | None, workers: int, with_tru
     return out
 
 
-def _child(system: str, corpus: Path, limit: int | None, workers: int, with_truth: bool) -> dict[str, Any]:
+def _child(
+    system: str, corpus: Path, limit: int | None, workers: int, with_truth: bool, work_dir: str | None = None
+) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         tmp = fh.name
     cmd = [sys.executable, "-m", "benchmarks.report", "--one", system, "--corpus", str(corpus), "--out", tmp]
@@ -60,6 +64,8 @@ def _child(system: str, corpus: Path, limit: int | None, workers: int, with_trut
         cmd += ["--limit", str(limit)]
     if not with_truth:
         cmd += ["--no-truth"]
+    if work_dir:
+        cmd += ["--work-dir", work_dir]
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env)
@@ -70,14 +76,16 @@ def _child(system: str, corpus: Path, limit: int | None, workers: int, with_trut
     return out
 
 
-def run_size(size: int, peer_limit: int | None, workers: list[int], systems: tuple[str, ...]) -> dict[str, Any]:
+def run_size(
+    size: int, peer_limit: int | None, workers: list[int], systems: tuple[str, ...], work_dir: str | None = None
+) -> dict[str, Any]:
     corpus = corpus_path(size)
     runs: list[dict[str, Any]] = []
     for s in systems:
         lim = peer_limit if (s == "datasketch" and peer_limit is not None and peer_limit < size) else None
         if s == "dedup":
             for w in workers:
-                runs.append(_child("dedup", corpus, None, w, True))
+                runs.append(_child("dedup", corpus, None, w, True, work_dir))
         else:
             runs.append(_child(s, corpus, lim, 1, True))
             if lim is not None and not any(r["system"] == "dedup" and r["n_docs"] == lim for r in runs):
@@ -213,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, nargs="+", default=[1], help="add_many workers to run dedup with")
     ap.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     ap.add_argument("--plot-only", action="store_true")
+    ap.add_argument(
+        "--work-dir", default=None, help="run dedup with Index(directory=DIR): signatures, shingles, texts on disk"
+    )
     # internal: one system in this process
     ap.add_argument("--one", choices=SYSTEMS, help=argparse.SUPPRESS)
     ap.add_argument("--corpus", help=argparse.SUPPRESS)
@@ -221,14 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-truth", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.one:
-        res = run_one(a.one, Path(a.corpus), a.limit, a.workers[0], not a.no_truth)
+        res = run_one(a.one, Path(a.corpus), a.limit, a.workers[0], not a.no_truth, a.work_dir)
         with open(a.out, "w", encoding="utf-8") as fh:
             json.dump(res, fh)
         return 0
     RESULTS.mkdir(exist_ok=True)
     if not a.plot_only:
         print(f"size {a.size}: corpus {corpus_path(a.size)}", flush=True)
-        res = run_size(a.size, a.peer_limit, a.workers, tuple(a.systems))
+        res = run_size(a.size, a.peer_limit, a.workers, tuple(a.systems), a.work_dir)
         (RESULTS / f"{a.size}.json").write_text(json.dumps(res, indent=1) + "\n")
         md = markdown(res)
         (RESULTS / f"{a.size}.md").write_text(md)

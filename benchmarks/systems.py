@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,12 @@ from .measure import Stages, peak_rss_bytes, rss_bytes
 from .quality import ParagraphTable, pair_keys
 
 
-def run_dedup(path: Path, limit: int | None = None, workers: int = 1) -> dict[str, Any]:
-    """Run dedup end to end; returns figures plus ``keys`` (found paragraph pairs), ``clusters``, ``table``."""
+def run_dedup(path: Path, limit: int | None = None, workers: int = 1, work_dir: str | None = None) -> dict[str, Any]:
+    """Run dedup end to end; returns figures plus ``keys`` (found paragraph pairs), ``clusters``, ``table``.
+
+    With ``work_dir`` the index keeps signatures, shingles and texts in files there
+    (``Index(directory=work_dir)``). Pairs are streamed, not kept: only their paragraph keys are.
+    """
     from dedup import Index
 
     st = Stages()
@@ -28,38 +33,45 @@ def run_dedup(path: Path, limit: int | None = None, workers: int = 1) -> dict[st
 
     rss0 = rss_bytes()
     t0 = time.perf_counter()
-    idx = Index(threshold=0.5, num_perm=128, seed=1, shingle_size=5)
+    idx = Index(threshold=0.5, num_perm=128, seed=1, shingle_size=5, directory=work_dir, workers=workers)
     with st.stage("read+add_many"):
         idx.add_many(records(), workers=workers)
     rss_index = rss_bytes() - rss0
+    found: list[tuple[str, str, int]] = []  # compact: a million documents give millions of pairs
+    ia, ib = array("i"), array("i")
     with st.stage("pairs"):
-        pairs = list(idx.pairs())
+        for p in idx.pairs():
+            found.append((p.a, p.b, len(p.paragraphs)))
+            ia.extend(m.a_index for m in p.paragraphs)
+            ib.extend(m.b_index for m in p.paragraphs)
+    n_pairs = len(found)
     with st.stage("clusters"):
         clusters = idx.clusters()
     total = time.perf_counter() - t0
+    peak = peak_rss_bytes()
     doc_ids = list(idx)
     table = ParagraphTable(doc_ids, [idx.paragraphs(d) for d in doc_ids])
-    g1: list[int] = []
-    g2: list[int] = []
-    for p in pairs:
-        a0 = table.global_id(p.a, 0)
-        b0 = table.global_id(p.b, 0)
-        for m in p.paragraphs:
-            g1.append(a0 + m.a_index)
-            g2.append(b0 + m.b_index)
+    idx.close()
+    a0 = np.array([table.global_id(a, 0) for a, _, _ in found], dtype=np.int64)
+    b0 = np.array([table.global_id(b, 0) for _, b, _ in found], dtype=np.int64)
+    counts = np.array([c for _, _, c in found], dtype=np.int64)
+    del found
+    g1 = np.repeat(a0, counts) + np.frombuffer(ia, dtype=np.int32)
+    g2 = np.repeat(b0, counts) + np.frombuffer(ib, dtype=np.int32)
+    name = "dedup" if workers == 1 else f"dedup ({workers} workers)"
     return {
-        "system": "dedup" if workers == 1 else f"dedup ({workers} workers)",
+        "system": name + (", on disk" if work_dir else ""),
         "n_docs": len(doc_ids),
         "n_paragraphs": table.n_paragraphs,
         "text_mb": text_bytes / 1e6,
         "seconds": total,
         "stages": st.seconds,
-        "doc_pairs": len(pairs),
+        "doc_pairs": n_pairs,
         "n_clusters": len(clusters),
-        "peak_rss_mb": peak_rss_bytes() / 1e6,
+        "peak_rss_mb": peak / 1e6,
         "index_rss_mb": rss_index / 1e6,
         "bytes_per_paragraph": rss_index / max(table.n_paragraphs, 1),
-        "keys": pair_keys(np.array(g1, np.int64), np.array(g2, np.int64)),
+        "keys": pair_keys(g1, g2),
         "clusters": [c.doc_ids for c in clusters],
         "table": table,
     }

@@ -86,7 +86,8 @@ def _read(ctx: _Ctx, corpus: str) -> Iterator[dict[str, Any]]:
 
 def _new_index(ctx: _Ctx) -> Index:
     t = ctx.args.threshold
-    return Index(threshold=0.5 if t is None else t)
+    work = getattr(ctx.args, "work_dir", None)
+    return Index(threshold=0.5 if t is None else t, directory=work, workers=ctx.args.workers)
 
 
 def _build(ctx: _Ctx, corpus: str, index: Index | None = None) -> Index:
@@ -463,8 +464,13 @@ def _common(index_opts: bool = True) -> argparse.ArgumentParser:
         )
         g.add_argument(
             "--workers", type=int, default=0,
-            help="processes that featurize batches while indexing (default 0 = one per CPU; results are the "
-            "same for any number); pairs/clusters still run in one process",
+            help="processes that featurize batches while indexing and share out the LSH bands when "
+            "finding pairs (default 0 = one per CPU; results are the same for any number)",
+        )
+        g.add_argument(
+            "--work-dir", default=None, metavar="DIR",
+            help="keep signatures, shingle hashes and texts in memory-mapped files under DIR instead of "
+            "RAM, for corpora larger than memory (a private subdirectory, removed at exit)",
         )
     g.add_argument(
         "--threshold", type=float, default=None,

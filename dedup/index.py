@@ -617,7 +617,27 @@ class Index:
         Yields:
             :class:`DocPair` in order of (a, b) insertion.
         """
-        t = self._threshold(threshold)
+        dp = self._doc_pairs(self._threshold(threshold), include_boilerplate)
+        if dp is None:
+            return
+        seg_cut, fields, doc_a, doc_b, cov_a_l, cov_b_l, scores = dp
+        pa_l, pb_l, sa_l, ea_l, sb_l, eb_l, sim_l, ex_l, bp_l = (f.tolist() for f in fields)
+        sim_l = [round(x, 6) for x in sim_l]
+        ntok, ids = self._doc_ntok, self._ids
+        for i, score in enumerate(scores):
+            if score < min_score:
+                continue
+            a, b = doc_a[i], doc_b[i]
+            lo, hi = int(seg_cut[i]), int(seg_cut[i + 1])
+            pms = tuple(
+                ParagraphMatch(pa_l[j], pb_l[j], sa_l[j], ea_l[j], sb_l[j], eb_l[j], sim_l[j], ex_l[j], bp_l[j])
+                for j in range(lo, hi)
+            )
+            na, nb = max(ntok[a], 1), max(ntok[b], 1)
+            yield DocPair(ids[a], ids[b], score, min(1.0, cov_a_l[i] / na), min(1.0, cov_b_l[i] / nb), pms)
+
+    def _doc_pairs(self, t: float, include_boilerplate: bool = False) -> tuple[Any, ...] | None:
+        """Document pairs as arrays: paragraph-pair cuts and fields, documents, coverage, scores."""
         analysis, live = self._analyze(t)
         cols = self._columns()
         up = live[analysis.pairs]
@@ -631,7 +651,7 @@ class Index:
             exact = np.concatenate([exact, np.zeros(len(bp), bool)])
             boiler = np.concatenate([boiler, np.ones(len(bp), bool)])
         if not len(up):
-            return
+            return None
         da = cols["unit_doc"][up[:, 0]].astype(np.int64)
         db = cols["unit_doc"][up[:, 1]].astype(np.int64)
         swap = da > db
@@ -644,27 +664,13 @@ class Index:
         g_start = np.concatenate([[0], cut]).astype(np.int64)
         n_g = len(g_start)
         g = np.repeat(np.arange(n_g, dtype=np.int64), np.diff(np.append(g_start, len(key))))
-        folded = _fold_paragraphs(cols, g, up[:, 0], up[:, 1], sims, exact, boiler, n_g)
-        seg_g, fields, cov_a, cov_b = folded
+        seg_g, fields, cov_a, cov_b = _fold_paragraphs(cols, g, up[:, 0], up[:, 1], sims, exact, boiler, n_g)
         seg_cut = np.searchsorted(seg_g, np.arange(n_g + 1, dtype=np.int64))
-        pa_l, pb_l, sa_l, ea_l, sb_l, eb_l, sim_l, ex_l, bp_l = (f.tolist() for f in fields)
-        sim_l = [round(x, 6) for x in sim_l]
         doc_a, doc_b = da[g_start].tolist(), db[g_start].tolist()
         cov_a_l, cov_b_l = cov_a.tolist(), cov_b.tolist()
-        ntok, ids = self._doc_ntok, self._ids
-        for i in range(n_g):
-            a, b = doc_a[i], doc_b[i]
-            ca, cb = cov_a_l[i], cov_b_l[i]
-            score = _score(ca, cb, ntok[a], ntok[b])
-            if score < min_score:
-                continue
-            lo, hi = int(seg_cut[i]), int(seg_cut[i + 1])
-            pms = tuple(
-                ParagraphMatch(pa_l[j], pb_l[j], sa_l[j], ea_l[j], sb_l[j], eb_l[j], sim_l[j], ex_l[j], bp_l[j])
-                for j in range(lo, hi)
-            )
-            na, nb = max(ntok[a], 1), max(ntok[b], 1)
-            yield DocPair(ids[a], ids[b], score, min(1.0, ca / na), min(1.0, cb / nb), pms)
+        ntok = self._doc_ntok
+        scores = [_score(ca, cb, ntok[a], ntok[b]) for a, b, ca, cb in zip(doc_a, doc_b, cov_a_l, cov_b_l)]
+        return seg_cut, fields, doc_a, doc_b, cov_a_l, cov_b_l, scores
 
     def clusters(self, *, threshold: float | None = None, min_score: float = 0.0) -> list[Cluster]:
         """Groups of two or more documents linked by reuse (boilerplate excluded).
@@ -674,29 +680,33 @@ class Index:
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
 
-        n = len(self._ids)
-        edges: list[tuple[int, int]] = []
-        scores: list[float] = []
-        for p in self.pairs(threshold=threshold, min_score=min_score):
-            edges.append((self._pos[p.a], self._pos[p.b]))
-            scores.append(p.score)
-        if not edges:
+        dp = self._doc_pairs(self._threshold(threshold))
+        if dp is None:
             return []
-        e = np.array(edges, dtype=np.int64)
-        g = coo_matrix((np.ones(len(e), np.int8), (e[:, 0], e[:, 1])), shape=(n, n))
+        doc_a, doc_b, scores = dp[2], dp[3], np.asarray(dp[6], dtype=np.float64)
+        keep = scores >= min_score
+        if not keep.any():
+            return []
+        ea, eb, sc = np.asarray(doc_a, np.int64)[keep], np.asarray(doc_b, np.int64)[keep], scores[keep]
+        n = len(self._ids)
+        g = coo_matrix((np.ones(len(ea), np.int8), (ea, eb)), shape=(n, n))
         _, labels = connected_components(g, directed=False)
-        members: dict[int, list[int]] = defaultdict(list)
-        for d in np.unique(e).tolist():
-            members[int(labels[d])].append(d)
-        pair_count: dict[int, int] = defaultdict(int)
-        best: dict[int, float] = defaultdict(float)
-        for (a, _), s in zip(edges, scores):
-            lab = int(labels[a])
-            pair_count[lab] += 1
-            best[lab] = max(best[lab], s)
-        out = [
-            Cluster(tuple(self._ids[d] for d in sorted(ds)), pair_count[lab], best[lab]) for lab, ds in members.items()
-        ]
+        labels = labels.astype(np.int64)
+        members = np.unique(np.concatenate([ea, eb]))
+        m_lab = labels[members]
+        order = np.lexsort((members, m_lab))
+        members, m_lab = members[order], m_lab[order]
+        starts = np.flatnonzero(np.r_[True, m_lab[1:] != m_lab[:-1]])
+        bounds = np.append(starts, len(members))
+        e_lab = labels[ea]
+        pair_count = np.bincount(e_lab, minlength=n)
+        best = np.zeros(n, dtype=np.float64)
+        np.maximum.at(best, e_lab, sc)
+        ids = self._ids
+        out = []
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            lab = int(m_lab[lo])
+            out.append(Cluster(tuple(ids[d] for d in members[lo:hi].tolist()), int(pair_count[lab]), float(best[lab])))
         out.sort(key=lambda c: (-len(c.doc_ids), self._pos[c.doc_ids[0]]))
         return out
 

@@ -259,3 +259,12 @@ def test_report_command_writes_the_report_of_an_index(sample_run: tuple[Path, st
     clusters = (sample_run[0] / "clusters.jsonl").read_text().splitlines()
     assert page.count('<details class="cluster"') == len(clusters) > 0
     assert main(["report", "--index", str(tmp_path / "nope"), "--out", str(out), "-q"]) == 1
+
+
+def test_run_with_work_dir_gives_the_same_output(sample_run: tuple[Path, str], tmp_path: Path) -> None:
+    work = tmp_path / "scratch"
+    out = tmp_path / "out"
+    assert main(["run", "--out", str(out), "--work-dir", str(work), "--workers", "2", "--quiet"]) == 0
+    for name in ("pairs.jsonl", "clusters.jsonl", "boilerplate.jsonl"):
+        assert (out / name).read_text() == (sample_run[0] / name).read_text(), name
+    assert work.is_dir() and not any(work.iterdir())  # the private work files are gone
