@@ -22,6 +22,12 @@ def peak_rss_bytes() -> int:
     return int(r if sys.platform == "darwin" else r * 1024)
 
 
+def peak_rss_children_bytes() -> int:
+    """Largest peak RSS of any finished child process (worker pools), 0 when there were none."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return int(r if sys.platform == "darwin" else r * 1024)
+
+
 class Stages:
     """Wall-clock seconds per named stage."""
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .corpus import read_records
-from .measure import Stages, peak_rss_bytes, rss_bytes
+from .measure import Stages, peak_rss_bytes, peak_rss_children_bytes, rss_bytes
 from .quality import ParagraphTable, pair_keys
 
 
@@ -49,6 +49,7 @@ def run_dedup(path: Path, limit: int | None = None, workers: int = 1, work_dir: 
         clusters = idx.clusters()
     total = time.perf_counter() - t0
     peak = peak_rss_bytes()
+    peak_child = peak_rss_children_bytes()
     doc_ids = list(idx)
     table = ParagraphTable(doc_ids, [idx.paragraphs(d) for d in doc_ids])
     idx.close()
@@ -69,6 +70,7 @@ def run_dedup(path: Path, limit: int | None = None, workers: int = 1, work_dir: 
         "doc_pairs": n_pairs,
         "n_clusters": len(clusters),
         "peak_rss_mb": peak / 1e6,
+        "peak_rss_worker_mb": peak_child / 1e6,
         "index_rss_mb": rss_index / 1e6,
         "bytes_per_paragraph": rss_index / max(table.n_paragraphs, 1),
         "keys": pair_keys(g1, g2),

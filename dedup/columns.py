@@ -163,17 +163,30 @@ class SignatureStore:
             return np.empty((len(units), 0), dtype=np.uint32)
         return np.concatenate([np.asarray(c.array()[units]) for c in self.parts], axis=1)
 
-    def equal_counts(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Number of equal signature values of unit pairs ``(a[i], b[i])`` (int32)."""
+    def equal_counts(self, a: np.ndarray, b: np.ndarray, *, chunk: int = 1 << 20) -> np.ndarray:
+        """Number of equal signature values of unit pairs ``(a[i], b[i])`` (int32).
+
+        Band by band: each band's rows are gathered as single opaque ``rows * 4``-byte items
+        (``np.take`` on a void view, several times faster than 2-D fancy indexing), compared,
+        and the equal columns added up.
+        """
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
         out = np.zeros(len(a), dtype=np.int32)
         if not len(a):
             return out
         for col in self.parts:
-            vals = col.read() if col.on_disk else col.array()
-            for lo in range(0, len(a), 1 << 20):
-                hi = lo + (1 << 20)
-                out[lo:hi] += (vals[a[lo:hi]] == vals[b[lo:hi]]).sum(axis=1, dtype=np.int32)
-            del vals
+            vals = np.ascontiguousarray(col.read() if col.on_disk else col.array())
+            w = vals.shape[1]
+            items = vals.view(np.dtype(f"V{4 * w}")).reshape(-1)
+            for lo in range(0, len(a), chunk):
+                x = np.take(items, a[lo : lo + chunk]).view(np.uint32).reshape(-1, w)
+                y = np.take(items, b[lo : lo + chunk]).view(np.uint32).reshape(-1, w)
+                eq = x == y
+                acc = out[lo : lo + chunk]
+                for k in range(w):
+                    acc += eq[:, k]
+            del vals, items
         return out
 
     def consolidate(self) -> None:
