@@ -20,6 +20,7 @@ Definitions (also in docs/benchmarks.md):
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -86,31 +87,46 @@ def evaluate(
     found = np.unique(np.asarray(found_keys, dtype=np.int64))
     same_doc = _same_doc(table, found)
     found = found[~same_doc]
-    true_keys: list[np.ndarray] = []
-    per_pair: list[tuple[str, str, np.ndarray]] = []
+    # compact accumulation (a million-article corpus has tens of millions of truth pairs):
+    # mapped paragraph-pair keys, flat, with per-truth-pair counts and op / band codes
+    flat = array("q")
+    lens = array("q")
+    op_code = array("b")
+    band_code = array("b")
+    ops: dict[str, int] = {}
+    band_names = [b[0] for b in BANDS]
+    pos = table.pos
     for t in truth.pairs:
-        if t["a"] not in table.pos or t["b"] not in table.pos:
+        if t["a"] not in pos or t["b"] not in pos:
             continue
         pa = table.overlapping(t["a"], t["a_start"], t["a_end"])
         pb = table.overlapping(t["b"], t["b_start"], t["b_end"])
-        keys = pair_keys(np.repeat(pa, len(pb)), np.tile(pb, len(pa))) if pa and pb else np.zeros(0, np.int64)
-        true_keys.append(keys)
-        per_pair.append((t["op"], band_of(float(t["edit_rate"])), keys))
-    tset = np.unique(np.concatenate(true_keys)) if true_keys else np.zeros(0, np.int64)
+        n0 = len(flat)
+        flat.extend((x << 32 | y) if x < y else (y << 32 | x) for x in pa for y in pb)
+        lens.append(len(flat) - n0)
+        op_code.append(ops.setdefault(t["op"], len(ops)))
+        band_code.append(band_names.index(band_of(float(t["edit_rate"]))))
+    flat_a = np.frombuffer(flat, dtype=np.int64) if len(flat) else np.zeros(0, np.int64)
+    tset = np.unique(flat_a)
     # one vectorized membership test: which truth pairs have at least one mapped pair found
-    lens = np.array([len(k) for _, _, k in per_pair], dtype=np.int64)
-    flat = np.concatenate([k for _, _, k in per_pair]) if per_pair else np.zeros(0, np.int64)
-    hit_flat = _member(flat, found)
-    owner = np.repeat(np.arange(len(per_pair)), lens)
-    ok_arr = np.bincount(owner[hit_flat], minlength=len(per_pair)) > 0
+    n_t = len(lens)
+    hit_flat = _member(flat_a, found)
+    owner = np.repeat(np.arange(n_t), np.frombuffer(lens, dtype=np.int64) if n_t else np.zeros(0, np.int64))
+    ok_arr = np.bincount(owner[hit_flat], minlength=n_t) > 0
+    opc = np.frombuffer(op_code, dtype=np.int8) if n_t else np.zeros(0, np.int8)
+    bdc = np.frombuffer(band_code, dtype=np.int8) if n_t else np.zeros(0, np.int8)
     hits: dict[str, list[int]] = {}
     by_op: dict[str, list[int]] = {}
     by_band: dict[str, list[int]] = {}
-    for (op, band, _), ok in zip(per_pair, ok_arr.tolist()):
-        for d, k in ((hits, "all"), (by_op, op), (by_band, band)):
-            c = d.setdefault(k, [0, 0])
-            c[0] += int(ok)
-            c[1] += 1
+    if n_t:
+        hits["all"] = [int(ok_arr.sum()), n_t]
+    for name, code in ops.items():
+        sel = opc == code
+        by_op[name] = [int(ok_arr[sel].sum()), int(sel.sum())]
+    for code, name in enumerate(band_names):
+        sel = bdc == code
+        if sel.any():
+            by_band[name] = [int(ok_arr[sel].sum()), int(sel.sum())]
     out: dict[str, Any] = {
         "truth_pairs": hits.get("all", [0, 0])[1],
         "recall": _ratio(hits.get("all", [0, 0])),
@@ -185,3 +201,41 @@ def components(doc_ids: Sequence[str], table: ParagraphTable, keys: np.ndarray) 
     for d, lb in zip(doc_ids, lab.tolist()):
         groups.setdefault(lb, []).append(d)
     return [g for g in groups.values() if len(g) > 1]
+
+
+class StreamedTruth:
+    """Ground truth read from the files beside a corpus each time it is iterated (not held in RAM).
+
+    Same attributes as :class:`dedup.synth.GroundTruth` for what :func:`evaluate` uses: ``pairs``
+    and ``boilerplate`` are iterables of dicts, ``doc_cluster()`` maps clustered ids to clusters.
+    """
+
+    def __init__(self, corpus: Any) -> None:
+        from dedup.synth import truth_paths
+
+        self.paths = truth_paths(corpus)
+        for k in ("pairs", "boilerplate", "clusters"):
+            if not self.paths[k].exists():
+                raise FileNotFoundError(f"{self.paths[k]}: ground-truth file not found")
+
+    def _rows(self, kind: str) -> Any:
+        import gzip
+        import json
+
+        fp = self.paths[kind]
+        opener = gzip.open if fp.name.endswith(".gz") else open
+        with opener(fp, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    yield json.loads(line)
+
+    @property
+    def pairs(self) -> Any:
+        return self._rows("pairs")
+
+    @property
+    def boilerplate(self) -> Any:
+        return self._rows("boilerplate")
+
+    def doc_cluster(self) -> dict[str, int]:
+        return {d: c["cluster"] for c in self._rows("clusters") for d in c["doc_ids"]}

@@ -47,9 +47,9 @@ def run_one(
     cl = res["clusters"] if res["clusters"] is not None else components(res["table"].doc_ids, res["table"], res["keys"])
     out["n_clusters"] = len(cl)
     if with_truth:
-        from dedup.synth import load_truth
+        from .quality import StreamedTruth
 
-        out["quality"] = evaluate(load_truth(corpus), res["table"], res["keys"], cl)
+        out["quality"] = evaluate(StreamedTruth(corpus), res["table"], res["keys"], cl)
     return out
 
 
