@@ -165,7 +165,7 @@ class Index:
         self._chunks: dict[str, list[np.ndarray]] = {c: [] for c in _COLUMNS}
         self._cols: dict[str, np.ndarray] | None = None
         self._live: np.ndarray | None = None
-        self._table: BandTable | None = None
+        self._tables: dict[bool, BandTable] = {}
         self._analysis: dict[float, Analysis] = {}
 
     # ------------------------------------------------------------------ documents
@@ -381,7 +381,7 @@ class Index:
     def _invalidate(self) -> None:
         self._live = None
         self._cols = None
-        self._table = None
+        self._tables.clear()
         self._analysis.clear()
 
     def remove(self, doc_id: str) -> None:
@@ -503,10 +503,14 @@ class Index:
             return []
         q = featurize([text], self.config, tokens=[tok])
         cols = self._columns()
-        if self._table is None:
-            live = self._live_units()
-            self._table = BandTable(SignatureView(self._sigs, live), live)
-        qrow, unit = self._table.lookup(q.sig)
+        analysis, live = self._analyze(self.config.threshold)
+        table = self._tables.get(include_boilerplate)
+        if table is None:
+            # Without boilerplate, its units are left out of the table: a newsletter blurb in
+            # thousands of articles would otherwise bring thousands of candidates to every query.
+            units = live if include_boilerplate else live[~analysis.unit_boilerplate]
+            table = self._tables[include_boilerplate] = BandTable(SignatureView(self._sigs, units), units)
+        qrow, unit = table.lookup(q.sig)
         if not len(qrow):
             return []
         pairs = np.unique(qrow.astype(np.int64) << 32 | unit.astype(np.int64))
@@ -517,11 +521,8 @@ class Index:
                 q.shingles, q.unit_sh0[a], q.unit_nsh[a], cols["shingles"], cols["unit_sh0"][b], cols["unit_nsh"][b]
             )
 
-        # boilerplate candidates are flagged (or dropped) before any exact verification
-        analysis, live = self._analyze(self.config.threshold)
+        # boilerplate candidates are flagged (and only found at all with include_boilerplate)
         boiler = analysis.unit_boilerplate[np.searchsorted(live, unit)]
-        if not include_boilerplate:
-            qrow, unit, boiler = qrow[~boiler], unit[~boiler], boiler[~boiler]
 
         def estimate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return np.asarray((q.sig[a] == self._sigs.take(b)).mean(axis=1), dtype=np.float32)
