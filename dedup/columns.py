@@ -14,10 +14,12 @@ file sequentially and holds one band in memory.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing as mp
 import os
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -163,19 +165,35 @@ class SignatureStore:
             return np.empty((len(units), 0), dtype=np.uint32)
         return np.concatenate([np.asarray(c.array()[units]) for c in self.parts], axis=1)
 
-    def equal_counts(self, a: np.ndarray, b: np.ndarray, *, chunk: int = 1 << 20) -> np.ndarray:
+    def equal_counts(self, a: np.ndarray, b: np.ndarray, *, workers: int = 1) -> np.ndarray:
         """Number of equal signature values of unit pairs ``(a[i], b[i])`` (int32).
 
         Band by band: each band's rows are gathered as single opaque ``rows * 4``-byte items
         (``np.take`` on a void view, several times faster than 2-D fancy indexing), compared,
-        and the equal columns added up.
+        and the equal columns added up. With ``workers > 1`` forked processes share out the
+        bands (for large batches of pairs); the counts are the same.
         """
         a = np.asarray(a, dtype=np.int64)
         b = np.asarray(b, dtype=np.int64)
+        parts = range(len(self.parts))
+        workers = min(workers, len(self.parts))
+        if workers > 1 and len(a) >= PARALLEL_MIN_PAIRS and "fork" in mp.get_all_start_methods():
+            self.consolidate()
+            _SHARED["counts"] = (self, a, b)
+            try:
+                with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                    done = list(pool.map(_counts_job, [list(parts[w::workers]) for w in range(workers)]))
+            finally:
+                _SHARED.clear()
+            return np.asarray(np.sum(done, axis=0, dtype=np.int32))
+        return self._counts(a, b, parts)
+
+    def _counts(self, a: np.ndarray, b: np.ndarray, parts: Iterable[int], chunk: int = 1 << 20) -> np.ndarray:
         out = np.zeros(len(a), dtype=np.int32)
         if not len(a):
             return out
-        for col in self.parts:
+        for j in parts:
+            col = self.parts[j]
             vals = np.ascontiguousarray(col.read() if col.on_disk else col.array())
             w = vals.shape[1]
             items = vals.view(np.dtype(f"V{4 * w}")).reshape(-1)
@@ -199,11 +217,24 @@ class SignatureStore:
             col.close()
 
 
+#: Pairs from which :meth:`SignatureStore.equal_counts` is worth forking workers for.
+PARALLEL_MIN_PAIRS = 200_000
+
+_SHARED: dict[str, Any] = {}
+
+
+def _counts_job(parts: list[int]) -> np.ndarray:
+    store, a, b = _SHARED["counts"]
+    counts: np.ndarray = store._counts(a, b, parts)
+    return counts
+
+
 class SignatureView:
     """The signatures of a subset of units, renumbered ``0 .. len(units) - 1``."""
 
-    def __init__(self, store: SignatureStore, units: np.ndarray | None = None) -> None:
+    def __init__(self, store: SignatureStore, units: np.ndarray | None = None, workers: int = 1) -> None:
         self.store = store
+        self.workers = workers
         self.units = None if units is None else np.asarray(units, dtype=np.int64)
         self.bands, self.rows, self.num_perm = store.bands, store.rows, store.num_perm
 
@@ -217,7 +248,8 @@ class SignatureView:
         """MinHash Jaccard estimate (share of equal values) of pairs of local unit numbers."""
         if self.units is not None:
             a, b = self.units[a], self.units[b]
-        return (self.store.equal_counts(a, b) / np.float32(self.num_perm)).astype(np.float32)
+        counts = self.store.equal_counts(a, b, workers=self.workers)
+        return (counts / np.float32(self.num_perm)).astype(np.float32)
 
 
 class TextStore:

@@ -426,7 +426,7 @@ class Index:
         """Exact Jaccard of the shingle sets of unit pairs ``(us[i], vs[i])``."""
         cols = self._columns()
         sh, sh0, nsh = cols["shingles"], cols["unit_sh0"], cols["unit_nsh"]
-        return set_jaccard(sh, sh0[us], nsh[us], sh, sh0[vs], nsh[vs])
+        return set_jaccard(sh, sh0[us], nsh[us], sh, sh0[vs], nsh[vs], workers=self.workers)
 
     # ------------------------------------------------------------------ analysis
 
@@ -450,7 +450,7 @@ class Index:
         res = analyze(
             config=self.config,
             threshold=threshold,
-            sig=SignatureView(self._sigs, None if everything else live),
+            sig=SignatureView(self._sigs, None if everything else live, self.workers),
             unit_doc=cols["unit_doc"][live].astype(np.int64),
             unit_para_global=pg[live],
             unit_kind=cols["unit_kind"][live],

@@ -9,6 +9,10 @@ code runs per shingle.
 
 from __future__ import annotations
 
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
 import numpy as np
 
 __all__ = ["fmix64", "window_hashes", "ramp", "set_jaccard"]
@@ -97,12 +101,14 @@ def set_jaccard(
     len_b: np.ndarray,
     *,
     chunk: int = 4_000_000,
+    workers: int = 1,
 ) -> np.ndarray:
     """Exact Jaccard of many pairs of shingle sets, vectorized.
 
     Pair ``i`` compares the set of ``sh_a[start_a[i] : start_a[i] + len_a[i]]`` with the set of
     ``sh_b[start_b[i] : start_b[i] + len_b[i]]`` (uint32 shingle hashes; repeats inside a range
-    count once). Pairs are processed in chunks of about ``chunk`` gathered shingles.
+    count once). Pairs are processed in chunks of about ``chunk`` gathered shingles; with
+    ``workers > 1`` and many pairs, forked processes take equal shares of the pairs.
 
     >>> sh = np.array([1, 2, 3, 2, 3, 4], dtype=np.uint32)
     >>> set_jaccard(sh, np.array([0]), np.array([3]), sh, np.array([3]), np.array([3])).tolist()
@@ -116,6 +122,15 @@ def set_jaccard(
     out = np.ones(m, dtype=np.float32)
     if m == 0:
         return out
+    if workers > 1 and m >= PARALLEL_MIN_PAIRS and "fork" in mp.get_all_start_methods():
+        _SHARED["jaccard"] = (sh_a, start_a, len_a, sh_b, start_b, len_b, chunk)
+        cuts = np.linspace(0, m, workers + 1).astype(np.int64).tolist()
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                parts = list(pool.map(_jaccard_job, zip(cuts[:-1], cuts[1:])))
+        finally:
+            _SHARED.clear()
+        return np.concatenate(parts)
     cost = np.cumsum(len_a + len_b)
     lo = 0
     while lo < m:
@@ -134,3 +149,15 @@ def set_jaccard(
         out[lo:hi] = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
         lo = hi
     return out
+
+
+#: Pairs from which :func:`set_jaccard` is worth forking workers for.
+PARALLEL_MIN_PAIRS = 100_000
+
+_SHARED: dict[str, Any] = {}
+
+
+def _jaccard_job(span: tuple[int, int]) -> np.ndarray:
+    sh_a, start_a, len_a, sh_b, start_b, len_b, chunk = _SHARED["jaccard"]
+    lo, hi = span
+    return set_jaccard(sh_a, start_a[lo:hi], len_a[lo:hi], sh_b, start_b[lo:hi], len_b[lo:hi], chunk=chunk)

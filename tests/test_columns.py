@@ -96,6 +96,21 @@ def test_column_in_ram_and_on_disk(tmp_path):
     assert not (tmp_path / "c.u32").exists()
 
 
+def test_equal_counts_with_workers(tmp_path, monkeypatch):
+    import dedup.columns as columns
+
+    monkeypatch.setattr(columns, "PARALLEL_MIN_PAIRS", 0)
+    rng = np.random.default_rng(2)
+    sig = rng.integers(0, 4, size=(300, 128), dtype=np.uint32)  # many equal values
+    a, b = rng.integers(0, 300, 5000), rng.integers(0, 300, 5000)
+    expected = (sig[a] == sig[b]).sum(axis=1)
+    for store in (SignatureStore(128, 32, 4), SignatureStore(128, 32, 4, tmp_path)):
+        store.append(sig)
+        assert np.array_equal(store.equal_counts(a, b, workers=2), expected)
+        assert np.array_equal(store.equal_counts(a, b), expected)
+        store.close()
+
+
 def test_signature_store_keeps_every_permutation(tmp_path):
     rng = np.random.default_rng(1)
     sig = rng.integers(0, 1 << 32, size=(20, 10), dtype=np.uint32)
@@ -118,3 +133,17 @@ def test_text_store_on_disk(tmp_path):
     disk.extend(texts[2:])
     assert len(disk) == 3 and [disk.get(i) for i in range(3)] == texts
     disk.close()
+
+
+def test_set_jaccard_with_workers(monkeypatch):
+    import dedup.shingles as shingles
+
+    monkeypatch.setattr(shingles, "PARALLEL_MIN_PAIRS", 0)
+    rng = np.random.default_rng(4)
+    sh = rng.integers(0, 50, size=4000, dtype=np.uint32)
+    sa, sb = rng.integers(0, 3900, 777), rng.integers(0, 3900, 777)
+    la, lb = rng.integers(1, 100, 777), rng.integers(1, 100, 777)
+    one = shingles.set_jaccard(sh, sa, la, sh, sb, lb)
+    two = shingles.set_jaccard(sh, sa, la, sh, sb, lb, workers=2, chunk=500)
+    assert np.array_equal(one, two)
+    assert one.min() < 1.0
