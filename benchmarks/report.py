@@ -157,6 +157,18 @@ def markdown(res: dict[str, Any]) -> str:
     for r in runs:
         st = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
         lines.append(f"- {r['system']} ({r['n_docs']} docs): {st}")
+    extra = [r for r in runs if r.get("query")]
+    if extra:
+        lines += ["", "Memory and query (dedup):", ""]
+    for r in extra:
+        qd = r["query"]
+        lines.append(
+            f"- {r['system']} ({r['n_docs']} docs): RSS growth while indexing "
+            f"{r['bytes_per_paragraph']:.0f} bytes/paragraph; largest worker peak RSS "
+            f"{r.get('peak_rss_worker_mb', 0):.0f} MB; query: first {qd['first_s']:.1f} s (builds the "
+            f"lookup table), then median {_f(qd['median_ms'])} ms, p95 {_f(qd['p95_ms'])} ms over "
+            f"{qd['queries']} articles; peak RSS with the table {r.get('peak_rss_after_query_mb', 0):.0f} MB"
+        )
     if res.get("reuters"):
         lines += [
             "",

@@ -14,11 +14,16 @@ from .measure import Stages, peak_rss_bytes, peak_rss_children_bytes, rss_bytes
 from .quality import ParagraphTable, pair_keys
 
 
-def run_dedup(path: Path, limit: int | None = None, workers: int = 1, work_dir: str | None = None) -> dict[str, Any]:
+def run_dedup(
+    path: Path, limit: int | None = None, workers: int = 1, work_dir: str | None = None, queries: int = 200
+) -> dict[str, Any]:
     """Run dedup end to end; returns figures plus ``keys`` (found paragraph pairs), ``clusters``, ``table``.
 
     With ``work_dir`` the index keeps signatures, shingles and texts in files there
     (``Index(directory=work_dir)``). Pairs are streamed, not kept: only their paragraph keys are.
+    After the end-to-end timing (and the peak RSS reading), ``queries`` indexed articles spread
+    evenly over the corpus are queried one by one: the first query (which builds the lookup
+    table) is timed apart, then the median and 95th percentile of the others.
     """
     from dedup import Index
 
@@ -51,6 +56,7 @@ def run_dedup(path: Path, limit: int | None = None, workers: int = 1, work_dir: 
     peak = peak_rss_bytes()
     peak_child = peak_rss_children_bytes()
     doc_ids = list(idx)
+    query = _query_latency(idx, doc_ids, queries) if queries else {}
     table = ParagraphTable(doc_ids, [idx.paragraphs(d) for d in doc_ids])
     idx.close()
     a0 = np.array([table.global_id(a, 0) for a, _, _ in found], dtype=np.int64)
@@ -71,9 +77,31 @@ def run_dedup(path: Path, limit: int | None = None, workers: int = 1, work_dir: 
         "n_clusters": len(clusters),
         "peak_rss_mb": peak / 1e6,
         "peak_rss_worker_mb": peak_child / 1e6,
+        "peak_rss_after_query_mb": peak_rss_bytes() / 1e6,
+        "query": query,
         "index_rss_mb": rss_index / 1e6,
         "bytes_per_paragraph": rss_index / max(table.n_paragraphs, 1),
         "keys": pair_keys(g1, g2),
         "clusters": [c.doc_ids for c in clusters],
         "table": table,
+    }
+
+
+def _query_latency(idx: Any, doc_ids: list[str], n: int) -> dict[str, Any]:
+    step = max(1, len(doc_ids) // n)
+    texts = [idx.text(d) for d in doc_ids[::step][:n]]
+    t0 = time.perf_counter()
+    idx.query(texts[0])
+    first = time.perf_counter() - t0
+    lat = []
+    for t in texts[1:]:
+        t0 = time.perf_counter()
+        idx.query(t)
+        lat.append((time.perf_counter() - t0) * 1e3)
+    lat.sort()
+    return {
+        "queries": len(lat),
+        "first_s": first,
+        "median_ms": lat[len(lat) // 2] if lat else None,
+        "p95_ms": lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None,
     }

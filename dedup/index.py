@@ -509,7 +509,13 @@ class Index:
             # Without boilerplate, its units are left out of the table: a newsletter blurb in
             # thousands of articles would otherwise bring thousands of candidates to every query.
             units = live if include_boilerplate else live[~analysis.unit_boilerplate]
-            table = self._tables[include_boilerplate] = BandTable(SignatureView(self._sigs, units), units)
+            table = self._tables[include_boilerplate] = BandTable(
+                SignatureView(self._sigs, units),
+                units,
+                directory=self._workdir,
+                prefix="lsh-all-" if include_boilerplate else "lsh-reuse-",
+                workers=self.workers,
+            )
         qrow, unit = table.lookup(q.sig)
         if not len(qrow):
             return []

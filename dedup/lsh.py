@@ -8,8 +8,10 @@ keys in a per-band sort, so building is a few ``argsort`` calls and a lookup is 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -91,14 +93,43 @@ class BandTable:
     Args:
         sig: the signatures, read band by band.
         ids: the unit id of each signature.
+        directory: write each band's sorted keys to a file there (``<prefix>NNN.u64``) and
+            memory-map it, instead of holding them in RAM (a million articles make ~10 GB).
+        prefix: file name prefix in ``directory``.
+        workers: forked processes that share out the bands while building.
     """
 
-    def __init__(self, sig: Bands, ids: np.ndarray) -> None:
+    def __init__(
+        self,
+        sig: Bands,
+        ids: np.ndarray,
+        *,
+        directory: Path | None = None,
+        prefix: str = "lsh-",
+        workers: int = 1,
+    ) -> None:
         self.bands, self.rows = sig.bands, sig.rows
         self.size = len(ids)
         self.bits = max(1, (self.size - 1).bit_length())
         self.ids = np.asarray(ids, dtype=np.int64)
-        self.packed = [_pack(band_key(sig.band(j), j), self.bits) for j in range(self.bands)]
+        paths = [None if directory is None else Path(directory) / f"{prefix}{j:03d}.u64" for j in range(self.bands)]
+        jobs = list(zip(range(self.bands), paths))
+        workers = min(workers, self.bands)
+        if workers > 1 and self.size > 1 and "fork" in mp.get_all_start_methods():
+            _SHARED["table"] = (sig, self.bits)
+            try:
+                with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                    built = list(pool.map(_table_job, jobs))
+            finally:
+                _SHARED.clear()
+        else:
+            built = [_table_band(sig, self.bits, j, path) for j, path in jobs]
+        self.packed = [
+            b
+            if isinstance(b, np.ndarray)
+            else (np.memmap(b, dtype=np.uint64, mode="r", shape=(self.size,)) if self.size else np.empty(0, np.uint64))
+            for b in built
+        ]
 
     def lookup(self, query_sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Units sharing at least one band key with each query signature.
@@ -123,6 +154,22 @@ class BandTable:
         if not rows_out:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         return np.concatenate(rows_out), np.concatenate(ids_out)
+
+
+def _table_band(sig: Bands, bits: int, j: int, path: Path | None) -> np.ndarray | Path:
+    packed = _pack(band_key(sig.band(j), j), bits)
+    if path is None:
+        return packed
+    # a new file replaces the old one atomically: memory maps of an older table stay valid
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    packed.tofile(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _table_job(job: tuple[int, Path | None]) -> np.ndarray | Path:
+    sig, bits = _SHARED["table"]
+    return _table_band(sig, bits, job[0], job[1])
 
 
 def bucket_pairs(

@@ -21,6 +21,7 @@ def _results(idx: Index, probe: str) -> tuple:
         idx.clusters(),
         idx.boilerplate(),
         idx.query(probe),
+        idx.query(probe, include_boilerplate=True),
         [idx.text(d) for d in list(idx)[:25]],
         len(idx),
         idx.num_paragraphs,
