@@ -42,7 +42,7 @@ from .errors import (
 from .lsh import BandTable, sorted_unique
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, ParagraphMatch
 from .shingles import set_jaccard
-from .text import coerce_text, tokenize
+from .text import coerce_text
 from .units import Features, featurize
 
 __all__ = ["Index", "AddReport"]
@@ -496,12 +496,11 @@ class Index:
         """
         t = self._threshold(threshold)
         text = coerce_text(text, what="query text")
-        tok = tokenize(text)
-        if len(tok) == 0:
+        if not any(ch.isalnum() for ch in text):
             raise EmptyDocumentError("query text has no word character")
         if len(self) == 0:
             return []
-        q = featurize([text], self.config, tokens=[tok])
+        q = featurize([text], self.config)  # the batch tokenizer: same tokens, no per-word Python
         cols = self._columns()
         analysis, live = self._analyze(self.config.threshold)
         table = self._tables.get(include_boilerplate)
@@ -539,7 +538,7 @@ class Index:
         udoc = cols["unit_doc"][unit]
         for i, d in enumerate(udoc.tolist()):
             by_doc[d].append(i)
-        q_ntok = len(tok)
+        q_ntok = int(q.doc_ntok[0])
         matches = []
         for d, rows in by_doc.items():
             pms, cov_q, cov_d = self._paragraph_matches(
