@@ -148,3 +148,20 @@ def test_set_jaccard_with_workers(monkeypatch):
     two = shingles.set_jaccard(sh, sa, la, sh, sb, lb, workers=2, chunk=500)
     assert np.array_equal(one, two)
     assert one.min() < 1.0
+
+
+def test_band_table_lookup_matches_brute_force(tmp_path):
+    from dedup.lsh import ArrayBands, BandTable, band_keys
+
+    rng = np.random.default_rng(5)
+    sig = rng.integers(0, 3, size=(500, 16), dtype=np.uint32)  # few values: many shared bands
+    ids = np.arange(1000, 1500)
+    q = rng.integers(0, 3, size=(7, 16), dtype=np.uint32)
+    kq, ks = band_keys(q, 4, 4), band_keys(sig, 4, 4)
+    want = sorted((i, int(ids[u])) for i in range(7) for u in range(500) if (kq[i] == ks[u]).any())
+    for kw in ({}, {"directory": tmp_path, "workers": 2}):
+        table = BandTable(ArrayBands(sig, 4, 4), ids, **kw)
+        rows, units = table.lookup(q)
+        assert sorted(set(zip(rows.tolist(), units.tolist()))) == want
+    empty = BandTable(ArrayBands(sig[:0], 4, 4), ids[:0], directory=tmp_path)
+    assert [len(x) for x in empty.lookup(q)] == [0, 0]
