@@ -36,6 +36,12 @@ def corpus_path(size: int, seed: int = SEED) -> Path:
         write_corpus(tmp, SynthConfig(n_articles=size, seed=seed))
         # move the corpus and its truth files into place (summary last: it marks completion)
         tp, fp = truth_paths(tmp), truth_paths(p)
+        # the summary names the files it describes: give it their final names
+        summ = json.loads(tp["summary"].read_text(encoding="utf-8"))
+        summ["files"] = {
+            k: Path(str(v).replace(tmp.name.split("synth-")[0], "")).name for k, v in summ.get("files", {}).items()
+        }
+        tp["summary"].write_text(json.dumps(summ, indent=1) + "\n", encoding="utf-8")
         os.replace(tmp, p)
         for k in ("clusters", "pairs", "passages", "boilerplate", "summary"):
             os.replace(tp[k], fp[k])
