@@ -167,6 +167,8 @@ class Index:
         self._live: np.ndarray | None = None
         self._tables: dict[bool, BandTable] = {}
         self._analysis: dict[float, Analysis] = {}
+        # document pairs (a, b, score) of the last pairs() per threshold, for clusters()
+        self._edges: dict[float, tuple[list[int], list[int], list[float]]] = {}
 
     # ------------------------------------------------------------------ documents
 
@@ -383,6 +385,7 @@ class Index:
         self._cols = None
         self._tables.clear()
         self._analysis.clear()
+        self._edges.clear()
 
     def remove(self, doc_id: str) -> None:
         """Remove a document. Raises :class:`DocumentNotFoundError` when absent."""
@@ -657,6 +660,8 @@ class Index:
             exact = np.concatenate([exact, np.zeros(len(bp), bool)])
             boiler = np.concatenate([boiler, np.ones(len(bp), bool)])
         if not len(up):
+            if not include_boilerplate:
+                self._edges = {t: ([], [], [])}
             return None
         da = cols["unit_doc"][up[:, 0]].astype(np.int64)
         db = cols["unit_doc"][up[:, 1]].astype(np.int64)
@@ -676,6 +681,8 @@ class Index:
         cov_a_l, cov_b_l = cov_a.tolist(), cov_b.tolist()
         ntok = self._doc_ntok
         scores = [_score(ca, cb, ntok[a], ntok[b]) for a, b, ca, cb in zip(doc_a, doc_b, cov_a_l, cov_b_l)]
+        if not include_boilerplate:
+            self._edges = {t: (doc_a, doc_b, scores)}
         return seg_cut, fields, doc_a, doc_b, cov_a_l, cov_b_l, scores
 
     def clusters(self, *, threshold: float | None = None, min_score: float = 0.0) -> list[Cluster]:
@@ -686,10 +693,16 @@ class Index:
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
 
-        dp = self._doc_pairs(self._threshold(threshold))
-        if dp is None:
+        t = self._threshold(threshold)
+        edges = self._edges.get(t)
+        if edges is None:
+            dp = self._doc_pairs(t)
+            if dp is None:
+                return []
+            edges = (dp[2], dp[3], dp[6])
+        doc_a, doc_b, scores = edges[0], edges[1], np.asarray(edges[2], dtype=np.float64)
+        if not len(doc_a):
             return []
-        doc_a, doc_b, scores = dp[2], dp[3], np.asarray(dp[6], dtype=np.float64)
         keep = scores >= min_score
         if not keep.any():
             return []

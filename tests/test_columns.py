@@ -165,3 +165,15 @@ def test_band_table_lookup_matches_brute_force(tmp_path):
         assert sorted(set(zip(rows.tolist(), units.tolist()))) == want
     empty = BandTable(ArrayBands(sig[:0], 4, 4), ids[:0], directory=tmp_path)
     assert [len(x) for x in empty.lookup(q)] == [0, 0]
+
+
+def test_clusters_same_with_or_without_pairs_first(corpus):
+    fresh, after = Index(), Index()
+    for idx in (fresh, after):
+        idx.add_many(corpus[:200])
+    list(after.pairs())
+    assert fresh.clusters() == after.clusters()
+    assert fresh.clusters(min_score=0.5) == after.clusters(min_score=0.5)
+    after.remove(corpus[0]["id"])  # the cached document pairs are dropped with the analysis
+    fresh.remove(corpus[0]["id"])
+    assert after.clusters() == fresh.clusters()
