@@ -29,6 +29,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .config import IndexConfig
 from .lsh import Bands, bucket_pairs, sorted_unique
+from .shingles import ramp
 
 __all__ = ["Analysis", "analyze", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_ABOVE"]
 
@@ -48,6 +49,9 @@ SIMILAR_TEXT = 0.25
 MAX_BUCKET_PAIRS = 64
 #: Groups with more units than this are not expanded to all their pairs (their LSH pairs stay).
 MAX_GROUP_EXPAND = 3000
+
+#: (document, group, group) triples per chunk when judging boilerplate (bounds that step's memory).
+COVERAGE_CHUNK = 8_000_000
 
 ExactFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 EstimateFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -236,32 +240,61 @@ def _coverage(
     sg, sd, stok = inc_g[shared], inc_d[shared], inc_tok[shared]
     o = np.lexsort((sg, sd))
     sg, sd, stok = sg[o], sd[o], stok[o]
-    # co-occurrence of groups across documents: C[g, h] = |docs(g) & docs(h)|
     gids, g_local = np.unique(sg, return_inverse=True)
     m = csr_matrix((np.ones(len(sg), np.float32), (g_local, sd)), shape=(len(gids), n_docs))
-    cand_local = np.flatnonzero(cand[gids])
-    co = m[cand_local] @ m.T
-    cand_row = np.full(len(gids), -1, dtype=np.int64)
-    cand_row[cand_local] = np.arange(len(cand_local))
-    # triples (doc d, candidate g in d, shared group h in d)
     dst, dln = _segments(sd)
-    is_c = cand_row[g_local] >= 0
-    n_c = np.add.reduceat(is_c.astype(np.int64), dst)
-    # for each candidate incidence (d, g): all incidences of d
-    ci = np.flatnonzero(is_c)
-    doc_of_ci = np.searchsorted(dst, ci, side="right") - 1
+    doc_of = np.repeat(np.arange(len(dst)), dln)  # document segment of every incidence
+    # Candidate groups are handled in chunks of at most COVERAGE_CHUNK (document, group, group)
+    # triples: the triples of a group carried by many documents, each sharing many texts, are
+    # the largest arrays of the analysis (tens of millions at a million articles).
+    cand_ci = np.flatnonzero(cand[gids[g_local]])
+    reps_all = dln[doc_of[cand_ci]]
+    by_group = np.argsort(g_local[cand_ci], kind="stable")
+    cand_ci, reps_all = cand_ci[by_group], reps_all[by_group]
+    gst, gln = _segments(g_local[cand_ci])
+    cost = np.add.reduceat(reps_all, gst) if len(gst) else np.zeros(0, np.int64)
+    cum = np.cumsum(cost)
+    lo_g = 0
+    while lo_g < len(gst):
+        base_cost = cum[lo_g - 1] if lo_g else 0
+        hi_g = max(lo_g + 1, int(np.searchsorted(cum, base_cost + COVERAGE_CHUNK, side="right")))
+        a, b = int(gst[lo_g]), int(gst[hi_g - 1] + gln[hi_g - 1])
+        ci = np.sort(cand_ci[a:b])
+        _chunk_coverage(ci, g_local, sd, sg, stok, m, dst, dln, doc_of, doc_len, len(gids), group_cov)
+        lo_g = hi_g
+    return doc_cov, group_docs, group_cov
+
+
+def _chunk_coverage(
+    ci: np.ndarray,
+    g_local: np.ndarray,
+    sd: np.ndarray,
+    sg: np.ndarray,
+    stok: np.ndarray,
+    m: csr_matrix,
+    dst: np.ndarray,
+    dln: np.ndarray,
+    doc_of: np.ndarray,
+    doc_len: np.ndarray,
+    n_gids: int,
+    group_cov: np.ndarray,
+) -> None:
+    """Median coverage of the candidate groups whose incidences (sorted) are ``ci``; see :func:`_coverage`."""
+    cand_local = np.unique(g_local[ci])
+    cand_row = np.full(n_gids, -1, dtype=np.int64)
+    cand_row[cand_local] = np.arange(len(cand_local))
+    co = (m[cand_local] @ m.T).tocoo()
+    # triples (doc d, candidate g in d, shared group h in d)
+    doc_of_ci = doc_of[ci]
     reps = dln[doc_of_ci]
     trip_c = np.repeat(ci, reps)
-    base = np.repeat(dst[doc_of_ci], reps)
-    ramp = np.arange(int(reps.sum()), dtype=np.int64) - np.repeat(np.cumsum(reps) - reps, reps)
-    trip_h = base + ramp
-    _ = n_c
+    trip_h = np.repeat(dst[doc_of_ci], reps) + ramp(reps)
     rows = cand_row[g_local[trip_c]]
     cols = g_local[trip_h]
-    co = co.tocoo()
     two = co.data >= 2
-    co_key = np.sort(co.row[two].astype(np.int64) * len(gids) + co.col[two].astype(np.int64))
-    want = rows * len(gids) + cols
+    co_key = np.sort(co.row[two].astype(np.int64) * n_gids + co.col[two].astype(np.int64))
+    del co
+    want = rows * n_gids + cols
     both = np.zeros(len(want), dtype=bool)
     if len(co_key):
         pos = np.minimum(np.searchsorted(co_key, want), len(co_key) - 1)
@@ -278,7 +311,6 @@ def _coverage(
     lo = gst + (gln - 1) // 2
     hi = gst + gln // 2
     group_cov[g_sorted[gst]] = (c_sorted[lo] + c_sorted[hi]) / 2
-    return doc_cov, group_docs, group_cov
 
 
 def analyze(

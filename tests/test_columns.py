@@ -177,3 +177,16 @@ def test_clusters_same_with_or_without_pairs_first(corpus):
     after.remove(corpus[0]["id"])  # the cached document pairs are dropped with the analysis
     fresh.remove(corpus[0]["id"])
     assert after.clusters() == fresh.clusters()
+
+
+def test_boilerplate_judged_in_chunks_gives_the_same_result(corpus, monkeypatch):
+    import dedup.analysis as analysis
+
+    whole = Index()
+    whole.add_many(corpus)
+    expected = (whole.boilerplate(), list(whole.pairs()))
+    monkeypatch.setattr(analysis, "COVERAGE_CHUNK", 50)  # many small chunks
+    chunked = Index()
+    chunked.add_many(corpus)
+    assert (chunked.boilerplate(), list(chunked.pairs())) == expected
+    assert expected[0]
