@@ -332,10 +332,9 @@ def analyze(
     ``workers`` processes share out the LSH bands; the result does not depend on it.
     """
     n = len(unit_doc)
-    ids = np.arange(n, dtype=np.int64)
     if exact is not None:
         exact = _Memo(exact)
-    cand = bucket_pairs(sig, ids, MAX_BUCKET_PAIRS, groups=unit_doc, workers=workers)
+    cand = bucket_pairs(sig, None, MAX_BUCKET_PAIRS, groups=unit_doc, workers=workers)
     # Grouping needs no exact check: every pair reported is verified again below, exactly where
     # the estimate is ambiguous; a slightly loose edge only lets a group propose more pairs.
     _, est, _ = verify_pairs(sig.estimate, threshold, None, cand[:, 0], cand[:, 1])
@@ -345,6 +344,7 @@ def analyze(
     # Boilerplate is judged on looser groups of *similar* text (estimate >= SIMILAR_TEXT), so
     # that edited copies of a story count as shared between its carriers.
     loose = _components(n, cand[est >= min(threshold, SIMILAR_TEXT)])
+    del cand, est  # the largest arrays of the analysis: not needed below
     doc_cov, loose_docs, loose_cov = _coverage(
         loose,
         unit_doc,

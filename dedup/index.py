@@ -49,6 +49,10 @@ __all__ = ["Index", "AddReport"]
 
 #: Documents featurized per batch in :meth:`Index.add_many`.
 BATCH_DOCS = 2000
+#: Document pairs whose paragraph matches are turned into Python objects at a time in :meth:`Index.pairs`.
+PAIRS_BLOCK = 50_000
+#: Unit pairs folded into paragraph pairs at a time (whole document pairs per block).
+FOLD_BLOCK = 2_000_000
 
 
 @dataclass
@@ -448,16 +452,20 @@ class Index:
         def exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return self._exact_units(live[a], live[b])
 
-        # without removed documents, every unit is live: pass views, not copies
+        # without removed documents, every unit is live: pass the columns, not copies
         everything = len(live) == len(cols["unit_doc"])
+
+        def sel(a: np.ndarray) -> np.ndarray:
+            return a if everything else a[live]
+
         res = analyze(
             config=self.config,
             threshold=threshold,
             sig=SignatureView(self._sigs, None if everything else live, self.workers),
-            unit_doc=cols["unit_doc"][live].astype(np.int64),
-            unit_para_global=pg[live],
-            unit_kind=cols["unit_kind"][live],
-            unit_ntok=cols["unit_ntok"][live],
+            unit_doc=sel(cols["unit_doc"]),
+            unit_para_global=sel(pg),
+            unit_kind=sel(cols["unit_kind"]),
+            unit_ntok=sel(cols["unit_ntok"]),
             para_ntok=cols["para_ntok"],
             doc_ntok=doc_ntok,
             exact=exact,
@@ -630,20 +638,27 @@ class Index:
         if dp is None:
             return
         seg_cut, fields, doc_a, doc_b, cov_a_l, cov_b_l, scores = dp
-        pa_l, pb_l, sa_l, ea_l, sb_l, eb_l, sim_l, ex_l, bp_l = (f.tolist() for f in fields)
-        sim_l = [round(x, 6) for x in sim_l]
         ntok, ids = self._doc_ntok, self._ids
-        for i, score in enumerate(scores):
-            if score < min_score:
-                continue
-            a, b = doc_a[i], doc_b[i]
-            lo, hi = int(seg_cut[i]), int(seg_cut[i + 1])
-            pms = tuple(
-                ParagraphMatch(pa_l[j], pb_l[j], sa_l[j], ea_l[j], sb_l[j], eb_l[j], sim_l[j], ex_l[j], bp_l[j])
-                for j in range(lo, hi)
-            )
-            na, nb = max(ntok[a], 1), max(ntok[b], 1)
-            yield DocPair(ids[a], ids[b], score, min(1.0, cov_a_l[i] / na), min(1.0, cov_b_l[i] / nb), pms)
+        # fields become Python objects a block of document pairs at a time (at a million
+        # articles all of them at once would take gigabytes)
+        for g0 in range(0, len(scores), PAIRS_BLOCK):
+            g1 = min(len(scores), g0 + PAIRS_BLOCK)
+            base = int(seg_cut[g0])
+            block = [f[base : int(seg_cut[g1])].tolist() for f in fields]
+            pa_l, pb_l, sa_l, ea_l, sb_l, eb_l, sim_l, ex_l, bp_l = block
+            sim_l = [round(x, 6) for x in sim_l]
+            for i in range(g0, g1):
+                score = scores[i]
+                if score < min_score:
+                    continue
+                a, b = doc_a[i], doc_b[i]
+                lo, hi = int(seg_cut[i]) - base, int(seg_cut[i + 1]) - base
+                pms = tuple(
+                    ParagraphMatch(pa_l[j], pb_l[j], sa_l[j], ea_l[j], sb_l[j], eb_l[j], sim_l[j], ex_l[j], bp_l[j])
+                    for j in range(lo, hi)
+                )
+                na, nb = max(ntok[a], 1), max(ntok[b], 1)
+                yield DocPair(ids[a], ids[b], score, min(1.0, cov_a_l[i] / na), min(1.0, cov_b_l[i] / nb), pms)
 
     def _doc_pairs(self, t: float, include_boilerplate: bool = False) -> tuple[Any, ...] | None:
         """Document pairs as arrays: paragraph-pair cuts and fields, documents, coverage, scores."""
@@ -674,8 +689,27 @@ class Index:
         cut = np.flatnonzero(key[1:] != key[:-1]) + 1
         g_start = np.concatenate([[0], cut]).astype(np.int64)
         n_g = len(g_start)
-        g = np.repeat(np.arange(n_g, dtype=np.int64), np.diff(np.append(g_start, len(key))))
-        seg_g, fields, cov_a, cov_b = _fold_paragraphs(cols, g, up[:, 0], up[:, 1], sims, exact, boiler, n_g)
+        del key
+        # folded a block of document pairs at a time: the fold's temporaries are a dozen arrays
+        # per unit pair (gigabytes at a million articles)
+        g_end = np.append(g_start[1:], len(up))
+        parts = []
+        g0 = 0
+        while g0 < n_g:
+            lo = int(g_start[g0])
+            g1 = max(g0 + 1, int(np.searchsorted(g_end, lo + FOLD_BLOCK, side="right")))
+            hi = int(g_end[g1 - 1])
+            g = np.repeat(np.arange(g1 - g0, dtype=np.int64), g_end[g0:g1] - g_start[g0:g1])
+            part = _fold_paragraphs(
+                cols, g, up[lo:hi, 0], up[lo:hi, 1], sims[lo:hi], exact[lo:hi], boiler[lo:hi], g1 - g0
+            )
+            parts.append((part[0] + g0, *part[1:]))
+            g0 = g1
+        seg_g = np.concatenate([p[0] for p in parts])
+        fields = [np.concatenate([p[1][k] for p in parts]) for k in range(len(parts[0][1]))]
+        cov_a = np.concatenate([p[2] for p in parts])
+        cov_b = np.concatenate([p[3] for p in parts])
+        del parts
         seg_cut = np.searchsorted(seg_g, np.arange(n_g + 1, dtype=np.int64))
         doc_a, doc_b = da[g_start].tolist(), db[g_start].tolist()
         cov_a_l, cov_b_l = cov_a.tolist(), cov_b.tolist()

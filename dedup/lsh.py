@@ -231,7 +231,7 @@ def _table_job(j: int) -> tuple[int, np.ndarray]:
 
 def bucket_pairs(
     sig: Bands,
-    ids: np.ndarray,
+    ids: np.ndarray | None,
     max_bucket: int,
     groups: np.ndarray | None = None,
     workers: int = 1,
@@ -245,11 +245,11 @@ def bucket_pairs(
     Pairs of units with the same ``groups`` value (e.g. the same document) are dropped. The
     result is sorted and free of repeats; repeats across bands are merged as bands go, so memory
     stays near the size of the result. With ``workers > 1`` the bands are shared out among that
-    many forked processes; the result is the same.
+    many forked processes; the result is the same. ``ids=None`` means the row numbers.
     """
-    ids = np.asarray(ids, dtype=np.int64)
+    ids = None if ids is None else np.asarray(ids, dtype=np.int64)
     workers = min(workers, sig.bands)
-    if workers > 1 and len(ids) > 1 and "fork" in mp.get_all_start_methods():
+    if workers > 1 and len(sig) > 1 and "fork" in mp.get_all_start_methods():
         _SHARED["job"] = (sig, ids, max_bucket, groups)
         try:
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
@@ -271,13 +271,13 @@ def _bucket_job(bands: list[int]) -> np.ndarray:
 
 
 def _bucket_keys(
-    sig: Bands, ids: np.ndarray, bands: Iterable[int], max_bucket: int, groups: np.ndarray | None
+    sig: Bands, ids: np.ndarray | None, bands: Iterable[int], max_bucket: int, groups: np.ndarray | None
 ) -> np.ndarray:
     """Sorted unique ``lo << 32 | hi`` candidate keys from the given bands."""
     out: list[np.ndarray] = []
     acc = np.empty(0, dtype=np.int64)
     pending = 0
-    n = len(ids)
+    n = len(sig)
     # Keys that differ only in the low bits used for the row share a bucket: a few more
     # candidates, which verification removes.
     bits = max(1, (n - 1).bit_length())
@@ -285,7 +285,9 @@ def _bucket_keys(
     for j in bands:
         packed = _pack(band_key(sig.band(j), j), bits)
         k = packed >> np.uint64(bits)
-        u = ids[(packed & mask).astype(np.int64)]
+        rows = (packed & mask).astype(np.int64)
+        u = rows if ids is None else ids[rows]
+        del packed, rows
         change = np.flatnonzero(k[1:] != k[:-1]) + 1
         starts = np.concatenate([[0], change])
         sizes = np.diff(np.concatenate([starts, [len(k)]]))

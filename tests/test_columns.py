@@ -190,3 +190,17 @@ def test_boilerplate_judged_in_chunks_gives_the_same_result(corpus, monkeypatch)
     chunked.add_many(corpus)
     assert (chunked.boilerplate(), list(chunked.pairs())) == expected
     assert expected[0]
+
+
+def test_pairs_folded_and_yielded_in_blocks_give_the_same_result(corpus, monkeypatch):
+    import dedup.index as index_module
+
+    whole = Index()
+    whole.add_many(corpus)
+    expected = list(whole.pairs()), list(whole.pairs(include_boilerplate=True, min_score=0.3))
+    monkeypatch.setattr(index_module, "FOLD_BLOCK", 7)
+    monkeypatch.setattr(index_module, "PAIRS_BLOCK", 3)
+    blocks = Index()
+    blocks.add_many(corpus)
+    assert (list(blocks.pairs()), list(blocks.pairs(include_boilerplate=True, min_score=0.3))) == expected
+    assert blocks.clusters() == whole.clusters()
