@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import Analysis, analyze, verify_pairs
+from .analysis import Analysis, analyze
 from .columns import Column, SignatureStore, SignatureView, TextStore
 from .config import IndexConfig
 from .errors import (
@@ -540,11 +540,13 @@ class Index:
         # boilerplate candidates are flagged (and only found at all with include_boilerplate)
         boiler = analysis.unit_boilerplate[np.searchsorted(live, unit)]
 
-        def estimate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return np.asarray((q.sig[a] == self._sigs.take(b)).mean(axis=1), dtype=np.float32)
-
-        ok, sims, is_exact = verify_pairs(estimate, t, exact, qrow, unit, exact_all=True)
-        qrow, unit, sims, is_exact, boiler = qrow[ok], unit[ok], sims[ok], is_exact[ok], boiler[ok]
+        # Every candidate gets the exact Jaccard of its shingle sets: one contiguous read of each
+        # candidate's shingle hashes, where a MinHash estimate would read its signature from
+        # every band (random reads across files when the index is on disk).
+        sims = exact(qrow, unit)
+        ok = sims >= t - 1e-9
+        qrow, unit, sims, boiler = qrow[ok], unit[ok], sims[ok], boiler[ok]
+        is_exact = np.ones(len(qrow), dtype=bool)
         by_doc: dict[int, list[int]] = defaultdict(list)
         udoc = cols["unit_doc"][unit]
         for i, d in enumerate(udoc.tolist()):
