@@ -26,27 +26,27 @@ _P = np.uint64(0x100000001B3)
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """uint64 key of every band of every ``(n, num_perm)`` signature: shape ``(n, bands)``."""
     sig = np.asarray(sig)
-    out = np.empty((len(sig), bands), dtype=np.uint64)
-    for j in range(bands):
-        out[:, j] = band_key(sig[:, j * rows : (j + 1) * rows], j)
-    return out
+    return band_key(sig[:, : bands * rows].reshape(len(sig), bands, rows), np.arange(bands))
 
 
-def band_key(values: np.ndarray, band: int, *, chunk: int = 1 << 20) -> np.ndarray:
+def band_key(values: np.ndarray, band: int | np.ndarray, *, chunk: int = 1 << 20) -> np.ndarray:
     """uint64 key of band number ``band`` from its ``(n, rows)`` signature values.
 
-    Works through ``values`` (which may be memory-mapped) in chunks of ``chunk`` rows.
+    ``values`` may also be ``(n, bands, rows)`` with ``band`` an array of the ``bands`` band
+    numbers: then the keys of all those bands, ``(n, bands)``. Works through ``values`` (which
+    may be memory-mapped) in chunks of ``chunk`` rows.
     """
+    values = values if isinstance(values, np.ndarray) else np.asarray(values)
     n = len(values)
-    rows = values.shape[1] if values.ndim == 2 else 0
-    out = np.empty(n, dtype=np.uint64)
-    salt = np.uint64(band) << np.uint64(56)
+    rows = values.shape[-1] if values.ndim >= 2 else 0
+    out = np.empty(values.shape[:-1] if values.ndim >= 2 else (n,), dtype=np.uint64)
+    salt = np.asarray(band, dtype=np.uint64) << np.uint64(56)
     for lo in range(0, n, chunk):
         cols = np.asarray(values[lo : lo + chunk])
-        acc = np.zeros(len(cols), dtype=np.uint64)
+        acc = np.zeros(cols.shape[:-1] if cols.ndim >= 2 else (len(cols),), dtype=np.uint64)
         for j in range(rows):
             acc *= _P
-            acc += cols[:, j]
+            acc += cols[..., j]
         acc ^= salt
         out[lo : lo + chunk] = fmix64(acc)
     return out
@@ -89,7 +89,8 @@ class BandTable:
 
     All bands live in one sorted uint64 array: the band number in the top bits, then the band
     key, then the row in the low ``bits`` bits. A lookup of every band of every query signature
-    is then two ``searchsorted`` calls. Memory: 8 bytes per signature per band. Keys are
+    is then one vectorized binary search, narrowed by a first-level index on the top bits.
+    Memory: 8 bytes per signature per band (plus at most 128 MB of index). Keys are
     compared on their remaining ``64 - band bits - bits`` bits: a few extra candidates, which
     callers verify.
 
@@ -160,16 +161,8 @@ class BandTable:
         """Packed query keys (row bits zero), shape ``(n_query, bands)``."""
         mask = np.uint64((1 << self.bits) - 1)
         top = np.uint64(64 - self.band_bits)
-        b, r = self.bands, self.rows
-        # band_key of every band at once (same values)
-        vals = np.asarray(query_sig)[:, : b * r].reshape(len(query_sig), b, r).astype(np.uint64)
-        acc = np.zeros((len(query_sig), b), dtype=np.uint64)
-        for j in range(r):
-            acc *= _P
-            acc += vals[:, :, j]
-        band = np.arange(b, dtype=np.uint64)
-        acc ^= band << np.uint64(56)
-        k = fmix64(acc)
+        k = band_keys(np.asarray(query_sig), self.bands, self.rows)
+        band = np.arange(self.bands, dtype=np.uint64)
         return (band << top) | ((k >> np.uint64(self.band_bits)) & ~mask)
 
     def lookup(self, query_sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
