@@ -14,14 +14,14 @@ file sequentially and holds one band in memory.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import os
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
+
+from .parallel import fork_map
 
 __all__ = ["Column", "SignatureStore", "SignatureView", "TextStore"]
 
@@ -180,17 +180,12 @@ class SignatureStore:
         a = np.asarray(a, dtype=np.int64)
         b = np.asarray(b, dtype=np.int64)
         parts = range(len(self.parts))
-        workers = min(workers, len(self.parts))
-        if workers > 1 and len(a) >= PARALLEL_MIN_PAIRS and "fork" in mp.get_all_start_methods():
-            self.consolidate()
-            _SHARED["counts"] = (self, a, b)
-            try:
-                with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-                    done = list(pool.map(_counts_job, [list(parts[w::workers]) for w in range(workers)]))
-            finally:
-                _SHARED.clear()
-            return np.asarray(np.sum(done, axis=0, dtype=np.int32))
-        return self._counts(a, b, parts)
+        workers = 1 if len(a) < PARALLEL_MIN_PAIRS else max(1, min(workers, len(parts)))
+        self.consolidate()  # before forking: workers then share one copy
+        out = np.zeros(len(a), dtype=np.int32)
+        for counts in fork_map(_counts_job, (self, a, b), [parts[w::workers] for w in range(workers)], workers):
+            out += counts
+        return out
 
     def _counts(self, a: np.ndarray, b: np.ndarray, parts: Iterable[int], chunk: int = 1 << 20) -> np.ndarray:
         out = np.zeros(len(a), dtype=np.int32)
@@ -224,13 +219,10 @@ class SignatureStore:
 #: Pairs from which :meth:`SignatureStore.equal_counts` is worth forking workers for.
 PARALLEL_MIN_PAIRS = 200_000
 
-_SHARED: dict[str, Any] = {}
 
-
-def _counts_job(parts: list[int]) -> np.ndarray:
-    store, a, b = _SHARED["counts"]
-    counts: np.ndarray = store._counts(a, b, parts)
-    return counts
+def _counts_job(shared: tuple[SignatureStore, np.ndarray, np.ndarray], parts: Iterable[int]) -> np.ndarray:
+    store, a, b = shared
+    return store._counts(a, b, parts)
 
 
 class SignatureView:

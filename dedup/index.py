@@ -164,8 +164,6 @@ class Index:
         self._doc_ntok: list[int] = []
         self._doc_para0: list[int] = []  # global index of each document's first paragraph
         self._n_para = 0
-        self._n_units = 0
-        self._n_shingles = 0
         self._chunks: dict[str, list[np.ndarray]] = {c: [] for c in _COLUMNS}
         self._cols: dict[str, np.ndarray] | None = None
         self._live: np.ndarray | None = None
@@ -375,13 +373,11 @@ class Index:
         c["para_end"].append(f.para_end)
         c["para_ntok"].append(f.para_ntok)
         c["para_doc"].append(f.para_doc + base_doc)
-        base_sh = self._n_shingles
+        base_sh = len(self._shingles)
         c["para_sh0"].append(f.para_sh0 + base_sh)
         c["unit_sh0"].append(f.unit_sh0 + base_sh)
         self._shingles.append(f.shingles)
-        self._n_shingles += len(f.shingles)
         self._n_para += len(f.para_doc)
-        self._n_units += f.n_units
         self._invalidate()
 
     def _invalidate(self) -> None:

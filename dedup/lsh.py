@@ -7,15 +7,14 @@ keys in a per-band sort, so building is a few ``argsort`` calls and a lookup is 
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from .parallel import fork_map
 from .shingles import fmix64
 
 __all__ = ["band_key", "band_keys", "Bands", "ArrayBands", "BandTable", "bucket_pairs", "sorted_unique"]
@@ -126,21 +125,10 @@ class BandTable:
         else:
             with open(tmp, "wb") as f:
                 f.truncate(total * 8)
-        workers = min(workers, self.bands)
-        if workers > 1 and n > 1 and "fork" in mp.get_all_start_methods():
-            _SHARED["table"] = (sig, self.bits, self.band_bits, tmp)
-            try:
-                with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-                    for j, packed in pool.map(_table_job, range(self.bands)):
-                        if out is not None:
-                            out[j * n : (j + 1) * n] = packed
-            finally:
-                _SHARED.clear()
-        else:
-            for j in range(self.bands):
-                packed = _table_band(sig, self.bits, self.band_bits, j, tmp)
-                if out is not None:
-                    out[j * n : (j + 1) * n] = packed
+        shared = (sig, self.bits, self.band_bits, tmp)
+        for j, packed in enumerate(fork_map(_table_band, shared, range(self.bands), workers if n > 1 else 1)):
+            if out is not None:
+                out[j * n : (j + 1) * n] = packed
         if out is None:
             assert path is not None and tmp is not None
             # a new file replaces the old one atomically: memory maps of an older table stay valid
@@ -202,8 +190,9 @@ class BandTable:
             hi = np.where(active & ~go_right, mid, hi)
 
 
-def _table_band(sig: Bands, bits: int, band_bits: int, j: int, path: Path | None) -> np.ndarray:
-    """Sorted packed values of band ``j``; written at the band's place in ``path`` when given."""
+def _table_band(shared: tuple[Bands, int, int, Path | None], j: int) -> np.ndarray:
+    """Sorted packed values of band ``j``; written at the band's place in the file when given."""
+    sig, bits, band_bits, path = shared
     n = len(sig)
     mask = np.uint64((1 << bits) - 1)
     key = (band_key(sig.band(j), j) >> np.uint64(band_bits)) & ~mask
@@ -215,11 +204,6 @@ def _table_band(sig: Bands, bits: int, band_bits: int, j: int, path: Path | None
             f.write(packed.tobytes())
         return np.empty(0, dtype=np.uint64)
     return packed
-
-
-def _table_job(j: int) -> tuple[int, np.ndarray]:
-    sig, bits, band_bits, path = _SHARED["table"]
-    return j, _table_band(sig, bits, band_bits, j, path)
 
 
 def bucket_pairs(
@@ -241,32 +225,16 @@ def bucket_pairs(
     many forked processes; the result is the same. ``ids=None`` means the row numbers.
     """
     ids = None if ids is None else np.asarray(ids, dtype=np.int64)
-    workers = min(workers, sig.bands)
-    if workers > 1 and len(sig) > 1 and "fork" in mp.get_all_start_methods():
-        _SHARED["job"] = (sig, ids, max_bucket, groups)
-        try:
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-                parts = list(pool.map(_bucket_job, [list(range(w, sig.bands, workers)) for w in range(workers)]))
-        finally:
-            _SHARED.clear()
-        acc = _merge(np.empty(0, dtype=np.int64), parts)
-    else:
-        acc = _bucket_keys(sig, ids, range(sig.bands), max_bucket, groups)
+    workers = max(1, min(workers, sig.bands)) if len(sig) > 1 else 1
+    shared = (sig, ids, max_bucket, groups)
+    parts = list(fork_map(_bucket_keys, shared, [range(w, sig.bands, workers) for w in range(workers)], workers))
+    acc = parts[0] if len(parts) == 1 else _merge(np.empty(0, dtype=np.int64), parts)
     return np.stack([acc >> 32, acc & 0xFFFFFFFF], axis=1)
 
 
-_SHARED: dict[str, Any] = {}
-
-
-def _bucket_job(bands: list[int]) -> np.ndarray:
-    sig, ids, max_bucket, groups = _SHARED["job"]
-    return _bucket_keys(sig, ids, bands, max_bucket, groups)
-
-
-def _bucket_keys(
-    sig: Bands, ids: np.ndarray | None, bands: Iterable[int], max_bucket: int, groups: np.ndarray | None
-) -> np.ndarray:
+def _bucket_keys(shared: tuple[Bands, np.ndarray | None, int, np.ndarray | None], bands: Iterable[int]) -> np.ndarray:
     """Sorted unique ``lo << 32 | hi`` candidate keys from the given bands."""
+    sig, ids, max_bucket, groups = shared
     out: list[np.ndarray] = []
     acc = np.empty(0, dtype=np.int64)
     pending = 0

@@ -9,11 +9,11 @@ code runs per shingle.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
+
+from .parallel import fork_map
 
 __all__ = ["fmix64", "window_hashes", "ramp", "set_jaccard"]
 
@@ -122,15 +122,10 @@ def set_jaccard(
     out = np.ones(m, dtype=np.float32)
     if m == 0:
         return out
-    if workers > 1 and m >= PARALLEL_MIN_PAIRS and "fork" in mp.get_all_start_methods():
-        _SHARED["jaccard"] = (sh_a, start_a, len_a, sh_b, start_b, len_b, chunk)
+    if workers > 1 and m >= PARALLEL_MIN_PAIRS:
         cuts = np.linspace(0, m, workers + 1).astype(np.int64).tolist()
-        try:
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-                parts = list(pool.map(_jaccard_job, zip(cuts[:-1], cuts[1:])))
-        finally:
-            _SHARED.clear()
-        return np.concatenate(parts)
+        shared = (sh_a, start_a, len_a, sh_b, start_b, len_b, chunk)
+        return np.concatenate(list(fork_map(_jaccard_job, shared, zip(cuts[:-1], cuts[1:]), workers)))
     cost = np.cumsum(len_a + len_b)
     lo = 0
     while lo < m:
@@ -154,10 +149,8 @@ def set_jaccard(
 #: Pairs from which :func:`set_jaccard` is worth forking workers for.
 PARALLEL_MIN_PAIRS = 100_000
 
-_SHARED: dict[str, Any] = {}
 
-
-def _jaccard_job(span: tuple[int, int]) -> np.ndarray:
-    sh_a, start_a, len_a, sh_b, start_b, len_b, chunk = _SHARED["jaccard"]
+def _jaccard_job(shared: tuple[Any, ...], span: tuple[int, int]) -> np.ndarray:
+    sh_a, start_a, len_a, sh_b, start_b, len_b, chunk = shared
     lo, hi = span
     return set_jaccard(sh_a, start_a[lo:hi], len_a[lo:hi], sh_b, start_b[lo:hi], len_b[lo:hi], chunk=chunk)

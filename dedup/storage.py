@@ -303,8 +303,6 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
     index._doc_ntok = arr("doc_ntok").tolist()
     index._doc_para0 = arr("doc_para0").tolist()
     index._n_para = len(cols["para_doc"])
-    index._n_units = len(cols["unit_doc"])
-    index._n_shingles = len(index._shingles)
     index._chunks = {key: [cols[key]] for key in cols}
     index._invalidate()
     return index

@@ -204,3 +204,17 @@ def test_pairs_folded_and_yielded_in_blocks_give_the_same_result(corpus, monkeyp
     blocks.add_many(corpus)
     assert (list(blocks.pairs()), list(blocks.pairs(include_boilerplate=True, min_score=0.3))) == expected
     assert blocks.clusters() == whole.clusters()
+
+
+def test_fork_map_keeps_job_order_in_workers_and_in_process():
+    from dedup.parallel import fork_map
+
+    data = np.arange(1000)
+
+    def job(shared, k):
+        return int(shared[k::7].sum()), k
+
+    want = [job(data, k) for k in range(7)]
+    assert list(fork_map(job, data, range(7), 2)) == want
+    assert list(fork_map(job, data, range(7), 1)) == want
+    assert list(fork_map(job, data, [], 2)) == []
