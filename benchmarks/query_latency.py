@@ -18,7 +18,7 @@ from pathlib import Path
 from .corpus import corpus_path, read_records
 from .measure import peak_rss_bytes
 from .report import RESULTS, machine
-from .systems import _query_latency
+from .systems import measure_queries
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     idx.add_many(((r["id"], r["text"]) for r in read_records(corpus_path(a.size))), workers=a.workers)
     add_s = time.perf_counter() - t0
-    q = _query_latency(idx, list(idx), a.queries)
+    q = measure_queries(idx, list(idx), a.queries)
     out = {
         "size": a.size,
         "workers": a.workers,

@@ -56,7 +56,7 @@ def run_dedup(
     peak = peak_rss_bytes()
     peak_child = peak_rss_children_bytes()
     doc_ids = list(idx)
-    query = _query_latency(idx, doc_ids, queries) if queries else {}
+    query = measure_queries(idx, doc_ids, queries) if queries else {}
     table = ParagraphTable(doc_ids, [idx.paragraphs(d) for d in doc_ids])
     idx.close()
     a0 = np.array([table.global_id(a, 0) for a, _, _ in found], dtype=np.int64)
@@ -87,7 +87,7 @@ def run_dedup(
     }
 
 
-def _query_latency(idx: Any, doc_ids: list[str], n: int) -> dict[str, Any]:
+def measure_queries(idx: Any, doc_ids: list[str], n: int) -> dict[str, Any]:
     step = max(1, len(doc_ids) // n)
     texts = [idx.text(d) for d in doc_ids[::step][:n]]
     t0 = time.perf_counter()

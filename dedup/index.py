@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -658,7 +658,7 @@ class Index:
                 na, nb = max(ntok[a], 1), max(ntok[b], 1)
                 yield DocPair(ids[a], ids[b], score, min(1.0, cov_a_l[i] / na), min(1.0, cov_b_l[i] / nb), pms)
 
-    def _doc_pairs(self, t: float, include_boilerplate: bool = False) -> tuple[Any, ...] | None:
+    def _doc_pairs(self, t: float, include_boilerplate: bool = False) -> _DocPairs | None:
         """Document pairs as arrays: paragraph-pair cuts and fields, documents, coverage, scores."""
         analysis, live = self._analyze(t)
         cols = self._columns()
@@ -715,7 +715,7 @@ class Index:
         scores = [_score(ca, cb, ntok[a], ntok[b]) for a, b, ca, cb in zip(doc_a, doc_b, cov_a_l, cov_b_l)]
         if not include_boilerplate:
             self._edges = {t: (doc_a, doc_b, scores)}
-        return seg_cut, fields, doc_a, doc_b, cov_a_l, cov_b_l, scores
+        return _DocPairs(seg_cut, fields, doc_a, doc_b, cov_a_l, cov_b_l, scores)
 
     def clusters(self, *, threshold: float | None = None, min_score: float = 0.0) -> list[Cluster]:
         """Groups of two or more documents linked by reuse (boilerplate excluded).
@@ -731,7 +731,7 @@ class Index:
             dp = self._doc_pairs(t)
             if dp is None:
                 return []
-            edges = (dp[2], dp[3], dp[6])
+            edges = (dp.doc_a, dp.doc_b, dp.scores)
         doc_a, doc_b, scores = edges[0], edges[1], np.asarray(edges[2], dtype=np.float64)
         if not len(doc_a):
             return []
@@ -877,6 +877,19 @@ class Index:
         self.config.require_same(other.config, "the other index")
         recs = [(d, other.text(d), other.metadata(d)) for d in other]
         self.add_many(recs)
+
+
+class _DocPairs(NamedTuple):
+    """Document pairs of an analysis: paragraph pairs of pair ``i`` are
+    ``fields[k][seg_cut[i]:seg_cut[i + 1]]``; documents, covered words and score per pair."""
+
+    seg_cut: np.ndarray
+    fields: list[np.ndarray]
+    doc_a: list[int]
+    doc_b: list[int]
+    cov_a: list[int]
+    cov_b: list[int]
+    scores: list[float]
 
 
 def _record_id(rec: Any) -> str:
