@@ -1,6 +1,6 @@
 """Word shingles: hashes of every run of ``shingle_size`` consecutive token hashes.
 
-Token hashes are ``xxh3_64(token, seed)`` (see :func:`dedup.text.token_hashes`). A shingle of
+Token hashes come from :func:`dedup.text.token_hashes`. A shingle of
 tokens ``t0 .. t(w-1)`` hashes to ``fmix64(poly(t0 .. t(w-1)) ^ w)`` where ``poly`` is the
 polynomial ``((t0 * P + t1) * P + t2) ...`` modulo 2**64 and ``fmix64`` is the 64-bit finalizer of
 MurmurHash3. Both are computed for all windows of a token array at once with numpy, so no Python

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["save_index", "load_index", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "dedup-index"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _ARRAYS = (
     "unit_doc",
     "unit_para",

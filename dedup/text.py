@@ -25,7 +25,6 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
-import xxhash
 
 from .errors import EmptyDocumentError, InvalidTextError, InvalidTypeError
 
@@ -201,12 +200,20 @@ def _bmp_word_table() -> np.ndarray:
     return _BMP_WORD
 
 
-def _word_bounds(text: str, ascii_text: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end offsets of the word-character runs of ``text``, vectorized."""
+def _code_units(text: str, ascii_text: bool) -> np.ndarray:
+    """One array element per character of ``text`` (uint8 for ASCII text, else uint32 code points)."""
     if ascii_text:
-        is_word = _ASCII_WORD[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+def _word_bounds(text: str, ascii_text: bool, cps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the word-character runs of ``text``, vectorized."""
+    if cps is None:
+        cps = _code_units(text, ascii_text)
+    if ascii_text:
+        is_word = _ASCII_WORD[cps]
     else:
-        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
         table = _bmp_word_table()
         is_word = table[np.minimum(cps, 0xFFFF)]
         astral = np.flatnonzero(cps > 0xFFFF)
@@ -216,60 +223,110 @@ def _word_bounds(text: str, ascii_text: bool) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-class _HashCache:
-    """Memo of token -> xxh3_64 for one seed, so frequent words are hashed once.
+# Token hashes: a polynomial over the code points of the normal form, modulo 2**64, then
+# MurmurHash3's 64-bit finalizer. The polynomial of every token of a whole batch comes from one
+# prefix sum: with H[j] = sum(c[i] * Q**i for i < j), the token [s, e) has
+# sum(c[s + k] * Q**k) = (H[e] - H[s]) * Q**-s (Q is odd, so it has an inverse modulo 2**64).
+_Q = 0xC2B2AE3D27D4EB4F
+_M64 = (1 << 64) - 1
+_LEN_MULT = np.uint64(0x9E3779B97F4A7C15)
+# Characters per prefix-sum pass: bounds the power tables (2 x 8 bytes per character).
+_HASH_CHUNK = 1 << 20
 
-    With ``normalize``, keys are raw spellings and the hash is that of their normal form, so
-    :func:`normalize_word` also runs once per distinct spelling.
+
+def _inverse64(q: int) -> int:
+    x = q
+    for _ in range(6):  # Newton's iteration doubles the correct low bits: 3 -> 192
+        x = (x * (2 - q * x)) & _M64
+    return x
+
+
+_QINV = _inverse64(_Q)
+_POWERS: tuple[np.ndarray, np.ndarray] = (np.ones(1, np.uint64), np.ones(1, np.uint64))
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``Q**i`` and ``Q**-i`` modulo 2**64 for ``i < n`` (a process-wide table grown on demand)."""
+    global _POWERS
+    if len(_POWERS[0]) < n:
+        m = max(n, _HASH_CHUNK + 1)
+        tables = []
+        for q in (_Q, _QINV):
+            p = np.full(m, q, dtype=np.uint64)
+            p[0] = 1
+            tables.append(np.cumprod(p, dtype=np.uint64))  # wraps modulo 2**64
+        _POWERS = (tables[0], tables[1])
+    return _POWERS
+
+
+def _seed_key(seed: int) -> np.uint64:
+    x = (int(seed) + 0x632BE59BD9B4E019) & _M64
+    x = ((x ^ (x >> 33)) * 0xFF51AFD7ED558CCD) & _M64
+    x = ((x ^ (x >> 33)) * 0xC4CEB9FE1A85EC53) & _M64
+    return np.uint64(x ^ (x >> 33))
+
+
+def _span_hashes(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray, seed: int) -> np.ndarray:
+    """Token hash of every span ``[starts[i], ends[i])`` of ``chars`` (code points of normal forms).
+
+    Spans must be sorted and disjoint. Work is done in passes of about :data:`_HASH_CHUNK`
+    characters, each cut between two spans.
     """
+    from .shingles import fmix64
 
-    __slots__ = ("seed", "normalize", "table")
-    MAX_ENTRIES = 4_000_000
-
-    def __init__(self, seed: int, normalize: bool = False) -> None:
-        self.seed = seed
-        self.normalize = normalize
-        self.table: dict[str, int] = {}
-
-    def __call__(self, words: list[str]) -> np.ndarray:
-        table = self.table
-        if len(table) > self.MAX_ENTRIES:
-            table.clear()
-        seed = self.seed
-        digest = xxhash.xxh3_64_intdigest
-        for w in set(words).difference(table):
-            form = normalize_word(w) if self.normalize else w
-            table[w] = digest(form.encode("utf-8", "surrogatepass"), seed)
-        return np.fromiter(map(table.__getitem__, words), dtype=np.uint64, count=len(words))
-
-
-_CACHES: dict[int, _HashCache] = {}
+    starts = np.asarray(starts, dtype=np.int64)
+    ends = np.asarray(ends, dtype=np.int64)
+    n = len(starts)
+    poly = np.empty(n, dtype=np.uint64)
+    t0 = 0
+    while t0 < n:
+        base = int(starts[t0])
+        t1 = max(int(np.searchsorted(ends, base + _HASH_CHUNK, side="right")), t0 + 1)
+        top = int(ends[t1 - 1])
+        pw, ipw = _powers(top - base + 1)
+        v = chars[base:top].astype(np.uint64)
+        v *= pw[: top - base]
+        prefix = np.zeros(top - base + 1, dtype=np.uint64)
+        np.cumsum(v, out=prefix[1:])
+        s = starts[t0:t1] - base
+        poly[t0:t1] = (prefix[ends[t0:t1] - base] - prefix[s]) * ipw[s]
+        t0 = t1
+    poly += (ends - starts).astype(np.uint64) * _LEN_MULT
+    poly ^= _seed_key(seed)
+    return fmix64(poly)
 
 
 def token_hashes(words: list[str], seed: int = 0) -> np.ndarray:
-    """64-bit hash of each normalized token: ``xxh3_64(utf8(word), seed)``, as uint64.
+    """64-bit hash of each normalized token, as uint64.
 
-    Stable across processes, machines and Python's hash randomization.
+    The hash of a word with code points ``c0 .. c(L-1)`` is
+    ``fmix64((sum(ci * Q**i) + L * G) ^ key(seed))`` modulo 2**64, with fixed odd constants ``Q``
+    and ``G``, MurmurHash3's 64-bit finalizer ``fmix64``, and ``key`` a mix of the seed. It is
+    computed for all words at once with numpy, and is stable across processes, machines and
+    Python's hash randomization.
 
-    >>> int(token_hashes(["pskov"], seed=1)[0]) == xxhash.xxh3_64_intdigest(b"pskov", 1)
-    True
+    >>> h = token_hashes(["pskov", "ukraine", "pskov"], seed=1)
+    >>> h.dtype.name, bool(h[0] == h[2]), bool(h[0] == h[1])
+    ('uint64', True, False)
+    >>> bool(token_hashes(["pskov"], seed=2)[0] == h[0])
+    False
     """
-    cache = _CACHES.get(seed)
-    if cache is None:
-        cache = _CACHES[seed] = _HashCache(seed)
-    return cache(words)
-
-
-_RAW_CACHES: dict[int, _HashCache] = {}
+    if not words:
+        return np.empty(0, dtype=np.uint64)
+    joined = "\n".join(words)
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    starts = np.zeros(len(words), dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    return _span_hashes(_code_units(joined, joined.isascii()), starts, starts + lengths, seed)
 
 
 def batch_tokens(texts: list[str], seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Tokens of many texts at once: one regex pass and one vectorized offset pass per batch.
+    """Tokens of many texts at once, vectorized over the whole batch.
 
     Returns ``(starts, ends, hashes, doc_tok0)``: int32 character offsets of every token into
-    its own text, the token hashes of :func:`token_hashes` (xxh3_64 of the normal form), and
-    int64 ``doc_tok0`` with ``len(texts) + 1`` entries, the first token of each text. The tokens
-    are exactly those of :func:`tokenize` on each text.
+    its own text, the token hashes of :func:`token_hashes` (of the normal form), and int64
+    ``doc_tok0`` with ``len(texts) + 1`` entries, the first token of each text. The tokens are
+    exactly those of :func:`tokenize` on each text.
     """
     joined, bases = join_texts(texts)
     return joined_tokens(joined, bases, seed)
@@ -286,18 +343,30 @@ def join_texts(texts: list[str]) -> tuple[str, np.ndarray]:
     return "\n".join(texts), bases
 
 
+_UPPER_A = np.uint32(ord("A"))
+
+
 def joined_tokens(joined: str, bases: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`batch_tokens` on a text made by :func:`join_texts`."""
-    raw = (_WORD_RE if _COMBINING_RE.search(joined) else _ALNUM_RE).findall(joined)
-    starts, ends = _word_bounds(joined, joined.isascii())
-    if len(starts) != len(raw):  # cannot happen when the table mirrors the regex; stay exact
-        spans = [m.span() for m in _WORD_RE.finditer(joined)]
-        starts = np.array([a for a, _ in spans], dtype=np.int64)
-        ends = np.array([b for _, b in spans], dtype=np.int64)
-    cache = _RAW_CACHES.get(seed)
-    if cache is None:
-        cache = _RAW_CACHES[seed] = _HashCache(seed, normalize=True)
-    hashes = cache(raw)
+    """:func:`batch_tokens` on a text made by :func:`join_texts`.
+
+    Tokens are the word-character runs (a table lookup per character); ASCII tokens are lowered
+    and hashed in bulk; only tokens with a non-ASCII character go through
+    :func:`normalize_word` one by one (NFKC and case folding can change their length).
+    """
+    ascii_text = joined.isascii()
+    cps = _code_units(joined, ascii_text)
+    starts, ends = _word_bounds(joined, ascii_text, cps)
+    wide = cps.astype(np.uint32)
+    wide += ((wide - _UPPER_A) < np.uint32(26)).view(np.uint8) * np.uint32(32)  # ASCII lower case
+    hashes = _span_hashes(wide, starts, ends, seed)
+    del wide
+    if not ascii_text:
+        above = np.zeros(len(cps) + 1, dtype=np.int64)
+        np.cumsum(cps > 127, out=above[1:])
+        odd = np.flatnonzero(above[ends] > above[starts])
+        if len(odd):
+            words = [normalize_word(joined[s:e]) for s, e in zip(starts[odd].tolist(), ends[odd].tolist())]
+            hashes[odd] = token_hashes(words, seed)
     doc_tok0 = np.searchsorted(starts, bases).astype(np.int64)
     doc_tok0[-1] = len(starts)
     base_of = np.repeat(bases[:-1], np.diff(doc_tok0))
