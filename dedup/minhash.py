@@ -14,7 +14,7 @@ estimate (fraction of equal values) is the same number datasketch computes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -46,14 +46,37 @@ def premix(hashes: np.ndarray) -> np.ndarray:
     return h
 
 
+@overload
+def signatures(
+    hashes: np.ndarray,
+    set_starts: np.ndarray,
+    perms: tuple[np.ndarray, np.ndarray],
+    *,
+    chunk: int = ...,
+    unions: None = ...,
+) -> np.ndarray: ...
+
+
+@overload
+def signatures(
+    hashes: np.ndarray,
+    set_starts: np.ndarray,
+    perms: tuple[np.ndarray, np.ndarray],
+    *,
+    chunk: int = ...,
+    unions: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 def signatures(
     hashes: np.ndarray,
     set_starts: np.ndarray,
     perms: tuple[np.ndarray, np.ndarray],
     *,
     chunk: int = CHUNK_SHINGLES,
-) -> np.ndarray:
-    """MinHash signatures of consecutive shingle sets.
+    unions: np.ndarray | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """MinHash signatures of consecutive shingle sets (and, optionally, of unions of them).
 
     Args:
         hashes: shingle hashes of all sets, set after set (uint64; the low 32 bits are used).
@@ -61,15 +84,23 @@ def signatures(
             element 0 (every set non-empty).
         perms: ``(a, b)`` from :func:`permutations`.
         chunk: shingles per numpy call (memory bound of the temporary block).
+        unions: optional int64 indexes into ``set_starts``, strictly increasing from 0: union
+            ``u`` is the sets ``unions[u] .. unions[u + 1] - 1``. Its signature is the
+            elementwise minimum of theirs (the MinHash of the union), reduced while the sets'
+            values are still in cache.
 
     Returns:
-        uint32 array of shape ``(len(set_starts), num_perm)``.
+        uint32 array of shape ``(len(set_starts), num_perm)``; with ``unions``, a pair of that
+        array and the ``(len(unions), num_perm)`` union signatures.
 
     >>> perms = permutations(16, seed=1)
     >>> h = np.array([5, 6, 7, 5, 6, 7, 9], dtype=np.uint64)
     >>> sig = signatures(h, np.array([0, 3]), perms)
     >>> sig.shape, bool((sig[0] == signatures(h[:3], np.array([0]), perms)[0]).all())
     ((2, 16), True)
+    >>> sig, union = signatures(h, np.array([0, 3, 5]), perms, unions=np.array([0]))
+    >>> bool((union[0] == signatures(h, np.array([0]), perms)[0]).all())
+    True
     """
     hashes = premix(hashes)
     set_starts = np.asarray(set_starts, dtype=np.int64)
@@ -77,25 +108,35 @@ def signatures(
     num_perm = len(a)
     n_sets = len(set_starts)
     out = np.empty((n_sets, num_perm), dtype=np.uint32)
+    groups = np.arange(n_sets, dtype=np.int64) if unions is None else np.asarray(unions, dtype=np.int64)
+    union_out = np.empty((len(groups), num_perm), dtype=np.uint32)
     if n_sets == 0:
-        return out
+        return out if unions is None else (out, union_out)
     if set_starts[0] != 0 or (n_sets > 1 and np.any(np.diff(set_starts) <= 0)) or set_starts[-1] >= len(hashes):
         raise InvalidParameterError("set_starts must start at 0 and increase strictly (no empty set)")
+    if len(groups) == 0 or groups[0] != 0 or np.any(np.diff(groups) <= 0) or groups[-1] >= n_sets:
+        raise InvalidParameterError("unions must start at 0 and increase strictly, below the number of sets")
     a_col = a[:, None]
     b_col = b[:, None]
     set_ends = np.append(set_starts[1:], len(hashes))
+    group_end_set = np.append(groups[1:], n_sets)
+    group_ends = set_ends[group_end_set - 1]
     first = 0
-    while first < n_sets:
-        # take whole sets until the chunk is full (at least one set, however large)
-        limit = set_starts[first] + chunk
-        last = int(np.searchsorted(set_ends, limit, side="right"))
-        last = max(last, first + 1)
-        lo, hi = int(set_starts[first]), int(set_ends[last - 1])
+    n_groups = len(groups)
+    while first < n_groups:
+        # take whole unions until the chunk is full (at least one, however large)
+        s0 = int(groups[first])
+        last = max(int(np.searchsorted(group_ends, set_starts[s0] + chunk, side="right")), first + 1)
+        s1 = int(group_end_set[last - 1])
+        lo, hi = int(set_starts[s0]), int(group_ends[last - 1])
         block = np.multiply(a_col, hashes[None, lo:hi])
         block += b_col
-        out[first:last] = np.minimum.reduceat(block, set_starts[first:last] - lo, axis=1).T
+        mins = np.minimum.reduceat(block, set_starts[s0:s1] - lo, axis=1)
+        out[s0:s1] = mins.T
+        if unions is not None:
+            union_out[first:last] = np.minimum.reduceat(mins, groups[first:last] - s0, axis=1).T
         first = last
-    return out
+    return out if unions is None else (out, union_out)
 
 
 def jaccard_estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray | float:

@@ -360,10 +360,12 @@ def joined_tokens(joined: str, bases: np.ndarray, seed: int) -> tuple[np.ndarray
     wide += ((wide - _UPPER_A) < np.uint32(26)).view(np.uint8) * np.uint32(32)  # ASCII lower case
     hashes = _span_hashes(wide, starts, ends, seed)
     del wide
-    if not ascii_text:
-        above = np.zeros(len(cps) + 1, dtype=np.int64)
-        np.cumsum(cps > 127, out=above[1:])
-        odd = np.flatnonzero(above[ends] > above[starts])
+    if not ascii_text and len(starts):
+        # tokens holding a non-ASCII character: the token (if any) around each such character
+        wide_at = np.flatnonzero(cps > 127)
+        tok = np.searchsorted(starts, wide_at, side="right") - 1
+        inside = (tok >= 0) & (wide_at < ends[np.maximum(tok, 0)])
+        odd = np.unique(tok[inside])
         if len(odd):
             words = [normalize_word(joined[s:e]) for s, e in zip(starts[odd].tolist(), ends[odd].tolist())]
             hashes[odd] = token_hashes(words, seed)
@@ -435,6 +437,14 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
         block_start = m.end() - 1
     blocks.append((block_start, n))
     for bs, be in blocks:
+        lo = bs + 1 if text.startswith("\n", bs) else bs
+        if text.find("\n", lo, be) < 0:  # a one-line block (the common case): one paragraph
+            seg = text[lo:be]
+            stripped = seg.strip()
+            if stripped and _WORD_RE.search(stripped) is not None:
+                lead = len(seg) - len(seg.lstrip())
+                out.append((lo + lead, lo + lead + len(stripped)))
+            continue
         lines = [(s, e) for s, e in _line_spans(text, bs, be) if text[s:e].strip()]
         if not lines:
             continue

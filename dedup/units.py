@@ -184,12 +184,10 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
     seg_a = sh_lo[spara] + (slo - plo[spara]) if len(spara) else np.empty(0, np.int64)
     seg_b = sh_lo[spara] + (shi - k + 1 - plo[spara]) if len(spara) else np.empty(0, np.int64)
     seg_starts = np.unique(np.concatenate([sh_lo, seg_a, seg_b[seg_b < total]]))
-    seg_sig = signatures(hashes, seg_starts, _perms(config))
-    para_sig = (
-        np.minimum.reduceat(seg_sig, np.searchsorted(seg_starts, sh_lo), axis=0)
-        if n_par
-        else np.empty((0, config.num_perm), dtype=np.uint32)
-    )
+    if n_par:
+        seg_sig, para_sig = signatures(hashes, seg_starts, _perms(config), unions=np.searchsorted(seg_starts, sh_lo))
+    else:
+        seg_sig = para_sig = np.empty((0, config.num_perm), dtype=np.uint32)
     sent_sig = seg_sig[np.searchsorted(seg_starts, seg_a)]
 
     para_doc = np.array(p_doc, dtype=np.int32)

@@ -462,3 +462,25 @@ def test_set_jaccard_matches_python_sets():
         b = set(sh[sb[i] : sb[i] + lb[i]].tolist())
         want = len(a & b) / len(a | b) if a | b else 1.0
         assert abs(got[i] - want) < 1e-6, i
+
+
+@pytest.mark.parametrize("chunk", [3, 64, 8192])
+def test_union_signatures_are_minhash_of_the_union(chunk):
+    from dedup.errors import InvalidParameterError
+    from dedup.minhash import permutations, signatures
+
+    gen = np.random.default_rng(5)
+    sizes = gen.integers(1, 40, 60)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    hashes = gen.integers(0, 2**63, int(sizes.sum()), dtype=np.uint64)
+    unions = np.array([0, 1, 4, 5, 30, 59])
+    perms = permutations(32, seed=3)
+    sig, union = signatures(hashes, starts, perms, chunk=chunk, unions=unions)
+    assert np.array_equal(sig, signatures(hashes, starts, perms))
+    bounds = list(starts[unions]) + [len(hashes)]
+    for u in range(len(unions)):
+        whole = signatures(hashes[bounds[u] : bounds[u + 1]], np.array([0]), perms)[0]
+        assert np.array_equal(union[u], whole)
+    for bad in ([1, 2], [0, 0], [0, 60]):
+        with pytest.raises(InvalidParameterError):
+            signatures(hashes, starts, perms, unions=np.array(bad))
