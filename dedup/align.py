@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Literal
 
 import numpy as np
@@ -180,29 +181,170 @@ def _check_fraction(name: str, value: object) -> float:
     return float(value)
 
 
-def _as_tokens(text: object, what: str) -> Tokens:
+# ---------------------------------------------------------------------------------------------
+# Tokens: normalized words and their character offsets
+#
+# Internally a document is ``(words, starts, ends)``: the normalized words (``str``) and Python
+# lists of their character offsets. Words are compared by equality only (never hashed to fixed
+# values), so they come either from :func:`dedup.text.tokenize` or from the fast path below, which
+# gives exactly the same tokens for text whose word characters are all ASCII (English news with
+# typographic quotes and dashes): there a token is a run of ASCII word characters and its normal
+# form is its lower case. Both tables are derived from :func:`dedup.text.tokenize` itself, so the
+# fast path follows the tokenizer's definition of a word character instead of restating it.
+
+_Doc = tuple[list[str], list[int], list[int]]
+
+# bytes.translate table: ASCII word character -> its normal form, anything else -> space.
+_FOLD: bytes | None = None
+# False when some ASCII character does not normalize to one ASCII character (fast path off).
+_FOLD_OK = True
+# Non-ASCII code point -> is it a word character (filled on demand, bounded).
+_NON_ASCII_WORD: dict[int, bool] = {}
+_NON_ASCII_MAX = 100_000
+
+
+def _fold_table() -> bytes:
+    global _FOLD, _FOLD_OK
+    if _FOLD is None:
+        table = bytearray(b" " * 256)
+        for c in range(128):
+            words = tokenize(chr(c)).words
+            if not words:
+                continue
+            form = words[0]
+            if len(words) != 1 or len(form) != 1 or not form.isascii() or form == " ":
+                _FOLD_OK = False
+            else:
+                table[c] = ord(form)
+        _FOLD = bytes(table)
+    return _FOLD
+
+
+def _is_word_char(cp: int) -> bool:
+    hit = _NON_ASCII_WORD.get(cp)
+    if hit is None:
+        if len(_NON_ASCII_WORD) >= _NON_ASCII_MAX:
+            _NON_ASCII_WORD.clear()
+        hit = _NON_ASCII_WORD[cp] = bool(tokenize(chr(cp)).words)
+    return hit
+
+
+def _fast_doc(text: str) -> _Doc | None:
+    """Tokens of ``text`` when all its word characters are ASCII, else ``None``.
+
+    Equal to ``tokenize(text)`` (words and offsets) in that case, about ten times faster: one
+    ``bytes.translate`` maps word characters to their normal form and everything else (including
+    each non-ASCII character, replaced by one ``?`` so offsets are kept) to a space.
+    """
+    table = _fold_table()
+    if not _FOLD_OK:
+        return None
+    if text.isascii():
+        raw = text.encode("ascii")
+    else:
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        for cp in np.unique(cps[cps > 127]).tolist():
+            if _is_word_char(cp):
+                return None
+        raw = text.encode("ascii", "replace")
+    folded = raw.translate(table)
+    words = folded.decode("ascii").split()
+    is_word = np.frombuffer(b" " + folded + b" ", dtype=np.uint8) != 32
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1]).tolist()
+    return words, edges[0::2], edges[1::2]
+
+
+def _as_doc(text: object, what: str) -> _Doc:
     if isinstance(text, Tokens):
-        return text
+        return text.words, text.starts.tolist(), text.ends.tolist()
     if text is None:
         raise InvalidTypeError(f"{what} must be str, UTF-8 bytes or Tokens, not None")
-    return tokenize(coerce_text(text, what=what))
+    s = coerce_text(text, what=what)
+    doc = _fast_doc(s)
+    if doc is None:
+        tok = tokenize(s)
+        doc = tok.words, tok.starts.tolist(), tok.ends.tolist()
+    return doc
 
 
 # ---------------------------------------------------------------------------------------------
 # Stage 1-2: anchors and exact blocks
+#
+# Two implementations with identical results: pure Python (sets and dicts of word tuples) for
+# article-sized pairs, where numpy's per-call overhead exceeds the work, and vectorised numpy for
+# long documents. A block is ``(a_start, a_end, b_start, b_end)`` in words; blocks are sorted by
+# ``a_start`` then ``b_start``.
+
+# Pairs with at most this many words (both sides together) take the pure-Python path.
+_SMALL_PAIR_WORDS = 6000
+
+_Block = tuple[int, int, int, int]
+
+
+def _blocks_small(wa: list[str], wb: list[str], k: int, max_repeats: int) -> list[_Block]:
+    """Anchors and blocks with Python sets and dicts (same result as the numpy path)."""
+    if k == 1:
+        sha: list[object] = list(wa)
+        shb: list[object] = list(wb)
+    else:
+        sha = list(zip(*[wa[t:] for t in range(k)]))
+        shb = list(zip(*[wb[t:] for t in range(k)]))
+    common = set(sha).intersection(shb)
+    if not common:
+        return []
+    pos_a: dict[object, list[int]] = {}
+    for i in [i for i, s in enumerate(sha) if s in common]:
+        s = sha[i]
+        lst = pos_a.get(s)
+        if lst is None:
+            pos_a[s] = [i]
+        else:
+            lst.append(i)
+    pos_b: dict[object, list[int]] = {}
+    for j in [j for j, s in enumerate(shb) if s in common]:
+        s = shb[j]
+        lst = pos_b.get(s)
+        if lst is None:
+            pos_b[s] = [j]
+        else:
+            lst.append(j)
+    # An anchor (i, j) is coded i * m + j; the next anchor on its diagonal is code + m + 1.
+    m = len(wb) + 1
+    anchors: set[int] = set()
+    add = anchors.add
+    for s, la in pos_a.items():
+        lb = pos_b[s]
+        if len(la) == 1 and len(lb) == 1:
+            add(la[0] * m + lb[0])
+        elif len(la) > max_repeats or len(lb) > max_repeats:
+            anchors.update(i * m + j for i, j in zip(la, lb))
+        else:
+            anchors.update(i * m + j for i in la for j in lb)
+    step = m + 1
+    starts = []
+    for c in anchors:
+        if c - step in anchors:
+            continue
+        e = c + step
+        while e in anchors:
+            e += step
+        i, j = divmod(c, m)
+        n = (e - c) // step + k - 1
+        starts.append((i, j, i + n, j + n))
+    starts.sort()
+    return [(a0, a1, b0, b1) for a0, b0, a1, b1 in starts]
+
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _word_ids(ta: Tokens, tb: Tokens) -> tuple[np.ndarray, np.ndarray]:
+def _word_ids(wa: list[str], wb: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Dense int64 ids of the normalized words of both documents (equal words, equal ids)."""
-    ha = token_hashes(ta.words, seed=0)
-    hb = token_hashes(tb.words, seed=0)
+    ha = token_hashes(wa, seed=0)
+    hb = token_hashes(wb, seed=0)
     _, inv = np.unique(np.concatenate([ha, hb]), return_inverse=True)
     inv = inv.astype(np.int64).ravel()
     return inv[: len(ha)], inv[len(ha) :]
-
-
 def _shingles(ids: np.ndarray, k: int) -> np.ndarray:
     """Hash of every window of ``k`` word ids (uint64, wrapping arithmetic)."""
     n = len(ids) - k + 1
@@ -287,16 +429,29 @@ def _blocks(i: np.ndarray, j: np.ndarray, k: int) -> np.ndarray:
     return out[np.lexsort((out[:, 2], out[:, 0]))]
 
 
+def _blocks_numpy(wa: list[str], wb: list[str], k: int, max_repeats: int) -> list[_Block]:
+    """Anchors and blocks, vectorised (for long documents)."""
+    ids_a, ids_b = _word_ids(wa, wb)
+    i, j = _anchors(ids_a, ids_b, k, max_repeats)
+    return [(a0, a1, b0, b1) for a0, a1, b0, b1 in _blocks(i, j, k).tolist()]
+
+
 # ---------------------------------------------------------------------------------------------
 # Stage 3: chaining
 
 
-def _chains(blocks: np.ndarray, max_gap: int) -> list[list[tuple[int, int, int, int]]]:
+def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
     """Chain blocks (sorted by a start); chains best first, blocks trimmed not to overlap."""
     nb = len(blocks)
     if nb == 0:
         return []
-    a0s, a1s, b0s, b1s = (blocks[:, c].tolist() for c in range(4))
+    a0s = [blk[0] for blk in blocks]
+    a1s = [blk[1] for blk in blocks]
+    b0s = [blk[2] for blk in blocks]
+    b1s = [blk[3] for blk in blocks]
+    # reach[p]: the largest a end among blocks 0..p. Once it is more than max_gap words before
+    # a block's start, no earlier block can precede that block (the scan stops there).
+    reach = list(accumulate(a1s, max))
     score = [0.0] * nb
     pred = [-1] * nb
     trim = [0] * nb
@@ -305,7 +460,10 @@ def _chains(blocks: np.ndarray, max_gap: int) -> list[list[tuple[int, int, int, 
         length = ak1 - ak0
         best, best_p, best_t = float(length), -1, 0
         lo = max(-1, k - 1 - _MAX_PREDECESSORS)
+        horizon = ak0 - max_gap
         for p in range(k - 1, lo, -1):
+            if reach[p] < horizon:
+                break
             ap0, ap1, bp0, bp1 = a0s[p], a1s[p], b0s[p], b1s[p]
             if ap0 >= ak0 or bp0 >= bk0:
                 continue
@@ -325,7 +483,7 @@ def _chains(blocks: np.ndarray, max_gap: int) -> list[list[tuple[int, int, int, 
         pred[k] = best_p
         trim[k] = best_t
     used = [False] * nb
-    chains: list[list[tuple[int, int, int, int]]] = []
+    chains: list[list[_Block]] = []
     for k in sorted(range(nb), key=lambda x: -score[x]):
         if used[k]:
             continue
@@ -353,9 +511,18 @@ def _chains(blocks: np.ndarray, max_gap: int) -> list[list[tuple[int, int, int, 
 _WOp = tuple[str, int, int, int, int]
 
 
-def _word_ops(
-    chain: list[tuple[int, int, int, int]], ids_a: list[int], ids_b: list[int]
-) -> list[_WOp]:
+def _gap_opcodes(xa: list[str], xb: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """``difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()``, cheaper.
+
+    Two gaps without a common word (most gaps: one word replaced by another) are one
+    ``"replace"``, as difflib says too, without building a matcher.
+    """
+    if set(xa).isdisjoint(xb):
+        return [("replace", 0, len(xa), 0, len(xb))]
+    return difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
+
+
+def _word_ops(chain: list[_Block], wa: list[str], wb: list[str]) -> list[_WOp]:
     ops: list[_WOp] = []
 
     def push(kind: str, a0: int, a1: int, b0: int, b1: int) -> None:
@@ -367,14 +534,13 @@ def _word_ops(
         else:
             ops.append((kind, a0, a1, b0, b1))
 
-    prev: tuple[int, int, int, int] | None = None
+    prev: _Block | None = None
     for blk in chain:
         a0, a1, b0, b1 = blk
         if prev is not None:
             pa1, pb1 = prev[1], prev[3]
             if a0 > pa1 and b0 > pb1:
-                sm = difflib.SequenceMatcher(None, ids_a[pa1:a0], ids_b[pb1:b0], autojunk=False)
-                for tag, i1, i2, j1, j2 in sm.get_opcodes():
+                for tag, i1, i2, j1, j2 in _gap_opcodes(wa[pa1:a0], wb[pb1:b0]):
                     push(tag, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2)
             elif a0 > pa1:
                 push("delete", pa1, a0, pb1, pb1)
@@ -419,51 +585,35 @@ def _pieces(ops: list[_WOp]) -> list[list[_WOp]]:
     return out
 
 
-def _boundary(tok: Tokens, i: int, first: int, last: int) -> int:
-    """Character offset of word boundary ``i`` inside a passage of words ``[first, last)``."""
-    if i >= last:
-        return int(tok.ends[last - 1])
-    return int(tok.starts[i])
-
-
-def _make_passage(ops: list[_WOp], ta: Tokens, tb: Tokens) -> Passage:
+def _make_passage(ops: list[_WOp], da: _Doc, db: _Doc, matched: int) -> Passage:
     a_first, a_last = ops[0][1], ops[-1][2]
     b_first, b_last = ops[0][3], ops[-1][4]
-    edit_ops = []
-    matched = 0
-    for kind, a0, a1, b0, b1 in ops:
-        if kind == "equal":
-            matched += a1 - a0
-        edit_ops.append(
-            EditOp(
-                kind,  # type: ignore[arg-type]
-                _boundary(ta, a0, a_first, a_last),
-                _boundary(ta, a1, a_first, a_last),
-                _boundary(tb, b0, b_first, b_last),
-                _boundary(tb, b1, b_first, b_last),
-            )
+    _, sa, ea = da
+    _, sb, eb = db
+    a_end, b_end = ea[a_last - 1], eb[b_last - 1]
+    # An op ends where the next op's first word starts; the last op ends at the passage end.
+    edit_ops = tuple(
+        EditOp(
+            kind,  # type: ignore[arg-type]
+            a_end if a0 >= a_last else sa[a0],
+            a_end if a1 >= a_last else sa[a1],
+            b_end if b0 >= b_last else sb[b0],
+            b_end if b1 >= b_last else sb[b1],
         )
+        for kind, a0, a1, b0, b1 in ops
+    )
     wa, wb = a_last - a_first, b_last - b_first
     return Passage(
-        a_start=int(ta.starts[a_first]),
-        a_end=int(ta.ends[a_last - 1]),
-        b_start=int(tb.starts[b_first]),
-        b_end=int(tb.ends[b_last - 1]),
+        a_start=sa[a_first],
+        a_end=a_end,
+        b_start=sb[b_first],
+        b_end=b_end,
         similarity=2.0 * matched / (wa + wb),
-        ops=tuple(edit_ops),
+        ops=edit_ops,
         a_words=wa,
         b_words=wb,
         matched_words=matched,
     )
-
-
-def _stopword_ids(ta: Tokens, tb: Tokens, ids_a: np.ndarray, ids_b: np.ndarray) -> set[int]:
-    """Word ids (as used in this alignment) of the English function words present."""
-    out = set()
-    for tok, ids in ((ta, ids_a), (tb, ids_b)):
-        hits = [i for i, w in enumerate(tok.words) if w in _STOPWORDS]
-        out.update(ids[hits].tolist())
-    return out
 
 
 def _overlap(x0: int, x1: int, y0: int, y1: int) -> int:
@@ -542,35 +692,32 @@ def align(
     max_gap = _check_int("max_gap", max_gap, 0, 10**6)
     min_similarity = _check_fraction("min_similarity", min_similarity)
     max_repeats = _check_int("max_repeats", max_repeats, 1, 10**6)
-    ta = _as_tokens(a, "a")
-    tb = _as_tokens(b, "b")
-    if len(ta) < shingle_size or len(tb) < shingle_size:
+    da = _as_doc(a, "a")
+    db = _as_doc(b, "b")
+    wa, wb = da[0], db[0]
+    if len(wa) < shingle_size or len(wb) < shingle_size:
         return []
-    ids_a, ids_b = _word_ids(ta, tb)
-    i, j = _anchors(ids_a, ids_b, shingle_size, max_repeats)
-    blocks = _blocks(i, j, shingle_size)
-    la, lb = ids_a.tolist(), ids_b.tolist()
+    if len(wa) + len(wb) <= _SMALL_PAIR_WORDS:
+        blocks = _blocks_small(wa, wb, shingle_size, max_repeats)
+    else:
+        blocks = _blocks_numpy(wa, wb, shingle_size, max_repeats)
     candidates: list[Passage] = []
-    stop = _stopword_ids(ta, tb, ids_a, ids_b)
+    is_stop = _STOPWORDS.__contains__
     for chain in _chains(blocks, max_gap):
-        for ops in _pieces(_word_ops(chain, la, lb)):
-            wa, wb = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
-            if min(wa, wb) < min_words:
+        for ops in _pieces(_word_ops(chain, wa, wb)):
+            n_a, n_b = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
+            if min(n_a, n_b) < min_words:
                 continue
-            p = _make_passage(ops, ta, tb)
-            if p.similarity < min_similarity:
+            matched = sum(a1 - a0 for kind, a0, a1, _, _ in ops if kind == "equal")
+            if 2.0 * matched / (n_a + n_b) < min_similarity:
                 continue
             # Evidence: matched content words (not function words), relative to the length.
-            content = sum(
-                1
-                for kind, a0, a1, _, _ in ops
-                if kind == "equal"
-                for w in la[a0:a1]
-                if w not in stop
+            content = matched - sum(
+                sum(map(is_stop, wa[a0:a1])) for kind, a0, a1, _, _ in ops if kind == "equal"
             )
-            if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(wa, wb)):
+            if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(n_a, n_b)):
                 continue
-            candidates.append(p)
+            candidates.append(_make_passage(ops, da, db, matched))
     # Drop a passage that mostly repeats a better one on both sides (shifted self-matches in
     # repetitive text); a sentence reused twice overlaps on one side only and is kept.
     candidates.sort(key=lambda p: (-p.matched_words, p.a_start, p.b_start))
