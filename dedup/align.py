@@ -41,9 +41,11 @@ How it works, in four stages (all linear or near-linear in the document lengths)
 from __future__ import annotations
 
 import difflib
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -75,6 +77,7 @@ _TRIM_COST = 0.5
 _MIN_CONTENT_WORDS = 4
 _MIN_CONTENT_SHARE = 0.2
 
+# fmt: off
 _STOPWORDS = frozenset(
     [
         "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and",
@@ -93,6 +96,7 @@ _STOPWORDS = frozenset(
         "well", "like", "may", "might", "must", "shall", "upon", "via", "per"
     ]
 )
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,26 +177,22 @@ def _check_int(name: str, value: object, lo: int, hi: int) -> int:
 
 def _check_fraction(name: str, value: object) -> float:
     if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool):
-        raise InvalidParameterError(
-            f"{name} must be a number between 0 and 1, not {type(value).__name__}"
-        )
+        raise InvalidParameterError(f"{name} must be a number between 0 and 1, not {type(value).__name__}")
     if not 0.0 <= float(value) <= 1.0:
         raise InvalidParameterError(f"{name} must be in [0, 1], got {value}")
     return float(value)
 
 
 # ---------------------------------------------------------------------------------------------
-# Tokens: normalized words and their character offsets
+# Documents: normalized words and their character offsets
 #
-# Internally a document is ``(words, starts, ends)``: the normalized words (``str``) and Python
-# lists of their character offsets. Words are compared by equality only (never hashed to fixed
-# values), so they come either from :func:`dedup.text.tokenize` or from the fast path below, which
-# gives exactly the same tokens for text whose word characters are all ASCII (English news with
-# typographic quotes and dashes): there a token is a run of ASCII word characters and its normal
-# form is its lower case. Both tables are derived from :func:`dedup.text.tokenize` itself, so the
-# fast path follows the tokenizer's definition of a word character instead of restating it.
-
-_Doc = tuple[list[str], list[int], list[int]]
+# Words are only ever compared for equality, so they come either from :func:`dedup.text.tokenize`
+# (``str``) or from the fast path below (``bytes``), which gives exactly the same tokens for text
+# whose word characters are all ASCII (English news with typographic quotes and dashes): there a
+# token is a run of ASCII word characters and its normal form is its lower case. Both tables are
+# derived from :func:`dedup.text.tokenize` itself, so the fast path follows the tokenizer's
+# definition of a word character instead of restating it. The two sides of one alignment always
+# use the same kind of words.
 
 # bytes.translate table: ASCII word character -> its normal form, anything else -> space.
 _FOLD: bytes | None = None
@@ -201,6 +201,7 @@ _FOLD_OK = True
 # Non-ASCII code point -> is it a word character (filled on demand, bounded).
 _NON_ASCII_WORD: dict[int, bool] = {}
 _NON_ASCII_MAX = 100_000
+_STOPWORDS_BYTES = frozenset(w.encode("ascii") for w in _STOPWORDS)
 
 
 def _fold_table() -> bytes:
@@ -212,7 +213,7 @@ def _fold_table() -> bytes:
             if not words:
                 continue
             form = words[0]
-            if len(words) != 1 or len(form) != 1 or not form.isascii() or form == " ":
+            if len(words) != 1 or len(form) != 1 or not form.isascii() or not form.isalnum():
                 _FOLD_OK = False
             else:
                 table[c] = ord(form)
@@ -229,12 +230,11 @@ def _is_word_char(cp: int) -> bool:
     return hit
 
 
-def _fast_doc(text: str) -> _Doc | None:
-    """Tokens of ``text`` when all its word characters are ASCII, else ``None``.
+def _fold(text: str) -> bytes | None:
+    """``text`` with ASCII word characters in normal form and every other character a space.
 
-    Equal to ``tokenize(text)`` (words and offsets) in that case, about ten times faster: one
-    ``bytes.translate`` maps word characters to their normal form and everything else (including
-    each non-ASCII character, replaced by one ``?`` so offsets are kept) to a space.
+    ``None`` when ``text`` has a non-ASCII word character (then use :func:`tokenize`). Each
+    character becomes one byte, so offsets into the result are offsets into ``text``.
     """
     table = _fold_table()
     if not _FOLD_OK:
@@ -243,28 +243,87 @@ def _fast_doc(text: str) -> _Doc | None:
         raw = text.encode("ascii")
     else:
         cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        for cp in np.unique(cps[cps > 127]).tolist():
+        for cp in set(cps[cps > 127].tolist()):
             if _is_word_char(cp):
                 return None
-        raw = text.encode("ascii", "replace")
-    folded = raw.translate(table)
-    words = folded.decode("ascii").split()
-    is_word = np.frombuffer(b" " + folded + b" ", dtype=np.uint8) != 32
-    edges = np.flatnonzero(is_word[1:] != is_word[:-1]).tolist()
-    return words, edges[0::2], edges[1::2]
+        raw = text.encode("ascii", "replace")  # one "?" per non-ASCII character
+    return raw.translate(table)
 
 
-def _as_doc(text: object, what: str) -> _Doc:
+class _Doc:
+    """One side of an alignment: word offsets (lists) and access to the normalized words."""
+
+    __slots__ = ("starts", "ends", "words", "folded", "stop")
+
+    def __init__(
+        self,
+        starts: Sequence[int],
+        ends: Sequence[int],
+        words: list[str] | None,
+        folded: bytes | None,
+    ) -> None:
+        self.starts = starts
+        self.ends = ends
+        self.words = words
+        self.folded = folded
+        self.stop: frozenset[str] | frozenset[bytes] = _STOPWORDS if words is not None else _STOPWORDS_BYTES
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def slice(self, lo: int, hi: int) -> list[Any]:
+        """The normalized words ``lo .. hi - 1``."""
+        if self.words is not None:
+            return self.words[lo:hi]
+        if hi <= lo:
+            return []
+        assert self.folded is not None
+        return self.folded[self.starts[lo] : self.ends[hi - 1]].split()
+
+    def all_words(self) -> list[Any]:
+        if self.words is not None:
+            return self.words
+        assert self.folded is not None
+        return self.folded.split()
+
+
+def _as_array(values: np.ndarray) -> array[int]:
+    """An int64 array as ``array('q')``: a copy of the buffer, and cheap to index from Python."""
+    out = array("q")
+    out.frombytes(values.astype(np.int64).tobytes())
+    return out
+
+
+def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
+    """Both documents from folded text, in one numpy pass over ``fa + " " + fb``.
+
+    Returns the two documents and the word hashes of both (those of ``a`` first).
+    """
+    joined = fa + b" " + fb
+    is_word = np.frombuffer(b" " + joined + b" ", dtype=np.uint8) != 32
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    n_a = int(np.searchsorted(starts, len(fa)))
+    off = len(fa) + 1
+    da = _Doc(_as_array(starts[:n_a]), _as_array(ends[:n_a]), None, fa)
+    db = _Doc(_as_array(starts[n_a:] - off), _as_array(ends[n_a:] - off), None, fb)
+    return da, db, _word_hashes(joined, starts, ends)
+
+
+def _tokens_doc(tok: Tokens) -> _Doc:
+    return _Doc(tok.starts.tolist(), tok.ends.tolist(), tok.words, None)
+
+
+def _text_of(text: object, what: str) -> str | Tokens:
     if isinstance(text, Tokens):
-        return text.words, text.starts.tolist(), text.ends.tolist()
+        return text
     if text is None:
         raise InvalidTypeError(f"{what} must be str, UTF-8 bytes or Tokens, not None")
-    s = coerce_text(text, what=what)
-    doc = _fast_doc(s)
-    if doc is None:
-        tok = tokenize(s)
-        doc = tok.words, tok.starts.tolist(), tok.ends.tolist()
-    return doc
+    return coerce_text(text, what=what)
+
+
+def _str_doc(text: str | Tokens) -> _Doc:
+    return _tokens_doc(text if isinstance(text, Tokens) else tokenize(text))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,6 +336,8 @@ def _as_doc(text: object, what: str) -> _Doc:
 
 # Pairs with at most this many words (both sides together) take the pure-Python path.
 _SMALL_PAIR_WORDS = 6000
+# Texts longer than this many characters skip the fast path (it would be abandoned on words).
+_SMALL_PAIR_CHARS = 60_000
 
 _Block = tuple[int, int, int, int]
 
@@ -337,6 +398,127 @@ def _blocks_small(wa: list[str], wb: list[str], k: int, max_repeats: int) -> lis
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
+# Word hashes of folded text without a Python loop: a polynomial hash of each word's bytes,
+# sum of T[byte] * M**(end - position), computed from one prefix sum over the whole text as
+# M**end * (P[end] - P[start]) with P the prefix sum of T[byte] * M**-position (M is odd, so it is
+# invertible modulo 2**64). Collisions are possible, so every block found with these hashes is
+# checked word by word (and a failed check sends the pair to the exact path).
+_CHAR_T = np.random.default_rng(0x5EED).integers(1, 2**63, size=256, dtype=np.uint64)
+_POW = np.ones(1, dtype=np.uint64)
+_IPOW = np.ones(1, dtype=np.uint64)
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``M**t`` and ``M**-t`` modulo 2**64 for ``t < n`` (tables grown by doubling)."""
+    global _POW, _IPOW
+    if len(_POW) < n:
+        size = max(n, 2 * len(_POW), 4096)
+        inv = np.uint64(pow(int(_MIX), -1, 2**64))
+        with np.errstate(over="ignore"):
+            pw = np.empty(size, dtype=np.uint64)
+            ipw = np.empty(size, dtype=np.uint64)
+            pw[0] = ipw[0] = 1
+            np.cumprod(np.full(size - 1, _MIX, dtype=np.uint64), out=pw[1:])
+            np.cumprod(np.full(size - 1, inv, dtype=np.uint64), out=ipw[1:])
+        _POW, _IPOW = pw, ipw
+    return _POW, _IPOW
+
+
+def _word_hashes(folded: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    n = len(folded)
+    pw, ipw = _powers(n + 1)
+    v = _CHAR_T.take(np.frombuffer(folded, dtype=np.uint8))
+    v *= ipw[:n]
+    p = np.empty(n + 1, dtype=np.uint64)
+    p[0] = 0
+    np.cumsum(v, out=p[1:])
+    return (p.take(ends) - p.take(starts)) * pw.take(ends)
+
+
+def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: int) -> list[_Block] | None:
+    """Anchors and blocks from word hashes (numpy); ``None`` when a hash collision is found.
+
+    ``hashes`` holds the word hashes of ``a`` then ``b``. Same blocks as :func:`_blocks_small`:
+    one stable sort of the shingle hashes of both documents puts equal shingles next to each
+    other, ``a`` first. A shingle occurring once in each document (nearly all) is an anchor
+    directly; the rare groups of three or more follow the ``max_repeats`` rule in Python. Every
+    block is then compared word by word.
+    """
+    wa = len(da)
+    na, nb = wa - k + 1, len(db) - k + 1
+    if na <= 0 or nb <= 0:
+        return []
+    sh = _shingles(hashes, k)
+    # Drop the k - 1 shingles that straddle the two documents.
+    keys = np.concatenate((sh[:na], sh[wa:])) if k > 1 else sh
+    # Sort (hash, position) pairs packed in one uint64: the top bits of the hash, then the
+    # position (so equal hashes come in position order, those of a first). Cheaper than argsort.
+    n = na + nb
+    bits = n.bit_length()
+    packed = keys >> np.uint64(bits) << np.uint64(bits)
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    pos = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
+    sk = packed >> np.uint64(bits)
+    # eq[t + 1]: sorted keys t and t + 1 are equal (eq[0] and eq[-1] are sentinels).
+    eq = np.zeros(n + 1, dtype=bool)
+    np.equal(sk[1:], sk[:-1], out=eq[1:-1])
+    inner = eq[1:-1]
+    t2 = np.flatnonzero(inner & ~eq[:-2] & ~eq[2:])  # groups of exactly two
+    i = pos.take(t2)
+    j = pos.take(t2 + 1) - na
+    cross = (i < na) & (j >= 0)
+    i, j = i[cross], j[cross]
+    if (inner & eq[2:]).any():
+        # Groups of three or more: the exact rule, and a check that the group is one shingle.
+        firsts = np.flatnonzero(~eq[:-1])
+        sizes = np.diff(np.append(firsts, n))
+        xi: list[int] = []
+        xj: list[int] = []
+        for g0, size in zip(firsts[sizes >= 3].tolist(), sizes[sizes >= 3].tolist()):
+            members = pos[g0 : g0 + size].tolist()
+            pa = [x for x in members if x < na]
+            pb = [x - na for x in members if x >= na]
+            if not pa or not pb:
+                continue
+            ref = da.slice(pa[0], pa[0] + k)
+            if any(da.slice(x, x + k) != ref for x in pa) or any(db.slice(y, y + k) != ref for y in pb):
+                return None
+            if len(pa) > max_repeats or len(pb) > max_repeats:
+                xi += pa[: len(pb)]
+                xj += pb[: len(pa)]
+            else:
+                xi += [x for x in pa for _ in pb]
+                xj += pb * len(pa)
+        i = np.concatenate((i, np.array(xi, dtype=np.int64)))
+        j = np.concatenate((j, np.array(xj, dtype=np.int64)))
+    if len(i) == 0:
+        return []
+    # Exact blocks: runs of anchors on one diagonal at consecutive positions (sorted codes
+    # diagonal * (na + 1) + position, a run is a stretch of codes increasing by one).
+    w = na + 1
+    code = (j - i + na) * w + i
+    code.sort()
+    run = np.empty(len(code) + 1, dtype=bool)  # run[t]: anchor t starts a run (run[-1]: sentinel)
+    run[0] = run[-1] = True
+    np.not_equal(code[1:], code[:-1] + 1, out=run[1:-1])
+    first = np.flatnonzero(run[:-1])
+    last = np.flatnonzero(run[1:])
+    diag, a0 = np.divmod(code.take(first), w)
+    length = last - first + k
+    # Blocks by a start, then b start (a0 * wb + b0 is unique; the length rides in the low part).
+    wb = len(db) + 1
+    ml = wa + 1
+    order = (a0 * wb + (a0 + diag - na)) * ml + length
+    order.sort()
+    ab, length = np.divmod(order, ml)
+    a0, b0 = np.divmod(ab, wb)
+    blocks = [(x, x + m, y, y + m) for x, y, m in zip(a0.tolist(), b0.tolist(), length.tolist())]
+    for a0_, a1_, b0_, b1_ in blocks:
+        if da.slice(a0_, a1_) != db.slice(b0_, b1_):
+            return None
+    return blocks
+
 
 def _word_ids(wa: list[str], wb: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Dense int64 ids of the normalized words of both documents (equal words, equal ids)."""
@@ -345,20 +527,25 @@ def _word_ids(wa: list[str], wb: list[str]) -> tuple[np.ndarray, np.ndarray]:
     _, inv = np.unique(np.concatenate([ha, hb]), return_inverse=True)
     inv = inv.astype(np.int64).ravel()
     return inv[: len(ha)], inv[len(ha) :]
+
+
 def _shingles(ids: np.ndarray, k: int) -> np.ndarray:
-    """Hash of every window of ``k`` word ids (uint64, wrapping arithmetic)."""
+    """Hash of every window of ``k`` word ids (uint64, wrapping arithmetic).
+
+    Integer array arithmetic wraps silently in numpy (no ``errstate`` needed; it costs more
+    than the arithmetic on article-sized arrays).
+    """
     n = len(ids) - k + 1
     if n <= 0:
         return np.empty(0, dtype=np.uint64)
     h = ids.astype(np.uint64) + np.uint64(1)
-    with np.errstate(over="ignore"):
-        acc = h[:n].copy()
-        for j in range(1, k):
-            acc *= _MIX
-            acc ^= acc >> np.uint64(29)
-            acc += h[j : j + n]
+    acc = h[:n].copy()
+    for j in range(1, k):
         acc *= _MIX
-        acc ^= acc >> np.uint64(32)
+        acc ^= acc >> np.uint64(29)
+        acc += h[j : j + n]
+    acc *= _MIX
+    acc ^= acc >> np.uint64(32)
     return acc
 
 
@@ -374,9 +561,7 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return sk[first], order, first, counts
 
 
-def _anchors(
-    ids_a: np.ndarray, ids_b: np.ndarray, k: int, max_repeats: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _anchors(ids_a: np.ndarray, ids_b: np.ndarray, k: int, max_repeats: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions ``(i, j)`` of shingles shared by both documents (word indexes of their starts)."""
     sa, sb = _shingles(ids_a, k), _shingles(ids_b, k)
     ua, order_a, first_a, cnt_a = _group(sa)
@@ -511,7 +696,7 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
 _WOp = tuple[str, int, int, int, int]
 
 
-def _gap_opcodes(xa: list[str], xb: list[str]) -> list[tuple[str, int, int, int, int]]:
+def _gap_opcodes(xa: list[Any], xb: list[Any]) -> Sequence[tuple[str, int, int, int, int]]:
     """``difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()``, cheaper.
 
     Two gaps without a common word (most gaps: one word replaced by another) are one
@@ -522,7 +707,7 @@ def _gap_opcodes(xa: list[str], xb: list[str]) -> list[tuple[str, int, int, int,
     return difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
 
 
-def _word_ops(chain: list[_Block], wa: list[str], wb: list[str]) -> list[_WOp]:
+def _word_ops(chain: list[_Block], da: _Doc, db: _Doc) -> list[_WOp]:
     ops: list[_WOp] = []
 
     def push(kind: str, a0: int, a1: int, b0: int, b1: int) -> None:
@@ -540,7 +725,7 @@ def _word_ops(chain: list[_Block], wa: list[str], wb: list[str]) -> list[_WOp]:
         if prev is not None:
             pa1, pb1 = prev[1], prev[3]
             if a0 > pa1 and b0 > pb1:
-                for tag, i1, i2, j1, j2 in _gap_opcodes(wa[pa1:a0], wb[pb1:b0]):
+                for tag, i1, i2, j1, j2 in _gap_opcodes(da.slice(pa1, a0), db.slice(pb1, b0)):
                     push(tag, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2)
             elif a0 > pa1:
                 push("delete", pa1, a0, pb1, pb1)
@@ -588,8 +773,8 @@ def _pieces(ops: list[_WOp]) -> list[list[_WOp]]:
 def _make_passage(ops: list[_WOp], da: _Doc, db: _Doc, matched: int) -> Passage:
     a_first, a_last = ops[0][1], ops[-1][2]
     b_first, b_last = ops[0][3], ops[-1][4]
-    _, sa, ea = da
-    _, sb, eb = db
+    sa, ea = da.starts, da.ends
+    sb, eb = db.starts, db.ends
     a_end, b_end = ea[a_last - 1], eb[b_last - 1]
     # An op ends where the next op's first word starts; the last op ends at the passage end.
     edit_ops = tuple(
@@ -614,6 +799,38 @@ def _make_passage(ops: list[_WOp], da: _Doc, db: _Doc, matched: int) -> Passage:
         b_words=wb,
         matched_words=matched,
     )
+
+
+def _prepare(
+    xa: str | Tokens, xb: str | Tokens, k: int, max_repeats: int
+) -> tuple[_Doc | None, _Doc | None, list[_Block]]:
+    """Both documents and their exact blocks (``None`` documents when one has too few words).
+
+    Article-sized pairs of text with ASCII words take the fast path (folded bytes, numpy word
+    hashes, checked blocks); everything else tokenizes with :func:`tokenize` and finds blocks
+    from the words (pure Python for article sizes, numpy for long documents).
+    """
+    fa = _fold(xa) if isinstance(xa, str) and len(xa) <= _SMALL_PAIR_CHARS else None
+    fb = _fold(xb) if isinstance(xb, str) and fa is not None and len(xb) <= _SMALL_PAIR_CHARS else None
+    if fa is not None and fb is not None:
+        da, db, hashes = _folded_pair(fa, fb)
+        if len(da) < k or len(db) < k:
+            return None, None, []
+        if len(da) + len(db) <= _SMALL_PAIR_WORDS:
+            blocks = _blocks_hashed(da, db, hashes, k, max_repeats)
+            if blocks is not None:
+                return da, db, blocks
+        # Long pair or hash collision: the same documents with str words, exact path.
+        da = _Doc(da.starts, da.ends, fa.decode("ascii").split(), None)
+        db = _Doc(db.starts, db.ends, fb.decode("ascii").split(), None)
+    else:
+        da, db = _str_doc(xa), _str_doc(xb)
+        if len(da) < k or len(db) < k:
+            return None, None, []
+    wa, wb = da.all_words(), db.all_words()
+    if len(wa) + len(wb) <= _SMALL_PAIR_WORDS:
+        return da, db, _blocks_small(wa, wb, k, max_repeats)
+    return da, db, _blocks_numpy(wa, wb, k, max_repeats)
 
 
 def _overlap(x0: int, x1: int, y0: int, y1: int) -> int:
@@ -692,19 +909,14 @@ def align(
     max_gap = _check_int("max_gap", max_gap, 0, 10**6)
     min_similarity = _check_fraction("min_similarity", min_similarity)
     max_repeats = _check_int("max_repeats", max_repeats, 1, 10**6)
-    da = _as_doc(a, "a")
-    db = _as_doc(b, "b")
-    wa, wb = da[0], db[0]
-    if len(wa) < shingle_size or len(wb) < shingle_size:
+    xa, xb = _text_of(a, "a"), _text_of(b, "b")
+    da, db, blocks = _prepare(xa, xb, shingle_size, max_repeats)
+    if da is None or db is None:
         return []
-    if len(wa) + len(wb) <= _SMALL_PAIR_WORDS:
-        blocks = _blocks_small(wa, wb, shingle_size, max_repeats)
-    else:
-        blocks = _blocks_numpy(wa, wb, shingle_size, max_repeats)
     candidates: list[Passage] = []
-    is_stop = _STOPWORDS.__contains__
+    is_stop = da.stop.__contains__
     for chain in _chains(blocks, max_gap):
-        for ops in _pieces(_word_ops(chain, wa, wb)):
+        for ops in _pieces(_word_ops(chain, da, db)):
             n_a, n_b = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
             if min(n_a, n_b) < min_words:
                 continue
@@ -713,7 +925,7 @@ def align(
                 continue
             # Evidence: matched content words (not function words), relative to the length.
             content = matched - sum(
-                sum(map(is_stop, wa[a0:a1])) for kind, a0, a1, _, _ in ops if kind == "equal"
+                sum(map(is_stop, da.slice(a0, a1))) for kind, a0, a1, _, _ in ops if kind == "equal"
             )
             if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(n_a, n_b)):
                 continue
