@@ -41,8 +41,11 @@ How it works, in four stages (all linear or near-linear in the document lengths)
 from __future__ import annotations
 
 import difflib
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from itertools import accumulate
+from typing import Any, Literal
 
 import numpy as np
 
@@ -74,6 +77,7 @@ _TRIM_COST = 0.5
 _MIN_CONTENT_WORDS = 4
 _MIN_CONTENT_SHARE = 0.2
 
+# fmt: off
 _STOPWORDS = frozenset(
     [
         "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and",
@@ -92,6 +96,7 @@ _STOPWORDS = frozenset(
         "well", "like", "may", "might", "must", "shall", "upon", "via", "per"
     ]
 )
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,51 +177,375 @@ def _check_int(name: str, value: object, lo: int, hi: int) -> int:
 
 def _check_fraction(name: str, value: object) -> float:
     if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool):
-        raise InvalidParameterError(
-            f"{name} must be a number between 0 and 1, not {type(value).__name__}"
-        )
+        raise InvalidParameterError(f"{name} must be a number between 0 and 1, not {type(value).__name__}")
     if not 0.0 <= float(value) <= 1.0:
         raise InvalidParameterError(f"{name} must be in [0, 1], got {value}")
     return float(value)
 
 
-def _as_tokens(text: object, what: str) -> Tokens:
+# ---------------------------------------------------------------------------------------------
+# Documents: normalized words and their character offsets
+#
+# Words are only ever compared for equality, so they come either from :func:`dedup.text.tokenize`
+# (``str``) or from the fast path below (``bytes``), which gives exactly the same tokens for text
+# whose word characters are all ASCII (English news with typographic quotes and dashes): there a
+# token is a run of ASCII word characters and its normal form is its lower case. Both tables are
+# derived from :func:`dedup.text.tokenize` itself, so the fast path follows the tokenizer's
+# definition of a word character instead of restating it. The two sides of one alignment always
+# use the same kind of words.
+
+# bytes.translate table: ASCII word character -> its normal form, anything else -> space.
+_FOLD: bytes | None = None
+# False when some ASCII character does not normalize to one ASCII character (fast path off).
+_FOLD_OK = True
+# Non-ASCII code point -> is it a word character (filled on demand, bounded).
+_NON_ASCII_WORD: dict[int, bool] = {}
+_NON_ASCII_MAX = 100_000
+_STOPWORDS_BYTES = frozenset(w.encode("ascii") for w in _STOPWORDS)
+
+
+def _fold_table() -> bytes:
+    global _FOLD, _FOLD_OK
+    if _FOLD is None:
+        table = bytearray(b" " * 256)
+        for c in range(128):
+            words = tokenize(chr(c)).words
+            if not words:
+                continue
+            form = words[0]
+            if len(words) != 1 or len(form) != 1 or not form.isascii() or not form.isalnum():
+                _FOLD_OK = False
+            else:
+                table[c] = ord(form)
+        _FOLD = bytes(table)
+    return _FOLD
+
+
+def _is_word_char(cp: int) -> bool:
+    hit = _NON_ASCII_WORD.get(cp)
+    if hit is None:
+        if len(_NON_ASCII_WORD) >= _NON_ASCII_MAX:
+            _NON_ASCII_WORD.clear()
+        hit = _NON_ASCII_WORD[cp] = bool(tokenize(chr(cp)).words)
+    return hit
+
+
+def _fold(text: str) -> bytes | None:
+    """``text`` with ASCII word characters in normal form and every other character a space.
+
+    ``None`` when ``text`` has a non-ASCII word character (then use :func:`tokenize`). Each
+    character becomes one byte, so offsets into the result are offsets into ``text``.
+    """
+    table = _fold_table()
+    if not _FOLD_OK:
+        return None
+    if text.isascii():
+        raw = text.encode("ascii")
+    else:
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        for cp in set(cps[cps > 127].tolist()):
+            if _is_word_char(cp):
+                return None
+        raw = text.encode("ascii", "replace")  # one "?" per non-ASCII character
+    return raw.translate(table)
+
+
+class _Doc:
+    """One side of an alignment: word offsets (lists) and access to the normalized words."""
+
+    __slots__ = ("starts", "ends", "words", "folded", "stop")
+
+    def __init__(
+        self,
+        starts: Sequence[int],
+        ends: Sequence[int],
+        words: list[str] | None,
+        folded: bytes | None,
+    ) -> None:
+        self.starts = starts
+        self.ends = ends
+        self.words = words
+        self.folded = folded
+        self.stop: frozenset[str] | frozenset[bytes] = _STOPWORDS if words is not None else _STOPWORDS_BYTES
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def slice(self, lo: int, hi: int) -> list[Any]:
+        """The normalized words ``lo .. hi - 1``."""
+        if self.words is not None:
+            return self.words[lo:hi]
+        if hi <= lo:
+            return []
+        assert self.folded is not None
+        return self.folded[self.starts[lo] : self.ends[hi - 1]].split()
+
+    def all_words(self) -> list[Any]:
+        if self.words is not None:
+            return self.words
+        assert self.folded is not None
+        return self.folded.split()
+
+
+def _as_array(values: np.ndarray) -> array[int]:
+    """An int64 array as ``array('q')``: a copy of the buffer, and cheap to index from Python."""
+    out = array("q")
+    out.frombytes(values.astype(np.int64).tobytes())
+    return out
+
+
+def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
+    """Both documents from folded text, in one numpy pass over ``fa + " " + fb``.
+
+    Returns the two documents and the word hashes of both (those of ``a`` first).
+    """
+    joined = fa + b" " + fb
+    is_word = np.frombuffer(b" " + joined + b" ", dtype=np.uint8) != 32
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    n_a = int(np.searchsorted(starts, len(fa)))
+    off = len(fa) + 1
+    da = _Doc(_as_array(starts[:n_a]), _as_array(ends[:n_a]), None, fa)
+    db = _Doc(_as_array(starts[n_a:] - off), _as_array(ends[n_a:] - off), None, fb)
+    return da, db, _word_hashes(joined, starts, ends)
+
+
+def _tokens_doc(tok: Tokens) -> _Doc:
+    return _Doc(tok.starts.tolist(), tok.ends.tolist(), tok.words, None)
+
+
+def _text_of(text: object, what: str) -> str | Tokens:
     if isinstance(text, Tokens):
         return text
     if text is None:
         raise InvalidTypeError(f"{what} must be str, UTF-8 bytes or Tokens, not None")
-    return tokenize(coerce_text(text, what=what))
+    return coerce_text(text, what=what)
+
+
+def _str_doc(text: str | Tokens) -> _Doc:
+    return _tokens_doc(text if isinstance(text, Tokens) else tokenize(text))
 
 
 # ---------------------------------------------------------------------------------------------
 # Stage 1-2: anchors and exact blocks
+#
+# Two implementations with identical results: pure Python (sets and dicts of word tuples) for
+# article-sized pairs, where numpy's per-call overhead exceeds the work, and vectorised numpy for
+# long documents. A block is ``(a_start, a_end, b_start, b_end)`` in words; blocks are sorted by
+# ``a_start`` then ``b_start``.
+
+# Pairs with at most this many words (both sides together) take the pure-Python path.
+_SMALL_PAIR_WORDS = 6000
+# Texts longer than this many characters skip the fast path (it would be abandoned on words).
+_SMALL_PAIR_CHARS = 60_000
+
+_Block = tuple[int, int, int, int]
+
+
+def _blocks_small(wa: list[str], wb: list[str], k: int, max_repeats: int) -> list[_Block]:
+    """Anchors and blocks with Python sets and dicts (same result as the numpy path)."""
+    if k == 1:
+        sha: list[object] = list(wa)
+        shb: list[object] = list(wb)
+    else:
+        sha = list(zip(*[wa[t:] for t in range(k)]))
+        shb = list(zip(*[wb[t:] for t in range(k)]))
+    common = set(sha).intersection(shb)
+    if not common:
+        return []
+    pos_a: dict[object, list[int]] = {}
+    for i in [i for i, s in enumerate(sha) if s in common]:
+        s = sha[i]
+        lst = pos_a.get(s)
+        if lst is None:
+            pos_a[s] = [i]
+        else:
+            lst.append(i)
+    pos_b: dict[object, list[int]] = {}
+    for j in [j for j, s in enumerate(shb) if s in common]:
+        s = shb[j]
+        lst = pos_b.get(s)
+        if lst is None:
+            pos_b[s] = [j]
+        else:
+            lst.append(j)
+    # An anchor (i, j) is coded i * m + j; the next anchor on its diagonal is code + m + 1.
+    m = len(wb) + 1
+    anchors: set[int] = set()
+    add = anchors.add
+    for s, la in pos_a.items():
+        lb = pos_b[s]
+        if len(la) == 1 and len(lb) == 1:
+            add(la[0] * m + lb[0])
+        elif len(la) > max_repeats or len(lb) > max_repeats:
+            anchors.update(i * m + j for i, j in zip(la, lb))
+        else:
+            anchors.update(i * m + j for i in la for j in lb)
+    step = m + 1
+    starts = []
+    for c in anchors:
+        if c - step in anchors:
+            continue
+        e = c + step
+        while e in anchors:
+            e += step
+        i, j = divmod(c, m)
+        n = (e - c) // step + k - 1
+        starts.append((i, j, i + n, j + n))
+    starts.sort()
+    return [(a0, a1, b0, b1) for a0, b0, a1, b1 in starts]
+
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
+# Word hashes of folded text without a Python loop: a polynomial hash of each word's bytes,
+# sum of T[byte] * M**(end - position), computed from one prefix sum over the whole text as
+# M**end * (P[end] - P[start]) with P the prefix sum of T[byte] * M**-position (M is odd, so it is
+# invertible modulo 2**64). Collisions are possible, so every block found with these hashes is
+# checked word by word (and a failed check sends the pair to the exact path).
+_CHAR_T = np.random.default_rng(0x5EED).integers(1, 2**63, size=256, dtype=np.uint64)
+_POW = np.ones(1, dtype=np.uint64)
+_IPOW = np.ones(1, dtype=np.uint64)
 
-def _word_ids(ta: Tokens, tb: Tokens) -> tuple[np.ndarray, np.ndarray]:
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``M**t`` and ``M**-t`` modulo 2**64 for ``t < n`` (tables grown by doubling)."""
+    global _POW, _IPOW
+    if len(_POW) < n:
+        size = max(n, 2 * len(_POW), 4096)
+        inv = np.uint64(pow(int(_MIX), -1, 2**64))
+        with np.errstate(over="ignore"):
+            pw = np.empty(size, dtype=np.uint64)
+            ipw = np.empty(size, dtype=np.uint64)
+            pw[0] = ipw[0] = 1
+            np.cumprod(np.full(size - 1, _MIX, dtype=np.uint64), out=pw[1:])
+            np.cumprod(np.full(size - 1, inv, dtype=np.uint64), out=ipw[1:])
+        _POW, _IPOW = pw, ipw
+    return _POW, _IPOW
+
+
+def _word_hashes(folded: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    n = len(folded)
+    pw, ipw = _powers(n + 1)
+    v = _CHAR_T.take(np.frombuffer(folded, dtype=np.uint8))
+    v *= ipw[:n]
+    p = np.empty(n + 1, dtype=np.uint64)
+    p[0] = 0
+    np.cumsum(v, out=p[1:])
+    return (p.take(ends) - p.take(starts)) * pw.take(ends)
+
+
+def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: int) -> list[_Block] | None:
+    """Anchors and blocks from word hashes (numpy); ``None`` when a hash collision is found.
+
+    ``hashes`` holds the word hashes of ``a`` then ``b``. Same blocks as :func:`_blocks_small`:
+    one stable sort of the shingle hashes of both documents puts equal shingles next to each
+    other, ``a`` first. A shingle occurring once in each document (nearly all) is an anchor
+    directly; the rare groups of three or more follow the ``max_repeats`` rule in Python. Every
+    block is then compared word by word.
+    """
+    wa = len(da)
+    na, nb = wa - k + 1, len(db) - k + 1
+    if na <= 0 or nb <= 0:
+        return []
+    sh = _shingles(hashes, k)
+    # Drop the k - 1 shingles that straddle the two documents.
+    keys = np.concatenate((sh[:na], sh[wa:])) if k > 1 else sh
+    # Sort (hash, position) pairs packed in one uint64: the top bits of the hash, then the
+    # position (so equal hashes come in position order, those of a first). Cheaper than argsort.
+    n = na + nb
+    bits = n.bit_length()
+    packed = keys >> np.uint64(bits) << np.uint64(bits)
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    pos = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
+    sk = packed >> np.uint64(bits)
+    # eq[t + 1]: sorted keys t and t + 1 are equal (eq[0] and eq[-1] are sentinels).
+    eq = np.zeros(n + 1, dtype=bool)
+    np.equal(sk[1:], sk[:-1], out=eq[1:-1])
+    inner = eq[1:-1]
+    t2 = np.flatnonzero(inner & ~eq[:-2] & ~eq[2:])  # groups of exactly two
+    i = pos.take(t2)
+    j = pos.take(t2 + 1) - na
+    cross = (i < na) & (j >= 0)
+    i, j = i[cross], j[cross]
+    if (inner & eq[2:]).any():
+        # Groups of three or more: the exact rule, and a check that the group is one shingle.
+        firsts = np.flatnonzero(~eq[:-1])
+        sizes = np.diff(np.append(firsts, n))
+        xi: list[int] = []
+        xj: list[int] = []
+        for g0, size in zip(firsts[sizes >= 3].tolist(), sizes[sizes >= 3].tolist()):
+            members = pos[g0 : g0 + size].tolist()
+            pa = [x for x in members if x < na]
+            pb = [x - na for x in members if x >= na]
+            if not pa or not pb:
+                continue
+            ref = da.slice(pa[0], pa[0] + k)
+            if any(da.slice(x, x + k) != ref for x in pa) or any(db.slice(y, y + k) != ref for y in pb):
+                return None
+            if len(pa) > max_repeats or len(pb) > max_repeats:
+                xi += pa[: len(pb)]
+                xj += pb[: len(pa)]
+            else:
+                xi += [x for x in pa for _ in pb]
+                xj += pb * len(pa)
+        i = np.concatenate((i, np.array(xi, dtype=np.int64)))
+        j = np.concatenate((j, np.array(xj, dtype=np.int64)))
+    if len(i) == 0:
+        return []
+    # Exact blocks: runs of anchors on one diagonal at consecutive positions (sorted codes
+    # diagonal * (na + 1) + position, a run is a stretch of codes increasing by one).
+    w = na + 1
+    code = (j - i + na) * w + i
+    code.sort()
+    run = np.empty(len(code) + 1, dtype=bool)  # run[t]: anchor t starts a run (run[-1]: sentinel)
+    run[0] = run[-1] = True
+    np.not_equal(code[1:], code[:-1] + 1, out=run[1:-1])
+    first = np.flatnonzero(run[:-1])
+    last = np.flatnonzero(run[1:])
+    diag, a0 = np.divmod(code.take(first), w)
+    length = last - first + k
+    # Blocks by a start, then b start (a0 * wb + b0 is unique; the length rides in the low part).
+    wb = len(db) + 1
+    ml = wa + 1
+    order = (a0 * wb + (a0 + diag - na)) * ml + length
+    order.sort()
+    ab, length = np.divmod(order, ml)
+    a0, b0 = np.divmod(ab, wb)
+    blocks = [(x, x + m, y, y + m) for x, y, m in zip(a0.tolist(), b0.tolist(), length.tolist())]
+    for a0_, a1_, b0_, b1_ in blocks:
+        if da.slice(a0_, a1_) != db.slice(b0_, b1_):
+            return None
+    return blocks
+
+
+def _word_ids(wa: list[str], wb: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Dense int64 ids of the normalized words of both documents (equal words, equal ids)."""
-    ha = token_hashes(ta.words, seed=0)
-    hb = token_hashes(tb.words, seed=0)
+    ha = token_hashes(wa, seed=0)
+    hb = token_hashes(wb, seed=0)
     _, inv = np.unique(np.concatenate([ha, hb]), return_inverse=True)
     inv = inv.astype(np.int64).ravel()
     return inv[: len(ha)], inv[len(ha) :]
 
 
 def _shingles(ids: np.ndarray, k: int) -> np.ndarray:
-    """Hash of every window of ``k`` word ids (uint64, wrapping arithmetic)."""
+    """Hash of every window of ``k`` word ids (uint64, wrapping arithmetic).
+
+    Integer array arithmetic wraps silently in numpy (no ``errstate`` needed; it costs more
+    than the arithmetic on article-sized arrays).
+    """
     n = len(ids) - k + 1
     if n <= 0:
         return np.empty(0, dtype=np.uint64)
     h = ids.astype(np.uint64) + np.uint64(1)
-    with np.errstate(over="ignore"):
-        acc = h[:n].copy()
-        for j in range(1, k):
-            acc *= _MIX
-            acc ^= acc >> np.uint64(29)
-            acc += h[j : j + n]
+    acc = h[:n].copy()
+    for j in range(1, k):
         acc *= _MIX
-        acc ^= acc >> np.uint64(32)
+        acc ^= acc >> np.uint64(29)
+        acc += h[j : j + n]
+    acc *= _MIX
+    acc ^= acc >> np.uint64(32)
     return acc
 
 
@@ -232,9 +561,7 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return sk[first], order, first, counts
 
 
-def _anchors(
-    ids_a: np.ndarray, ids_b: np.ndarray, k: int, max_repeats: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _anchors(ids_a: np.ndarray, ids_b: np.ndarray, k: int, max_repeats: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions ``(i, j)`` of shingles shared by both documents (word indexes of their starts)."""
     sa, sb = _shingles(ids_a, k), _shingles(ids_b, k)
     ua, order_a, first_a, cnt_a = _group(sa)
@@ -287,16 +614,29 @@ def _blocks(i: np.ndarray, j: np.ndarray, k: int) -> np.ndarray:
     return out[np.lexsort((out[:, 2], out[:, 0]))]
 
 
+def _blocks_numpy(wa: list[str], wb: list[str], k: int, max_repeats: int) -> list[_Block]:
+    """Anchors and blocks, vectorised (for long documents)."""
+    ids_a, ids_b = _word_ids(wa, wb)
+    i, j = _anchors(ids_a, ids_b, k, max_repeats)
+    return [(a0, a1, b0, b1) for a0, a1, b0, b1 in _blocks(i, j, k).tolist()]
+
+
 # ---------------------------------------------------------------------------------------------
 # Stage 3: chaining
 
 
-def _chains(blocks: np.ndarray, max_gap: int) -> list[list[tuple[int, int, int, int]]]:
+def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
     """Chain blocks (sorted by a start); chains best first, blocks trimmed not to overlap."""
     nb = len(blocks)
     if nb == 0:
         return []
-    a0s, a1s, b0s, b1s = (blocks[:, c].tolist() for c in range(4))
+    a0s = [blk[0] for blk in blocks]
+    a1s = [blk[1] for blk in blocks]
+    b0s = [blk[2] for blk in blocks]
+    b1s = [blk[3] for blk in blocks]
+    # reach[p]: the largest a end among blocks 0..p. Once it is more than max_gap words before
+    # a block's start, no earlier block can precede that block (the scan stops there).
+    reach = list(accumulate(a1s, max))
     score = [0.0] * nb
     pred = [-1] * nb
     trim = [0] * nb
@@ -305,7 +645,10 @@ def _chains(blocks: np.ndarray, max_gap: int) -> list[list[tuple[int, int, int, 
         length = ak1 - ak0
         best, best_p, best_t = float(length), -1, 0
         lo = max(-1, k - 1 - _MAX_PREDECESSORS)
+        horizon = ak0 - max_gap
         for p in range(k - 1, lo, -1):
+            if reach[p] < horizon:
+                break
             ap0, ap1, bp0, bp1 = a0s[p], a1s[p], b0s[p], b1s[p]
             if ap0 >= ak0 or bp0 >= bk0:
                 continue
@@ -325,7 +668,7 @@ def _chains(blocks: np.ndarray, max_gap: int) -> list[list[tuple[int, int, int, 
         pred[k] = best_p
         trim[k] = best_t
     used = [False] * nb
-    chains: list[list[tuple[int, int, int, int]]] = []
+    chains: list[list[_Block]] = []
     for k in sorted(range(nb), key=lambda x: -score[x]):
         if used[k]:
             continue
@@ -353,9 +696,18 @@ def _chains(blocks: np.ndarray, max_gap: int) -> list[list[tuple[int, int, int, 
 _WOp = tuple[str, int, int, int, int]
 
 
-def _word_ops(
-    chain: list[tuple[int, int, int, int]], ids_a: list[int], ids_b: list[int]
-) -> list[_WOp]:
+def _gap_opcodes(xa: list[Any], xb: list[Any]) -> Sequence[tuple[str, int, int, int, int]]:
+    """``difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()``, cheaper.
+
+    Two gaps without a common word (most gaps: one word replaced by another) are one
+    ``"replace"``, as difflib says too, without building a matcher.
+    """
+    if set(xa).isdisjoint(xb):
+        return [("replace", 0, len(xa), 0, len(xb))]
+    return difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
+
+
+def _word_ops(chain: list[_Block], da: _Doc, db: _Doc) -> list[_WOp]:
     ops: list[_WOp] = []
 
     def push(kind: str, a0: int, a1: int, b0: int, b1: int) -> None:
@@ -367,14 +719,13 @@ def _word_ops(
         else:
             ops.append((kind, a0, a1, b0, b1))
 
-    prev: tuple[int, int, int, int] | None = None
+    prev: _Block | None = None
     for blk in chain:
         a0, a1, b0, b1 = blk
         if prev is not None:
             pa1, pb1 = prev[1], prev[3]
             if a0 > pa1 and b0 > pb1:
-                sm = difflib.SequenceMatcher(None, ids_a[pa1:a0], ids_b[pb1:b0], autojunk=False)
-                for tag, i1, i2, j1, j2 in sm.get_opcodes():
+                for tag, i1, i2, j1, j2 in _gap_opcodes(da.slice(pa1, a0), db.slice(pb1, b0)):
                     push(tag, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2)
             elif a0 > pa1:
                 push("delete", pa1, a0, pb1, pb1)
@@ -419,51 +770,67 @@ def _pieces(ops: list[_WOp]) -> list[list[_WOp]]:
     return out
 
 
-def _boundary(tok: Tokens, i: int, first: int, last: int) -> int:
-    """Character offset of word boundary ``i`` inside a passage of words ``[first, last)``."""
-    if i >= last:
-        return int(tok.ends[last - 1])
-    return int(tok.starts[i])
-
-
-def _make_passage(ops: list[_WOp], ta: Tokens, tb: Tokens) -> Passage:
+def _make_passage(ops: list[_WOp], da: _Doc, db: _Doc, matched: int) -> Passage:
     a_first, a_last = ops[0][1], ops[-1][2]
     b_first, b_last = ops[0][3], ops[-1][4]
-    edit_ops = []
-    matched = 0
-    for kind, a0, a1, b0, b1 in ops:
-        if kind == "equal":
-            matched += a1 - a0
-        edit_ops.append(
-            EditOp(
-                kind,  # type: ignore[arg-type]
-                _boundary(ta, a0, a_first, a_last),
-                _boundary(ta, a1, a_first, a_last),
-                _boundary(tb, b0, b_first, b_last),
-                _boundary(tb, b1, b_first, b_last),
-            )
+    sa, ea = da.starts, da.ends
+    sb, eb = db.starts, db.ends
+    a_end, b_end = ea[a_last - 1], eb[b_last - 1]
+    # An op ends where the next op's first word starts; the last op ends at the passage end.
+    edit_ops = tuple(
+        EditOp(
+            kind,  # type: ignore[arg-type]
+            a_end if a0 >= a_last else sa[a0],
+            a_end if a1 >= a_last else sa[a1],
+            b_end if b0 >= b_last else sb[b0],
+            b_end if b1 >= b_last else sb[b1],
         )
+        for kind, a0, a1, b0, b1 in ops
+    )
     wa, wb = a_last - a_first, b_last - b_first
     return Passage(
-        a_start=int(ta.starts[a_first]),
-        a_end=int(ta.ends[a_last - 1]),
-        b_start=int(tb.starts[b_first]),
-        b_end=int(tb.ends[b_last - 1]),
+        a_start=sa[a_first],
+        a_end=a_end,
+        b_start=sb[b_first],
+        b_end=b_end,
         similarity=2.0 * matched / (wa + wb),
-        ops=tuple(edit_ops),
+        ops=edit_ops,
         a_words=wa,
         b_words=wb,
         matched_words=matched,
     )
 
 
-def _stopword_ids(ta: Tokens, tb: Tokens, ids_a: np.ndarray, ids_b: np.ndarray) -> set[int]:
-    """Word ids (as used in this alignment) of the English function words present."""
-    out = set()
-    for tok, ids in ((ta, ids_a), (tb, ids_b)):
-        hits = [i for i, w in enumerate(tok.words) if w in _STOPWORDS]
-        out.update(ids[hits].tolist())
-    return out
+def _prepare(
+    xa: str | Tokens, xb: str | Tokens, k: int, max_repeats: int
+) -> tuple[_Doc | None, _Doc | None, list[_Block]]:
+    """Both documents and their exact blocks (``None`` documents when one has too few words).
+
+    Article-sized pairs of text with ASCII words take the fast path (folded bytes, numpy word
+    hashes, checked blocks); everything else tokenizes with :func:`tokenize` and finds blocks
+    from the words (pure Python for article sizes, numpy for long documents).
+    """
+    fa = _fold(xa) if isinstance(xa, str) and len(xa) <= _SMALL_PAIR_CHARS else None
+    fb = _fold(xb) if isinstance(xb, str) and fa is not None and len(xb) <= _SMALL_PAIR_CHARS else None
+    if fa is not None and fb is not None:
+        da, db, hashes = _folded_pair(fa, fb)
+        if len(da) < k or len(db) < k:
+            return None, None, []
+        if len(da) + len(db) <= _SMALL_PAIR_WORDS:
+            blocks = _blocks_hashed(da, db, hashes, k, max_repeats)
+            if blocks is not None:
+                return da, db, blocks
+        # Long pair or hash collision: the same documents with str words, exact path.
+        da = _Doc(da.starts, da.ends, fa.decode("ascii").split(), None)
+        db = _Doc(db.starts, db.ends, fb.decode("ascii").split(), None)
+    else:
+        da, db = _str_doc(xa), _str_doc(xb)
+        if len(da) < k or len(db) < k:
+            return None, None, []
+    wa, wb = da.all_words(), db.all_words()
+    if len(wa) + len(wb) <= _SMALL_PAIR_WORDS:
+        return da, db, _blocks_small(wa, wb, k, max_repeats)
+    return da, db, _blocks_numpy(wa, wb, k, max_repeats)
 
 
 def _overlap(x0: int, x1: int, y0: int, y1: int) -> int:
@@ -542,35 +909,27 @@ def align(
     max_gap = _check_int("max_gap", max_gap, 0, 10**6)
     min_similarity = _check_fraction("min_similarity", min_similarity)
     max_repeats = _check_int("max_repeats", max_repeats, 1, 10**6)
-    ta = _as_tokens(a, "a")
-    tb = _as_tokens(b, "b")
-    if len(ta) < shingle_size or len(tb) < shingle_size:
+    xa, xb = _text_of(a, "a"), _text_of(b, "b")
+    da, db, blocks = _prepare(xa, xb, shingle_size, max_repeats)
+    if da is None or db is None:
         return []
-    ids_a, ids_b = _word_ids(ta, tb)
-    i, j = _anchors(ids_a, ids_b, shingle_size, max_repeats)
-    blocks = _blocks(i, j, shingle_size)
-    la, lb = ids_a.tolist(), ids_b.tolist()
     candidates: list[Passage] = []
-    stop = _stopword_ids(ta, tb, ids_a, ids_b)
+    is_stop = da.stop.__contains__
     for chain in _chains(blocks, max_gap):
-        for ops in _pieces(_word_ops(chain, la, lb)):
-            wa, wb = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
-            if min(wa, wb) < min_words:
+        for ops in _pieces(_word_ops(chain, da, db)):
+            n_a, n_b = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
+            if min(n_a, n_b) < min_words:
                 continue
-            p = _make_passage(ops, ta, tb)
-            if p.similarity < min_similarity:
+            matched = sum(a1 - a0 for kind, a0, a1, _, _ in ops if kind == "equal")
+            if 2.0 * matched / (n_a + n_b) < min_similarity:
                 continue
             # Evidence: matched content words (not function words), relative to the length.
-            content = sum(
-                1
-                for kind, a0, a1, _, _ in ops
-                if kind == "equal"
-                for w in la[a0:a1]
-                if w not in stop
+            content = matched - sum(
+                sum(map(is_stop, da.slice(a0, a1))) for kind, a0, a1, _, _ in ops if kind == "equal"
             )
-            if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(wa, wb)):
+            if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(n_a, n_b)):
                 continue
-            candidates.append(p)
+            candidates.append(_make_passage(ops, da, db, matched))
     # Drop a passage that mostly repeats a better one on both sides (shifted self-matches in
     # repetitive text); a sentence reused twice overlaps on one side only and is kept.
     candidates.sort(key=lambda p: (-p.matched_words, p.a_start, p.b_start))

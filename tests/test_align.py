@@ -181,8 +181,15 @@ def difflib_passages(
         if min(a1 - a0, b1 - b0) >= min_words and sim >= min_similarity:
             out.append(
                 Passage(
-                    int(ta.starts[a0]), int(ta.ends[a1 - 1]), int(tb.starts[b0]),
-                    int(tb.ends[b1 - 1]), sim, (), a1 - a0, b1 - b0, matched,
+                    int(ta.starts[a0]),
+                    int(ta.ends[a1 - 1]),
+                    int(tb.starts[b0]),
+                    int(tb.ends[b1 - 1]),
+                    sim,
+                    (),
+                    a1 - a0,
+                    b1 - b0,
+                    matched,
                 )
             )
     return out
@@ -318,9 +325,7 @@ def test_sentence_repeated_in_a():
 def test_short_quote_of_ten_words_is_a_passage():
     quote = "‘Very often we have a situation that a ration is shared.’"
     a = "Intro. " + " ".join(_words(60, 13)) + " " + quote
-    b = "“very often we have a situation that a ration is shared,” he said. " + " ".join(
-        _words(60, 14)
-    )
+    b = "“very often we have a situation that a ration is shared,” he said. " + " ".join(_words(60, 14))
     [p] = align(a, b)
     assert b[p.b_start : p.b_end] == "very often we have a situation that a ration is shared"
 
@@ -352,7 +357,10 @@ _COPIED = {
     "Things are bad with food": (0, 1, 2, 4),
     "Our sources tell that commanders now won’t accept any resignation reports": (3, 4),
     "After the first days of the war, they were first brought to the Republic of Belarus": (
-        0, 1, 2, 4,
+        0,
+        1,
+        2,
+        4,
     ),
     "I felt awfully sorry for them, it was scary to find them": (0, 1, 2),
 }
@@ -376,10 +384,11 @@ def test_copied_sentences_are_covered(phrase):
             found = align(texts[x], texts[y])
             sa, ea = _locate(texts[x], phrase)
             sb, eb = _locate(texts[y], phrase)
-            assert any(
-                p.a_start <= sa and ea <= p.a_end and p.b_start <= sb and eb <= p.b_end
-                for p in found
-            ), (x, y, phrase)
+            assert any(p.a_start <= sa and ea <= p.a_end and p.b_start <= sb and eb <= p.b_end for p in found), (
+                x,
+                y,
+                phrase,
+            )
 
 
 def _donation_spans(text: str, marker: str) -> tuple[int, int]:
@@ -387,9 +396,7 @@ def _donation_spans(text: str, marker: str) -> tuple[int, int]:
     return i, len(text)
 
 
-@pytest.mark.parametrize(
-    "doc,marker", [(2, "Help those fleeing conflict"), (3, "A Message from The Moscow Times")]
-)
+@pytest.mark.parametrize("doc,marker", [(2, "Help those fleeing conflict"), (3, "A Message from The Moscow Times")])
 def test_donation_appeals_align_with_nothing(doc, marker):
     texts = _fixture_texts()
     lo, hi = _donation_spans(texts[doc], marker)
@@ -457,13 +464,9 @@ def _check_invariants(a: str, b: str, passages: list[Passage]) -> None:
     del ta, tb
 
 
-_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300
-)
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)
 _wordy = st.lists(
-    st.sampled_from(
-        ["the", "Ünïcode", "ß", "war", "Pskov", "ﬁne", "‘quote’", "e\u0301", "60", "x"]
-    ),
+    st.sampled_from(["the", "Ünïcode", "ß", "war", "Pskov", "ﬁne", "‘quote’", "e\u0301", "60", "x"]),
     max_size=80,
 ).map(" ".join)
 
@@ -544,6 +547,73 @@ def test_passage_is_frozen():
     [p] = align("a b c d e f g h i j", "a b c d e f g h i j")
     with pytest.raises(AttributeError):
         p.a_start = 3  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast path (folded ASCII words, numpy word hashes) gives exactly what the exact path gives
+
+
+def _key(passages: list[Passage]) -> list[tuple]:
+    return [
+        (p.a_start, p.a_end, p.b_start, p.b_end, p.similarity, p.a_words, p.b_words, p.matched_words, p.ops)
+        for p in passages
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=st.one_of(_text, _wordy), b=st.one_of(_text, _wordy))
+def test_fast_path_tokens_equal_tokenize(a, b):
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    for text in (a, b, a + " " + b):
+        folded = mod._fold(text)
+        if folded is None:
+            assert any(not c.isascii() and tokenize(c).words for c in text)
+            continue
+        da, db, _ = mod._folded_pair(folded, folded)
+        toks = tokenize(text)
+        assert list(da.starts) == toks.starts.tolist() and list(da.ends) == toks.ends.tolist()
+        assert [w.decode("ascii") for w in da.all_words()] == toks.words
+        assert list(db.starts) == toks.starts.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), rate=st.floats(0.0, 0.3), k=st.integers(1, 4))
+def test_fast_path_equals_tokens_path(seed, rate, k):
+    pair = make_pair(seed, rate, rate)
+    fast = align(pair.a, pair.b, shingle_size=k, min_words=4)
+    exact = align(tokenize(pair.a), tokenize(pair.b), shingle_size=k, min_words=4)
+    assert _key(fast) == _key(exact)
+
+
+def test_fast_path_equals_tokens_path_repetitive():
+    a = "war and peace " * 300 + " ".join(_words(200, 20))
+    b = " ".join(_words(100, 21)) + " war and peace" * 250
+    for kwargs in ({}, {"max_repeats": 2}, {"shingle_size": 2, "max_repeats": 1}):
+        assert _key(align(a, b, **kwargs)) == _key(align(tokenize(a), tokenize(b), **kwargs))
+
+
+def test_hash_collisions_fall_back_to_exact_path(monkeypatch):
+    import sys
+
+    import numpy as np
+
+    mod = sys.modules["dedup.align"]
+    texts = _fixture_texts()
+    want = _key(align(tokenize(texts[0]), tokenize(texts[1])))
+    # Every character hashes alike: words of equal length collide, blocks fail the word check.
+    monkeypatch.setattr(mod, "_CHAR_T", np.ones(256, dtype=np.uint64))
+    assert mod._blocks_hashed(*mod._folded_pair(mod._fold(texts[0]), mod._fold(texts[1])), 3, 16) is None
+    assert _key(align(texts[0], texts[1])) == want
+
+
+def test_non_ascii_words_take_the_exact_path():
+    a = "Café Zürich: the minister said the budget would be cut by half next year, he said."
+    b = "In Zürich the minister said the budget would be cut by half next year at the café."
+    [p] = align(a, b)
+    assert a[p.a_start : p.a_end] == "Zürich: the minister said the budget would be cut by half next year"
+    assert p.similarity == 1.0 and _key([p]) == _key(align(tokenize(a), tokenize(b)))
 
 
 # ---------------------------------------------------------------------------------------------
