@@ -68,8 +68,8 @@ class Analysis:
     """Result of :func:`analyze` over the units ``0 .. n_units - 1``.
 
     Attributes:
-        pairs: ``(m, 2)`` int64 verified unit pairs (lo, hi), different documents, not
-            boilerplate, sorted.
+        pairs: ``(m, 2)`` verified unit pairs (lo, hi; int32 or int64), different documents,
+            not boilerplate, sorted.
         sims: float32 similarity of each pair.
         exact: bool, whether ``sims`` is exact for that pair.
         unit_group: int64 group id of every unit (singleton groups included).
@@ -100,15 +100,23 @@ def verify_pairs(
     idx_a: np.ndarray,
     idx_b: np.ndarray,
     exact_all: bool = False,
+    est: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Similarity of candidate pairs; returns ``(accepted, sims, is_exact)``.
 
-    ``estimate(idx_a, idx_b)`` gives the MinHash estimates of the pairs. Estimates near the
+    ``estimate(idx_a, idx_b)`` gives the MinHash estimates of the pairs; ``est`` may hold some
+    of them already (float32, NaN where unknown: only those are estimated). Estimates near the
     threshold (or, with ``exact_all``, every estimate that could pass) are replaced by the exact
     Jaccard from ``exact``.
     """
     m = len(idx_a)
-    est = np.asarray(estimate(idx_a, idx_b), dtype=np.float32) if m else np.empty(0, dtype=np.float32)
+    if est is None:
+        est = np.asarray(estimate(idx_a, idx_b), dtype=np.float32) if m else np.empty(0, dtype=np.float32)
+    else:
+        est = np.array(est, dtype=np.float32)
+        todo = np.flatnonzero(np.isnan(est))
+        if len(todo):
+            est[todo] = estimate(idx_a[todo], idx_b[todo])
     is_exact = np.zeros(m, dtype=bool)
     if exact is not None and m:
         upper = np.inf if exact_all else threshold + AMBIGUOUS_ABOVE
@@ -146,7 +154,11 @@ class _Memo:
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:
     if len(pairs) == 0:
         return np.arange(n, dtype=np.int64)
-    g = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    idx = np.int32 if n < 2**31 else np.int64
+    rows = np.ascontiguousarray(pairs[:, 0], dtype=idx)
+    cols = np.ascontiguousarray(pairs[:, 1], dtype=idx)
+    g = coo_matrix((np.ones(len(pairs), dtype=np.int8), (rows, cols)), shape=(n, n))
+    del rows, cols
     _, labels = connected_components(g, directed=False)
     return labels.astype(np.int64)
 
@@ -176,6 +188,19 @@ def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
     key = pairs[:, 0].astype(np.int64) << 32 | pairs[:, 1].astype(np.int64)
     key = sorted_unique(key)
     return np.stack([key >> 32, key & 0xFFFFFFFF], axis=1)
+
+
+def _lookup(pairs: np.ndarray, values: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """``values`` of the (lo, hi) pairs ``want`` found in ``pairs`` (sorted, unique); NaN elsewhere."""
+    out = np.full(len(want), np.nan, dtype=np.float32)
+    if not len(pairs) or not len(want):
+        return out
+    key = pairs[:, 0].astype(np.int64) << 32 | pairs[:, 1].astype(np.int64)
+    wkey = want[:, 0].astype(np.int64) << 32 | want[:, 1].astype(np.int64)
+    pos = np.minimum(np.searchsorted(key, wkey), len(key) - 1)
+    hit = key[pos] == wkey
+    out[hit] = values[pos[hit]]
+    return out
 
 
 def _segments(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -338,13 +363,22 @@ def analyze(
     # Grouping needs no exact check: every pair reported is verified again below, exactly where
     # the estimate is ambiguous; a slightly loose edge only lets a group propose more pairs.
     _, est, _ = verify_pairs(sig.estimate, threshold, None, cand[:, 0], cand[:, 1])
-    edges = cand[est >= threshold - EDGE_SLACK]
-    unit_group = _components(n, edges)
-
     # Boilerplate is judged on looser groups of *similar* text (estimate >= SIMILAR_TEXT), so
-    # that edited copies of a story count as shared between its carriers.
-    loose = _components(n, cand[est >= min(threshold, SIMILAR_TEXT)])
-    del cand, est  # the largest arrays of the analysis: not needed below
+    # that edited copies of a story count as shared between its carriers. Only candidates that
+    # are edges of either graph are kept: the candidates and their estimates are the largest
+    # arrays of the analysis and are freed before the graphs are built.
+    loose_cut = min(threshold, SIMILAR_TEXT)
+    keep = est >= min(loose_cut, threshold - EDGE_SLACK)
+    cand, est = cand[keep], est[keep]
+    del keep
+    is_edge = est >= threshold - EDGE_SLACK
+    edges, edge_est = cand[is_edge], est[is_edge]  # sorted (lo, hi), as cand
+    del is_edge
+    unit_group = _components(n, edges)
+    loose_sel = est >= loose_cut
+    del est
+    loose = _components(n, cand[loose_sel])
+    del cand, loose_sel
     doc_cov, loose_docs, loose_cov = _coverage(
         loose,
         unit_doc,
@@ -373,9 +407,15 @@ def analyze(
     members = members[order]
     expanded = _group_pairs(unit_group[members], members, MAX_GROUP_EXPAND)
     expanded = expanded[unit_doc[expanded[:, 0]] != unit_doc[expanded[:, 1]]]
-    known = edges[~unit_boiler[edges[:, 0]]]
+    not_boiler = ~unit_boiler[edges[:, 0]]
+    known, known_est = edges[not_boiler], edge_est[not_boiler]
+    del edge_est, not_boiler
     allp = _unique_pairs(np.concatenate([expanded, known]))
-    ok, sims, is_exact = verify_pairs(sig.estimate, threshold, exact, allp[:, 0], allp[:, 1])
+    del expanded
+    # the estimates of LSH pairs are known already: only pairs found by group expansion need one
+    ok, sims, is_exact = verify_pairs(
+        sig.estimate, threshold, exact, allp[:, 0], allp[:, 1], est=_lookup(known, known_est, allp)
+    )
     return Analysis(
         pairs=allp[ok],
         sims=sims[ok],

@@ -177,8 +177,8 @@ class SignatureStore:
         and the equal columns added up. With ``workers > 1`` forked processes share out the
         bands (for large batches of pairs); the counts are the same.
         """
-        a = np.asarray(a, dtype=np.int64)
-        b = np.asarray(b, dtype=np.int64)
+        a = _as_index(a)  # int32 pairs stay int32: no copies of the (many) candidate ids
+        b = _as_index(b)
         parts = range(len(self.parts))
         workers = 1 if len(a) < PARALLEL_MIN_PAIRS else max(1, min(workers, len(parts)))
         self.consolidate()  # before forking: workers then share one copy
@@ -214,6 +214,11 @@ class SignatureStore:
     def close(self) -> None:
         for col in self.parts:
             col.close()
+
+
+def _as_index(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    return x if x.dtype in (np.int32, np.int64) else x.astype(np.int64)
 
 
 #: Pairs from which :meth:`SignatureStore.equal_counts` is worth forking workers for.

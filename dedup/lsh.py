@@ -213,7 +213,10 @@ def bucket_pairs(
     groups: np.ndarray | None = None,
     workers: int = 1,
 ) -> np.ndarray:
-    """Candidate pairs from LSH buckets, as an ``(m, 2)`` int64 array of unit ids (lo, hi).
+    """Candidate pairs from LSH buckets, as an ``(m, 2)`` array of unit ids (lo, hi).
+
+    The array is int32 when every id fits (half the memory of int64 at a million articles),
+    else int64.
 
     Band keys are computed from ``sig`` one band at a time (nothing per band is kept). Buckets of
     up to ``max_bucket`` units give all their pairs; larger buckets (recurring text such as
@@ -229,7 +232,13 @@ def bucket_pairs(
     shared = (sig, ids, max_bucket, groups)
     parts = list(fork_map(_bucket_keys, shared, [range(w, sig.bands, workers) for w in range(workers)], workers))
     acc = parts[0] if len(parts) == 1 else _merge(np.empty(0, dtype=np.int64), parts)
-    return np.stack([acc >> 32, acc & 0xFFFFFFFF], axis=1)
+    del parts
+    top = len(sig) - 1 if ids is None else (int(ids.max()) if len(ids) else 0)
+    dtype = np.int32 if top < 2**31 else np.int64
+    out = np.empty((len(acc), 2), dtype=dtype)  # filled in place: no full-size temporaries
+    np.right_shift(acc, 32, out=out[:, 0])
+    np.bitwise_and(acc, 0xFFFFFFFF, out=out[:, 1])
+    return out
 
 
 def _bucket_keys(shared: tuple[Bands, np.ndarray | None, int, np.ndarray | None], bands: Iterable[int]) -> np.ndarray:
@@ -286,12 +295,17 @@ def _pair_keys(a: np.ndarray, b: np.ndarray, groups: np.ndarray | None) -> np.nd
 
 def _merge(acc: np.ndarray, new: list[np.ndarray]) -> np.ndarray:
     """Sorted unique union of ``acc`` and the arrays in ``new``."""
-    return sorted_unique(np.concatenate([acc, *new])) if new else acc
+    if not new:
+        return acc
+    x = np.concatenate([acc, *new])
+    x.sort()  # in place: the concatenation is ours
+    return sorted_unique(x, presorted=True)
 
 
-def sorted_unique(x: np.ndarray) -> np.ndarray:
+def sorted_unique(x: np.ndarray, presorted: bool = False) -> np.ndarray:
     """``np.unique`` for 1-D integer arrays by sorting (faster than numpy's hash-based unique here)."""
-    x = np.sort(x)
+    if not presorted:
+        x = np.sort(x)
     if len(x) < 2:
         return x
     keep = np.empty(len(x), dtype=bool)
