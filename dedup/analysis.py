@@ -163,8 +163,9 @@ def _components(n: int, pairs: np.ndarray) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def _group_pairs(groups: np.ndarray, members_sorted: np.ndarray, max_size: int) -> np.ndarray:
-    """All pairs of units inside each group of size 2..max_size."""
+def _group_pairs(groups: np.ndarray, members_sorted: np.ndarray, max_size: int, unit_doc: np.ndarray) -> np.ndarray:
+    """``lo << 32 | hi`` keys of all pairs of units from different documents inside each group of
+    size 2..max_size (unsorted; one group size at a time, so temporaries stay small)."""
     change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
     starts = np.concatenate([[0], change])
     sizes = np.diff(np.concatenate([starts, [len(groups)]]))
@@ -176,29 +177,36 @@ def _group_pairs(groups: np.ndarray, members_sorted: np.ndarray, max_size: int) 
         ia, ib = np.triu_indices(s, 1)
         a = members_sorted[st[:, None] + ia[None, :]].ravel()
         b = members_sorted[st[:, None] + ib[None, :]].ravel()
-        out.append(np.stack([a, b], axis=1))
-    if not out:
-        return np.empty((0, 2), dtype=np.int64)
-    return np.sort(np.concatenate(out), axis=1)
+        other = unit_doc[a] != unit_doc[b]
+        a, b = a[other], b[other]
+        out.append(np.minimum(a, b) << 32 | np.maximum(a, b))
+    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 
-def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
-    if len(pairs) == 0:
-        return pairs.reshape(0, 2)
-    key = pairs[:, 0].astype(np.int64) << 32 | pairs[:, 1].astype(np.int64)
-    key = sorted_unique(key)
-    return np.stack([key >> 32, key & 0xFFFFFFFF], axis=1)
+def _pair_key(pairs: np.ndarray) -> np.ndarray:
+    """``lo << 32 | hi`` int64 key of every (lo, hi) row."""
+    key = pairs[:, 0].astype(np.int64)
+    key <<= 32
+    key |= pairs[:, 1]
+    return key
 
 
-def _lookup(pairs: np.ndarray, values: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """``values`` of the (lo, hi) pairs ``want`` found in ``pairs`` (sorted, unique); NaN elsewhere."""
+def _key_pairs(keys: np.ndarray, n: int) -> np.ndarray:
+    """(lo, hi) rows of ``lo << 32 | hi`` keys: int32 when ``n`` units fit, filled in place."""
+    out = np.empty((len(keys), 2), dtype=np.int32 if n < 2**31 else np.int64)
+    np.right_shift(keys, 32, out=out[:, 0], casting="unsafe")
+    np.bitwise_and(keys, 0xFFFFFFFF, out=out[:, 1], casting="unsafe")
+    return out
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """``values`` of the keys ``want`` found in ``keys`` (sorted, unique); NaN elsewhere."""
     out = np.full(len(want), np.nan, dtype=np.float32)
-    if not len(pairs) or not len(want):
+    if not len(keys) or not len(want):
         return out
-    key = pairs[:, 0].astype(np.int64) << 32 | pairs[:, 1].astype(np.int64)
-    wkey = want[:, 0].astype(np.int64) << 32 | want[:, 1].astype(np.int64)
-    pos = np.minimum(np.searchsorted(key, wkey), len(key) - 1)
-    hit = key[pos] == wkey
+    pos = np.searchsorted(keys, want)
+    np.minimum(pos, len(keys) - 1, out=pos)
+    hit = keys[pos] == want
     out[hit] = values[pos[hit]]
     return out
 
@@ -405,17 +413,22 @@ def analyze(
     members = np.flatnonzero(~unit_boiler & (group_docs[unit_group] >= 2))
     order = np.argsort(unit_group[members], kind="stable")
     members = members[order]
-    expanded = _group_pairs(unit_group[members], members, MAX_GROUP_EXPAND)
-    expanded = expanded[unit_doc[expanded[:, 0]] != unit_doc[expanded[:, 1]]]
+    expanded = _group_pairs(unit_group[members], members, MAX_GROUP_EXPAND, unit_doc)
+    del members, order
     not_boiler = ~unit_boiler[edges[:, 0]]
-    known, known_est = edges[not_boiler], edge_est[not_boiler]
+    known = _pair_key(edges[not_boiler])  # sorted, as edges
+    known_est = edge_est[not_boiler]
     del edge_est, not_boiler
-    allp = _unique_pairs(np.concatenate([expanded, known]))
+    keys = np.concatenate([expanded, known])
     del expanded
+    keys.sort()
+    keys = sorted_unique(keys, presorted=True)
     # the estimates of LSH pairs are known already: only pairs found by group expansion need one
-    ok, sims, is_exact = verify_pairs(
-        sig.estimate, threshold, exact, allp[:, 0], allp[:, 1], est=_lookup(known, known_est, allp)
-    )
+    est_known = _lookup(known, known_est, keys)
+    del known, known_est
+    allp = _key_pairs(keys, n)
+    del keys
+    ok, sims, is_exact = verify_pairs(sig.estimate, threshold, exact, allp[:, 0], allp[:, 1], est=est_known)
     return Analysis(
         pairs=allp[ok],
         sims=sims[ok],
