@@ -218,3 +218,17 @@ def test_fork_map_keeps_job_order_in_workers_and_in_process():
     assert list(fork_map(job, data, range(7), 2)) == want
     assert list(fork_map(job, data, range(7), 1)) == want
     assert list(fork_map(job, data, [], 2)) == []
+
+
+@pytest.mark.parametrize("bad", [0, 1])
+def test_fork_map_raises_a_failing_job(bad):
+    """A failing job (the first or a later one) raises its exception in the caller."""
+    from dedup.parallel import fork_map
+
+    def job(shared, k):
+        if k == bad:
+            raise ValueError(f"job {k}")
+        return k
+
+    with pytest.raises(ValueError, match=f"job {bad}"):
+        list(fork_map(job, None, range(4), 2))
