@@ -342,6 +342,19 @@ _SMALL_PAIR_CHARS = 60_000
 _Block = tuple[int, int, int, int]
 
 
+def _positions(shingles: list[object], common: set[object]) -> dict[object, list[int]]:
+    """Positions of each shingle of ``common`` in ``shingles``, in increasing order."""
+    pos: dict[object, list[int]] = {}
+    for i in [i for i, s in enumerate(shingles) if s in common]:
+        s = shingles[i]
+        lst = pos.get(s)
+        if lst is None:
+            pos[s] = [i]
+        else:
+            lst.append(i)
+    return pos
+
+
 def _blocks_small(wa: list[str], wb: list[str], k: int, max_repeats: int) -> list[_Block]:
     """Anchors and blocks with Python sets and dicts (same result as the numpy path)."""
     if k == 1:
@@ -353,22 +366,8 @@ def _blocks_small(wa: list[str], wb: list[str], k: int, max_repeats: int) -> lis
     common = set(sha).intersection(shb)
     if not common:
         return []
-    pos_a: dict[object, list[int]] = {}
-    for i in [i for i, s in enumerate(sha) if s in common]:
-        s = sha[i]
-        lst = pos_a.get(s)
-        if lst is None:
-            pos_a[s] = [i]
-        else:
-            lst.append(i)
-    pos_b: dict[object, list[int]] = {}
-    for j in [j for j, s in enumerate(shb) if s in common]:
-        s = shb[j]
-        lst = pos_b.get(s)
-        if lst is None:
-            pos_b[s] = [j]
-        else:
-            lst.append(j)
+    pos_a = _positions(sha, common)
+    pos_b = _positions(shb, common)
     # An anchor (i, j) is coded i * m + j; the next anchor on its diagonal is code + m + 1.
     m = len(wb) + 1
     anchors: set[int] = set()
