@@ -51,9 +51,6 @@ MAX_DOCUMENT_CHARS = 64 * 1024 * 1024
 # A word character: anything str.isalnum() accepts, plus combining marks (so decomposed accents
 # stay inside their word). The underscore is punctuation here.
 _WORD_RE = re.compile(r"(?:[^\W_]|[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])+")
-# The same tokens for text without those combining marks (most text), about twice as fast.
-_COMBINING_RE = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_ALNUM_RE = re.compile(r"[^\W_]+")
 
 # Length-preserving folding of typographic punctuation to ASCII, for display and for callers who
 # want a normalized string with the same offsets (tokens do not need it: punctuation never
