@@ -220,6 +220,41 @@ def _segments(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.diff(np.concatenate([starts, [len(sorted_keys)]]))
 
 
+def _incidence(
+    unit_group: np.ndarray, unit_doc: np.ndarray, unit_ntok: np.ndarray, n_groups: int, n_docs: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (group, document) pairs present among the units, sorted, and the summed tokens of each
+    document's units in that group (float64): ``(inc_g, inc_d, inc_tok)``.
+
+    Group, document and token count are packed into one int64 per unit and sorted in place (one
+    unit-level array instead of a key, an argsort and two gathers) whenever they fit in 63 bits.
+    """
+    bd = max(1, (n_docs - 1).bit_length())
+    bt = 63 - max(1, (n_groups - 1).bit_length()) - bd
+    top = int(unit_ntok.max()) if len(unit_ntok) else 0
+    if bt >= 1 and 0 <= top < (1 << bt) and (not len(unit_ntok) or int(unit_ntok.min()) >= 0):
+        key = unit_group.astype(np.int64)
+        key <<= bd
+        key |= unit_doc
+        key <<= bt
+        key |= unit_ntok
+        key.sort()
+        gd = key >> bt
+        st, _ = _segments(gd)
+        inc = gd[st]
+        del gd
+        key &= (1 << bt) - 1
+        inc_tok = np.add.reduceat(key, st).astype(np.float64) if len(st) else np.empty(0)
+        return inc >> bd, inc & ((1 << bd) - 1), inc_tok
+    gd_key = unit_group.astype(np.int64) << 32 | unit_doc.astype(np.int64)
+    order = np.argsort(gd_key, kind="stable")
+    gd_sorted = gd_key[order]
+    st, _ = _segments(gd_sorted)
+    inc_key = gd_sorted[st]
+    inc_tok = np.add.reduceat(unit_ntok[order].astype(np.float64), st) if len(st) else np.empty(0)
+    return inc_key >> 32, inc_key & 0xFFFFFFFF, inc_tok
+
+
 def _coverage(
     unit_group: np.ndarray,
     unit_doc: np.ndarray,
@@ -243,14 +278,7 @@ def _coverage(
     n_groups = int(unit_group.max()) + 1 if len(unit_group) else 0
     doc_len = np.maximum(doc_ntok, 1).astype(np.float64)
     # (group, doc) incidence with the words of the document in that group
-    gd_key = unit_group << 32 | unit_doc.astype(np.int64)
-    order = np.argsort(gd_key, kind="stable")
-    gd_sorted = gd_key[order]
-    st, ln = _segments(gd_sorted)
-    inc_key = gd_sorted[st]
-    inc_tok = np.add.reduceat(unit_ntok[order].astype(np.float64), st) if len(st) else np.empty(0)
-    inc_g = inc_key >> 32
-    inc_d = inc_key & 0xFFFFFFFF
+    inc_g, inc_d, inc_tok = _incidence(unit_group, unit_doc, unit_ntok, n_groups, n_docs)
     group_docs = np.bincount(inc_g, minlength=n_groups)
     shared = group_docs[inc_g] >= 2
     # share of each document's words shared with any other document (paragraph level)

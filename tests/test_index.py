@@ -484,3 +484,22 @@ def test_union_signatures_are_minhash_of_the_union(chunk):
     for bad in ([1, 2], [0, 0], [0, 60]):
         with pytest.raises(InvalidParameterError):
             signatures(hashes, starts, perms, unions=np.array(bad))
+
+
+def test_incidence_packed_and_wide_paths_agree():
+    """The packed (group, doc, tokens) sort and the general key + argsort path give the same incidence."""
+    from dedup.analysis import _incidence
+
+    gen = np.random.default_rng(2)
+    n = 5000
+    group = gen.integers(0, 700, n).astype(np.int64)
+    doc = gen.integers(0, 90, n).astype(np.int32)
+    ntok = gen.integers(0, 400, n).astype(np.int32)
+    packed = _incidence(group, doc, ntok, 700, 90)
+    wide = _incidence(group, doc, ntok, 700, 2**62)  # too many documents to pack: general path
+    for x, y in zip(packed, wide):
+        assert np.array_equal(x, y)
+    pairs = sorted(set(zip(group.tolist(), doc.tolist())))
+    assert list(zip(packed[0].tolist(), packed[1].tolist())) == pairs
+    g0, d0 = pairs[0]
+    assert packed[2][0] == ntok[(group == g0) & (doc == d0)].sum()
