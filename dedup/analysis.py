@@ -428,9 +428,9 @@ def analyze(
     boiler_loose = (loose_docs >= config.boilerplate_min_docs) & (loose_cov <= config.boilerplate_max_coverage)
     unit_boiler = boiler_loose[loose]
     n_groups = int(unit_group.max()) + 1 if n else 0
-    group_docs = np.zeros(n_groups, dtype=np.int64)
-    gd = sorted_unique(unit_group << 32 | unit_doc.astype(np.int64))
-    np.add.at(group_docs, gd >> 32, 1)
+    inc_g, _, _ = _incidence(unit_group, unit_doc, unit_ntok, n_groups, len(doc_ntok))
+    group_docs = np.bincount(inc_g, minlength=n_groups).astype(np.int64)
+    del inc_g
     boiler = np.zeros(n_groups, dtype=bool)
     boiler[unit_group[unit_boiler]] = True
     unit_boiler = boiler[unit_group]
