@@ -28,7 +28,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .config import IndexConfig
-from .lsh import Bands, bucket_pairs, sorted_unique
+from .lsh import Bands, bucket_pairs, key_pairs, pair_keys, sorted_unique
 from .shingles import ramp
 
 __all__ = ["Analysis", "analyze", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_ABOVE"]
@@ -177,26 +177,8 @@ def _group_pairs(groups: np.ndarray, members_sorted: np.ndarray, max_size: int, 
         ia, ib = np.triu_indices(s, 1)
         a = members_sorted[st[:, None] + ia[None, :]].ravel()
         b = members_sorted[st[:, None] + ib[None, :]].ravel()
-        other = unit_doc[a] != unit_doc[b]
-        a, b = a[other], b[other]
-        out.append(np.minimum(a, b) << 32 | np.maximum(a, b))
+        out.append(pair_keys(a, b, unit_doc))
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
-
-
-def _pair_key(pairs: np.ndarray) -> np.ndarray:
-    """``lo << 32 | hi`` int64 key of every (lo, hi) row."""
-    key = pairs[:, 0].astype(np.int64)
-    key <<= 32
-    key |= pairs[:, 1]
-    return key
-
-
-def _key_pairs(keys: np.ndarray, n: int) -> np.ndarray:
-    """(lo, hi) rows of ``lo << 32 | hi`` keys: int32 when ``n`` units fit, filled in place."""
-    out = np.empty((len(keys), 2), dtype=np.int32 if n < 2**31 else np.int64)
-    np.right_shift(keys, 32, out=out[:, 0], casting="unsafe")
-    np.bitwise_and(keys, 0xFFFFFFFF, out=out[:, 1], casting="unsafe")
-    return out
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, want: np.ndarray) -> np.ndarray:
@@ -444,7 +426,7 @@ def analyze(
     expanded = _group_pairs(unit_group[members], members, MAX_GROUP_EXPAND, unit_doc)
     del members, order
     not_boiler = ~unit_boiler[edges[:, 0]]
-    known = _pair_key(edges[not_boiler])  # sorted, as edges
+    known = pair_keys(edges[not_boiler, 0], edges[not_boiler, 1])  # sorted, as edges
     known_est = edge_est[not_boiler]
     del edge_est, not_boiler
     keys = np.concatenate([expanded, known])
@@ -454,7 +436,7 @@ def analyze(
     # the estimates of LSH pairs are known already: only pairs found by group expansion need one
     est_known = _lookup(known, known_est, keys)
     del known, known_est
-    allp = _key_pairs(keys, n)
+    allp = key_pairs(keys, n)
     del keys
     ok, sims, is_exact = verify_pairs(sig.estimate, threshold, exact, allp[:, 0], allp[:, 1], est=est_known)
     return Analysis(

@@ -17,7 +17,17 @@ import numpy as np
 from .parallel import fork_map
 from .shingles import fmix64
 
-__all__ = ["band_key", "band_keys", "Bands", "ArrayBands", "BandTable", "bucket_pairs", "sorted_unique"]
+__all__ = [
+    "band_key",
+    "band_keys",
+    "Bands",
+    "ArrayBands",
+    "BandTable",
+    "bucket_pairs",
+    "pair_keys",
+    "key_pairs",
+    "sorted_unique",
+]
 
 _P = np.uint64(0x100000001B3)
 
@@ -234,10 +244,15 @@ def bucket_pairs(
     acc = parts[0] if len(parts) == 1 else _merge(np.empty(0, dtype=np.int64), parts)
     del parts
     top = len(sig) - 1 if ids is None else (int(ids.max()) if len(ids) else 0)
-    dtype = np.int32 if top < 2**31 else np.int64
-    out = np.empty((len(acc), 2), dtype=dtype)  # filled in place: no full-size temporaries
-    np.right_shift(acc, 32, out=out[:, 0])
-    np.bitwise_and(acc, 0xFFFFFFFF, out=out[:, 1])
+    return key_pairs(acc, top + 1)
+
+
+def key_pairs(keys: np.ndarray, n: int) -> np.ndarray:
+    """``(m, 2)`` (lo, hi) rows of ``lo << 32 | hi`` keys of ids below ``n``: int32 when they fit
+    (half the memory of int64), filled in place (no full-size temporaries)."""
+    out = np.empty((len(keys), 2), dtype=np.int32 if n <= 2**31 else np.int64)
+    np.right_shift(keys, 32, out=out[:, 0], casting="unsafe")
+    np.bitwise_and(keys, 0xFFFFFFFF, out=out[:, 1], casting="unsafe")
     return out
 
 
@@ -270,13 +285,13 @@ def _bucket_keys(shared: tuple[Bands, np.ndarray | None, int, np.ndarray | None]
             bs, bz = starts[big], sizes[big]
             first = np.repeat(u[bs], bz - 1)
             other = u[np.repeat(bs + 1, bz - 1) + _ramp(bz - 1)]
-            out.append(_pair_keys(first, other, groups))
+            out.append(pair_keys(first, other, groups))
         for s in np.unique(sizes[~big]).tolist():
             st = starts[sizes == s]
             ia, ib = np.triu_indices(s, 1)
             a = u[st[:, None] + ia[None, :]].ravel()
             b = u[st[:, None] + ib[None, :]].ravel()
-            out.append(_pair_keys(a, b, groups))
+            out.append(pair_keys(a, b, groups))
         pending += sum(len(o) for o in out)
         if pending > max(len(acc), 1 << 22):
             acc = _merge(acc, out)
@@ -284,13 +299,15 @@ def _bucket_keys(shared: tuple[Bands, np.ndarray | None, int, np.ndarray | None]
     return _merge(acc, out)
 
 
-def _pair_keys(a: np.ndarray, b: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-    """``lo << 32 | hi`` keys of unit pairs, pairs inside one group dropped."""
+def pair_keys(a: np.ndarray, b: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """``lo << 32 | hi`` int64 keys of unit pairs, pairs inside one group dropped."""
     if groups is not None:
         keep = groups[a] != groups[b]
         a, b = a[keep], b[keep]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    return lo << 32 | hi
+    lo = np.minimum(a, b).astype(np.int64, copy=False)
+    lo <<= 32
+    lo |= np.maximum(a, b)
+    return lo
 
 
 def _merge(acc: np.ndarray, new: list[np.ndarray]) -> np.ndarray:

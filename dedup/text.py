@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EmptyDocumentError, InvalidTextError, InvalidTypeError
+from .shingles import fmix64
 
 __all__ = [
     "Tokens",
@@ -257,10 +258,7 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _seed_key(seed: int) -> np.uint64:
-    x = (int(seed) + 0x632BE59BD9B4E019) & _M64
-    x = ((x ^ (x >> 33)) * 0xFF51AFD7ED558CCD) & _M64
-    x = ((x ^ (x >> 33)) * 0xC4CEB9FE1A85EC53) & _M64
-    return np.uint64(x ^ (x >> 33))
+    return np.uint64(fmix64(np.array([(int(seed) + 0x632BE59BD9B4E019) & _M64], dtype=np.uint64))[0])
 
 
 def _span_hashes(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray, seed: int) -> np.ndarray:
@@ -269,8 +267,6 @@ def _span_hashes(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray, seed: 
     Spans must be sorted and disjoint. Work is done in passes of about :data:`_HASH_CHUNK`
     characters, each cut between two spans.
     """
-    from .shingles import fmix64
-
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
     n = len(starts)
