@@ -4,7 +4,9 @@ Every peer gets the same paragraphs (``dedup.text.paragraph_spans``) and word 5-
 normalized tokens (``dedup.text.tokenize``), built in Python, one MinHash per paragraph with 128
 permutations, an LSH index at threshold 0.5, then every paragraph queried for candidates.  The
 candidates (pairs of paragraphs of two different documents) are what the peer found: none of them
-verifies candidates or clusters documents.
+verifies candidates or clusters documents. The peer's time ends when its query results are in
+hand; turning them into our pair keys for scoring (``_candidates``, a few seconds of numpy on
+millions of raw candidates) is not charged to it.
 
 * ``datasketch``: as commonly used — ``MinHash(num_perm=128)``, ``update(shingle.encode())`` per
   shingle, ``MinHashLSH(threshold=0.5, num_perm=128)``, ``insert``, ``query``.
@@ -71,7 +73,7 @@ def _candidates(results: list[Any]) -> np.ndarray:
     return np.unique(pair_keys(q[keep], flat[keep]))
 
 
-def _datasketch(shingles: list[list[str]], st: Stages) -> np.ndarray:
+def _datasketch(shingles: list[list[str]], st: Stages) -> list[Any]:
     from datasketch import MinHash, MinHashLSH
 
     with st.stage("sign"):
@@ -86,11 +88,10 @@ def _datasketch(shingles: list[list[str]], st: Stages) -> np.ndarray:
         for i, m in enumerate(mhs):
             lsh.insert(i, m)
     with st.stage("query_all"):
-        res = [lsh.query(m) for m in mhs]
-        return _candidates(res)
+        return [lsh.query(m) for m in mhs]
 
 
-def _datasketch_tuned(shingles: list[list[str]], st: Stages) -> np.ndarray:
+def _datasketch_tuned(shingles: list[list[str]], st: Stages) -> list[Any]:
     import xxhash
     from datasketch import LeanMinHash, MinHash, MinHashLSH
 
@@ -104,11 +105,10 @@ def _datasketch_tuned(shingles: list[list[str]], st: Stages) -> np.ndarray:
             for i, m in enumerate(mhs):
                 session.insert(i, m, check_duplication=False)
     with st.stage("query_all"):
-        res = [lsh.query(m) for m in mhs]
-        return _candidates(res)
+        return [lsh.query(m) for m in mhs]
 
 
-def _rensa(shingles: list[list[str]], st: Stages) -> np.ndarray:
+def _rensa(shingles: list[list[str]], st: Stages) -> list[Any]:
     from rensa import RMinHash, RMinHashLSH
 
     with st.stage("sign"):
@@ -117,11 +117,10 @@ def _rensa(shingles: list[list[str]], st: Stages) -> np.ndarray:
         lsh = RMinHashLSH(THRESHOLD, NUM_PERM, 32)
         lsh.insert_many(mhs, start_key=0)
     with st.stage("query_all"):
-        res = lsh.query_all(mhs)
-        return _candidates(res)
+        return list(lsh.query_all(mhs))
 
 
-_RUNNERS: dict[str, Callable[[list[list[str]], Stages], np.ndarray]] = {
+_RUNNERS: dict[str, Callable[[list[list[str]], Stages], list[Any]]] = {
     "datasketch": _datasketch,
     "datasketch-tuned": _datasketch_tuned,
     "rensa": _rensa,
@@ -134,8 +133,11 @@ def run_peer(name: str, path: Path, limit: int | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     with st.stage("read+shingle"):
         ids, spans, shingles, nbytes = shingle_corpus(path, limit)
-    keys = _RUNNERS[name](shingles, st)
+    results = _RUNNERS[name](shingles, st)
     total = time.perf_counter() - t0
+    peak = peak_rss_bytes()
+    keys = _candidates(results)
+    del results
     table = ParagraphTable(ids, spans)
     return {
         "system": name,
@@ -144,7 +146,7 @@ def run_peer(name: str, path: Path, limit: int | None = None) -> dict[str, Any]:
         "text_mb": nbytes / 1e6,
         "seconds": total,
         "stages": st.seconds,
-        "peak_rss_mb": peak_rss_bytes() / 1e6,
+        "peak_rss_mb": peak / 1e6,
         "keys": keys,
         "clusters": None,
         "table": table,
