@@ -22,6 +22,8 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -51,6 +53,8 @@ __all__ = ["Index", "AddReport"]
 BATCH_DOCS = 2000
 #: Document pairs whose paragraph matches are turned into Python objects at a time in :meth:`Index.pairs`.
 PAIRS_BLOCK = 50_000
+#: ``ParagraphMatch`` from a tuple of its fields, in C (no Python-level ``__new__`` call)
+_new_match = partial(tuple.__new__, ParagraphMatch)
 #: Unit pairs folded into paragraph pairs at a time (whole document pairs per block).
 FOLD_BLOCK = 2_000_000
 
@@ -643,18 +647,17 @@ class Index:
             g1 = min(len(scores), g0 + PAIRS_BLOCK)
             base = int(seg_cut[g0])
             block = [f[base : int(seg_cut[g1])].tolist() for f in fields]
-            pa_l, pb_l, sa_l, ea_l, sb_l, eb_l, sim_l, ex_l, bp_l = block
-            sim_l = [round(x, 6) for x in sim_l]
+            block[6] = list(map(round, block[6], repeat(6)))
+            # tuple.__new__ over zipped columns builds the named tuples without a Python call each
+            matches = list(map(_new_match, zip(*block)))
+            del block
+            cuts = (seg_cut[g0 : g1 + 1] - base).tolist()
             for i in range(g0, g1):
                 score = scores[i]
                 if score < min_score:
                     continue
                 a, b = doc_a[i], doc_b[i]
-                lo, hi = int(seg_cut[i]) - base, int(seg_cut[i + 1]) - base
-                pms = tuple(
-                    ParagraphMatch(pa_l[j], pb_l[j], sa_l[j], ea_l[j], sb_l[j], eb_l[j], sim_l[j], ex_l[j], bp_l[j])
-                    for j in range(lo, hi)
-                )
+                pms = tuple(matches[cuts[i - g0] : cuts[i - g0 + 1]])
                 na, nb = max(ntok[a], 1), max(ntok[b], 1)
                 yield DocPair(ids[a], ids[b], score, min(1.0, cov_a_l[i] / na), min(1.0, cov_b_l[i] / nb), pms)
 

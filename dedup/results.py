@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["ParagraphMatch", "Match", "DocPair", "Cluster", "Boilerplate", "Occurrence"]
 
 
-@dataclass(frozen=True, slots=True)
-class ParagraphMatch:
+class ParagraphMatch(NamedTuple):
     """One reused paragraph pair between two documents.
+
+    An immutable named tuple (fields by name or position): ``pairs()`` builds millions of them
+    at a million articles, and a tuple costs less than half the time of a frozen dataclass to
+    build.
 
     Attributes:
         a_index, b_index: paragraph index in document a (the query, or ``DocPair.a``) and b.

@@ -330,6 +330,33 @@ def test_seed_articles_pairs(seeds):
             assert len(wa & wb) >= 0.5 * min(len(wa), len(wb)), (a, b)
 
 
+def test_pairs_paragraph_matches_are_typed_immutable_and_ordered(seeds):
+    """pairs() builds its ParagraphMatch named tuples in bulk: fields keep their types and names."""
+    from dedup.results import ParagraphMatch
+
+    idx = Index()
+    for k, t in seeds.items():
+        idx.add(k, t)
+    pairs = list(idx.pairs())
+    assert pairs
+    for p in pairs:
+        assert [m.a_index for m in p.paragraphs] == sorted(m.a_index for m in p.paragraphs)
+        for m in p.paragraphs:
+            assert type(m) is ParagraphMatch
+            assert all(type(v) is int for v in m[:6])
+            assert type(m.similarity) is float and type(m.exact) is bool and type(m.boilerplate) is bool
+            assert m.similarity == round(m.similarity, 6)
+            assert 0 <= m.a_start < m.a_end <= len(idx.text(p.a))
+            assert 0 <= m.b_start < m.b_end <= len(idx.text(p.b))
+            assert m == ParagraphMatch(*m) and m._asdict()["b_index"] == m.b_index
+            with pytest.raises(AttributeError):
+                m.similarity = 1.0  # type: ignore[misc]
+    # the paragraph pairs of a document pair are those the query of one document reports for the other
+    p = pairs[0]
+    match = next(m for m in idx.query(idx.text(p.a)) if m.doc_id == p.b)
+    assert {(m.a_index, m.b_index) for m in match.paragraphs} == {(m.a_index, m.b_index) for m in p.paragraphs}
+
+
 def test_seed_quote_embedded_in_longer_paragraph_links(seeds):
     """004 embeds the 'Things are bad with food' quote inside a longer paragraph."""
     idx = Index()
