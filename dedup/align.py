@@ -695,14 +695,75 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
 _WOp = tuple[str, int, int, int, int]
 
 
+# Gaps with at most this many word pairs (len(xa) * len(xb)) are matched by _small_opcodes.
+_SMALL_GAP_CELLS = 1024
+
+
+def _small_opcodes(xa: list[Any], xb: list[Any]) -> list[tuple[str, int, int, int, int]]:
+    """``difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()`` for short lists.
+
+    The same algorithm without the matcher's set-up: the longest matching block (the earliest in
+    ``xa``, then in ``xb``, among the longest), recursively on both sides of it; adjacent blocks
+    merged. With ``autojunk=False`` and no junk, difflib's ``find_longest_match`` returns exactly
+    that block, so the opcodes are identical (checked against difflib in the tests).
+    """
+    la, lb = len(xa), len(xb)
+    found: list[tuple[int, int, int]] = []
+    queue = [(0, la, 0, lb)]
+    while queue:
+        alo, ahi, blo, bhi = queue.pop()
+        besti = bestj = bestk = 0
+        for i in range(alo, ahi - bestk):
+            x = xa[i]
+            for j in range(blo, bhi - bestk):
+                if xb[j] == x:
+                    k = 1
+                    while i + k < ahi and j + k < bhi and xa[i + k] == xb[j + k]:
+                        k += 1
+                    if k > bestk:
+                        besti, bestj, bestk = i, j, k
+        if bestk:
+            found.append((besti, bestj, bestk))
+            if alo < besti and blo < bestj:
+                queue.append((alo, besti, blo, bestj))
+            if besti + bestk < ahi and bestj + bestk < bhi:
+                queue.append((besti + bestk, ahi, bestj + bestk, bhi))
+    found.sort()
+    ops: list[tuple[str, int, int, int, int]] = []
+    i = j = 0
+    # Adjacent blocks are merged (as in get_matching_blocks), then opcodes as in get_opcodes.
+    merged: list[tuple[int, int, int]] = []
+    for bi, bj, bk in found:
+        if merged and merged[-1][0] + merged[-1][2] == bi and merged[-1][1] + merged[-1][2] == bj:
+            mi, mj, mk = merged[-1]
+            merged[-1] = (mi, mj, mk + bk)
+        else:
+            merged.append((bi, bj, bk))
+    merged.append((la, lb, 0))
+    for ai, bj, size in merged:
+        if i < ai and j < bj:
+            ops.append(("replace", i, ai, j, bj))
+        elif i < ai:
+            ops.append(("delete", i, ai, j, bj))
+        elif j < bj:
+            ops.append(("insert", i, ai, j, bj))
+        i, j = ai + size, bj + size
+        if size:
+            ops.append(("equal", ai, i, bj, j))
+    return ops
+
+
 def _gap_opcodes(xa: list[Any], xb: list[Any]) -> Sequence[tuple[str, int, int, int, int]]:
     """``difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()``, cheaper.
 
     Two gaps without a common word (most gaps: one word replaced by another) are one
-    ``"replace"``, as difflib says too, without building a matcher.
+    ``"replace"``, as difflib says too, without building a matcher; other short gaps go to
+    :func:`_small_opcodes` (the same algorithm without the matcher's set-up).
     """
     if set(xa).isdisjoint(xb):
         return [("replace", 0, len(xa), 0, len(xb))]
+    if len(xa) * len(xb) <= _SMALL_GAP_CELLS:
+        return _small_opcodes(xa, xb)
     return difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
 
 
