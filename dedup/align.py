@@ -42,9 +42,10 @@ from __future__ import annotations
 
 import difflib
 from array import array
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, islice, repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -202,6 +203,7 @@ _FOLD_OK = True
 _NON_ASCII_WORD: dict[int, bool] = {}
 _NON_ASCII_MAX = 100_000
 _STOPWORDS_BYTES = frozenset(w.encode("ascii") for w in _STOPWORDS)
+_ASCII_BYTES = bytes(range(128))
 
 
 def _fold_table() -> bytes:
@@ -242,9 +244,11 @@ def _fold(text: str) -> bytes | None:
     if text.isascii():
         raw = text.encode("ascii")
     else:
-        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        for cp in set(cps[cps > 127].tolist()):
-            if _is_word_char(cp):
+        # The non-ASCII characters alone: UTF-8 without its ASCII bytes, decoded again (C-level
+        # string operations; cheaper than numpy on article-sized text).
+        rest = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
+        for ch in set(rest.decode("utf-8", "surrogatepass")):
+            if _is_word_char(ord(ch)):
                 return None
         raw = text.encode("ascii", "replace")  # one "?" per non-ASCII character
     return raw.translate(table)
@@ -830,23 +834,54 @@ def _pieces(ops: list[_WOp]) -> list[list[_WOp]]:
     return out
 
 
+# EditOps are built field by field with C-level maps (no per-op Python frame): object.__new__ and
+# the slot descriptors' setters, which is what the frozen dataclass's __init__ does.
+_new_object = object.__new__
+_SET_KIND = EditOp.__dict__["kind"].__set__
+_SET_A_START = EditOp.__dict__["a_start"].__set__
+_SET_A_END = EditOp.__dict__["a_end"].__set__
+_SET_B_START = EditOp.__dict__["b_start"].__set__
+_SET_B_END = EditOp.__dict__["b_end"].__set__
+
+
+def _edit_ops(kinds: Sequence[str], a_cuts: list[int], b_cuts: list[int]) -> tuple[EditOp, ...]:
+    """EditOps ``(kinds[t], a_cuts[t], a_cuts[t + 1], b_cuts[t], b_cuts[t + 1])``."""
+    n = len(kinds)
+    out = tuple(map(_new_object, repeat(EditOp, n)))
+    deque(map(_SET_KIND, out, kinds), 0)
+    deque(map(_SET_A_START, out, a_cuts), 0)
+    deque(map(_SET_A_END, out, islice(a_cuts, 1, None)), 0)
+    deque(map(_SET_B_START, out, b_cuts), 0)
+    deque(map(_SET_B_END, out, islice(b_cuts, 1, None)), 0)
+    return out
+
+
 def _make_passage(ops: list[_WOp], da: _Doc, db: _Doc, matched: int) -> Passage:
-    a_first, a_last = ops[0][1], ops[-1][2]
-    b_first, b_last = ops[0][3], ops[-1][4]
+    kinds, a0s, a1s, b0s, b1s = zip(*ops)
+    a_first, a_last = a0s[0], a1s[-1]
+    b_first, b_last = b0s[0], b1s[-1]
     sa, ea = da.starts, da.ends
     sb, eb = db.starts, db.ends
     a_end, b_end = ea[a_last - 1], eb[b_last - 1]
     # An op ends where the next op's first word starts; the last op ends at the passage end.
-    edit_ops = tuple(
-        EditOp(
-            kind,  # type: ignore[arg-type]
-            a_end if a0 >= a_last else sa[a0],
-            a_end if a1 >= a_last else sa[a1],
-            b_end if b0 >= b_last else sb[b0],
-            b_end if b1 >= b_last else sb[b1],
+    if a1s[:-1] == a0s[1:] and b1s[:-1] == b0s[1:] and a0s[-1] < a_last and b0s[-1] < b_last:
+        # The ops tile the passage (they always do): op t spans cuts t .. t + 1.
+        a_cuts = list(map(sa.__getitem__, a0s))
+        a_cuts.append(a_end)
+        b_cuts = list(map(sb.__getitem__, b0s))
+        b_cuts.append(b_end)
+        edit_ops = _edit_ops(kinds, a_cuts, b_cuts)
+    else:
+        edit_ops = tuple(
+            EditOp(
+                kind,  # type: ignore[arg-type]
+                a_end if a0 >= a_last else sa[a0],
+                a_end if a1 >= a_last else sa[a1],
+                b_end if b0 >= b_last else sb[b0],
+                b_end if b1 >= b_last else sb[b1],
+            )
+            for kind, a0, a1, b0, b1 in ops
         )
-        for kind, a0, a1, b0, b1 in ops
-    )
     wa, wb = a_last - a_first, b_last - b_first
     return Passage(
         a_start=sa[a_first],
@@ -976,6 +1011,8 @@ def align(
     candidates: list[Passage] = []
     is_stop = da.stop.__contains__
     for chain in _chains(blocks, max_gap):
+        if chain[-1][1] - chain[0][0] < min_words or chain[-1][3] - chain[0][2] < min_words:
+            continue  # every passage of the chain lies within its span
         for ops in _pieces(_word_ops(chain, da, db)):
             n_a, n_b = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
             if min(n_a, n_b) < min_words:
