@@ -42,10 +42,12 @@ from __future__ import annotations
 
 import difflib
 from array import array
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, islice, repeat
+from operator import add, mul
 from typing import Any, Literal
 
 import numpy as np
@@ -291,27 +293,25 @@ class _Doc:
         return self.folded.split()
 
 
-def _as_array(values: np.ndarray) -> array[int]:
-    """An int64 array as ``array('q')``: a copy of the buffer, and cheap to index from Python."""
-    out = array("q")
-    out.frombytes(values.astype(np.int64).tobytes())
-    return out
-
-
 def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
-    """Both documents from folded text, in one numpy pass over ``fa + " " + fb``.
+    """Both documents from folded text, in one numpy pass over ``" " + fa + " " + fb + " "``.
 
-    Returns the two documents and the word hashes of both (those of ``a`` first).
+    Returns the two documents and the word hashes of both (those of ``a`` first). Few numpy
+    calls on purpose: on article-sized text their fixed cost, not the work, is what counts.
     """
-    joined = fa + b" " + fb
-    is_word = np.frombuffer(b" " + joined + b" ", dtype=np.uint8) != 32
+    padded = b" " + fa + b" " + fb + b" "
+    x = np.frombuffer(padded, dtype=np.uint8)
+    is_word = x != 32
+    # Word edges in the coordinates of fa + " " + fb: starts and ends (exclusive), alternating.
     edges = np.flatnonzero(is_word[1:] != is_word[:-1])
-    starts, ends = edges[0::2], edges[1::2]
-    n_a = int(np.searchsorted(starts, len(fa)))
-    off = len(fa) + 1
-    da = _Doc(_as_array(starts[:n_a]), _as_array(ends[:n_a]), None, fa)
-    db = _Doc(_as_array(starts[n_a:] - off), _as_array(ends[n_a:] - off), None, fb)
-    return da, db, _word_hashes(joined, starts, ends)
+    flat = array("q")
+    flat.frombytes(edges.tobytes())
+    e_a = bisect_right(flat, len(fa))  # edges of a: those up to len(fa)
+    da = _Doc(flat[0:e_a:2], flat[1:e_a:2], None, fa)
+    flat_b = array("q")
+    flat_b.frombytes((edges[e_a:] - (len(fa) + 1)).tobytes())
+    db = _Doc(flat_b[0::2], flat_b[1::2], None, fb)
+    return da, db, _word_hashes(x, edges)
 
 
 def _tokens_doc(tok: Tokens) -> _Doc:
@@ -427,15 +427,97 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POW, _IPOW
 
 
-def _word_hashes(folded: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    n = len(folded)
-    pw, ipw = _powers(n + 1)
-    v = _CHAR_T.take(np.frombuffer(folded, dtype=np.uint8))
+def _word_hashes(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Hashes of the words whose edges (starts and ends, alternating) are ``edges``.
+
+    ``x`` is the text with one character more in front (edge ``e`` is character ``e + 1``), so
+    a word ``[s, e)`` is characters ``s + 1 .. e`` of ``x`` and its hash is
+    ``(P[e] - P[s]) * M**e`` with ``P`` the inclusive prefix sum of ``T[x[t]] * M**-t``.
+    """
+    n = len(x)
+    pw, ipw = _powers(n)
+    v = _CHAR_T.take(x)
     v *= ipw[:n]
-    p = np.empty(n + 1, dtype=np.uint64)
-    p[0] = 0
-    np.cumsum(v, out=p[1:])
-    return (p.take(ends) - p.take(starts)) * pw.take(ends)
+    v.cumsum(out=v)
+    p = v.take(edges)
+    return (p[1::2] - p[0::2]) * pw.take(edges[1::2])
+
+
+def _shingle_keys(hashes: np.ndarray, k: int) -> np.ndarray:
+    """Hash of every window of ``k`` word hashes: ``sum(h[i + t] * C**(k - 1 - t))``, wrapping.
+
+    A plain polynomial (the word hashes are already mixed); 2 (k - 1) numpy calls.
+    """
+    n = len(hashes) - k + 1
+    if k == 1:
+        return hashes
+    acc = hashes[:n] * _MIX
+    for t in range(1, k):
+        acc += hashes[t : t + n]
+        if t < k - 1:
+            acc *= _MIX
+    return acc
+
+
+# Up to this many anchors, blocks are built from the anchors in Python (cheaper than numpy's
+# per-call cost); more go through the numpy code.
+_PY_ANCHORS = 2000
+
+
+def _runs_python(codes: set[int], m: int, k: int) -> list[_Block]:
+    """Blocks from anchors coded ``i * m + j`` (``m`` > every ``j``), sorted by a then b start."""
+    step = m + 1
+    runs = []
+    for c in codes:
+        if c - step in codes:
+            continue
+        e = c + step
+        while e in codes:
+            e += step
+        runs.append((c, e))
+    runs.sort()
+    out = []
+    for c, e in runs:
+        i, j = divmod(c, m)
+        n = (e - c) // step + k - 1
+        out.append((i, i + n, j, j + n))
+    return out
+
+
+def _runs_numpy(i: np.ndarray, j: np.ndarray, wa: int, wb: int, k: int) -> list[_Block]:
+    """The same as :func:`_runs_python` from anchor arrays (``j`` in ``b``'s word positions)."""
+    na = wa - k + 1
+    # Exact blocks: runs of anchors on one diagonal at consecutive positions (sorted codes
+    # diagonal * (na + 1) + position, a run is a stretch of codes increasing by one).
+    w = na + 1
+    code = (j - i + na) * w + i
+    code.sort()
+    run = np.empty(len(code) + 1, dtype=bool)  # run[t]: anchor t starts a run (run[-1]: sentinel)
+    run[0] = run[-1] = True
+    np.not_equal(code[1:], code[:-1] + 1, out=run[1:-1])
+    first = np.flatnonzero(run[:-1])
+    last = np.flatnonzero(run[1:])
+    diag, a0 = np.divmod(code.take(first), w)
+    length = last - first + k
+    # Blocks by a start, then b start (a0 * wb + b0 is unique; the length rides in the low part).
+    wb1 = wb + 1
+    ml = wa + 1
+    order = (a0 * wb1 + (a0 + diag - na)) * ml + length
+    order.sort()
+    ab, length = np.divmod(order, ml)
+    a0, b0 = np.divmod(ab, wb1)
+    return [(x, x + m, y, y + m) for x, y, m in zip(a0.tolist(), b0.tolist(), length.tolist())]
+
+
+def _same_words(da: _Doc, db: _Doc, a0: int, a1: int, b0: int, b1: int) -> bool:
+    """Are words ``a0 .. a1 - 1`` of ``a`` those ``b0 .. b1 - 1`` of ``b`` (same count)?"""
+    if da.folded is not None and db.folded is not None:
+        xa = da.folded[da.starts[a0] : da.ends[a1 - 1]]
+        xb = db.folded[db.starts[b0] : db.ends[b1 - 1]]
+        if xa == xb:  # the same folded text (spaces too): the same words
+            return True
+        return xa.split() == xb.split()
+    return da.slice(a0, a1) == db.slice(b0, b1)
 
 
 def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: int) -> list[_Block] | None:
@@ -451,33 +533,31 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
     na, nb = wa - k + 1, len(db) - k + 1
     if na <= 0 or nb <= 0:
         return []
-    sh = _shingles(hashes, k)
+    sh = _shingle_keys(hashes, k)
     # Drop the k - 1 shingles that straddle the two documents.
     keys = np.concatenate((sh[:na], sh[wa:])) if k > 1 else sh
     # Sort (hash, position) pairs packed in one uint64: the top bits of the hash, then the
     # position (so equal hashes come in position order, those of a first). Cheaper than argsort.
     n = na + nb
     bits = n.bit_length()
-    packed = keys >> np.uint64(bits) << np.uint64(bits)
+    low = np.uint64((1 << bits) - 1)
+    packed = keys & ~low
     packed |= np.arange(n, dtype=np.uint64)
     packed.sort()
-    pos = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
-    sk = packed >> np.uint64(bits)
+    pos = (packed & low).view(np.int64)
     # eq[t + 1]: sorted keys t and t + 1 are equal (eq[0] and eq[-1] are sentinels).
     eq = np.zeros(n + 1, dtype=bool)
-    np.equal(sk[1:], sk[:-1], out=eq[1:-1])
+    np.less_equal(packed[1:] ^ packed[:-1], low, out=eq[1:-1])
     inner = eq[1:-1]
-    t2 = np.flatnonzero(inner & ~eq[:-2] & ~eq[2:])  # groups of exactly two
+    t2 = np.flatnonzero(inner > (eq[:-2] | eq[2:]))  # groups of exactly two
     i = pos.take(t2)
-    j = pos.take(t2 + 1) - na
-    cross = (i < na) & (j >= 0)
-    i, j = i[cross], j[cross]
-    if (inner & eq[2:]).any():
+    j = pos.take(t2 + 1)
+    xi: list[int] = []
+    xj: list[int] = []
+    if np.count_nonzero(inner) != len(t2):
         # Groups of three or more: the exact rule, and a check that the group is one shingle.
         firsts = np.flatnonzero(~eq[:-1])
         sizes = np.diff(np.append(firsts, n))
-        xi: list[int] = []
-        xj: list[int] = []
         for g0, size in zip(firsts[sizes >= 3].tolist(), sizes[sizes >= 3].tolist()):
             members = pos[g0 : g0 + size].tolist()
             pa = [x for x in members if x < na]
@@ -493,32 +573,19 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
             else:
                 xi += [x for x in pa for _ in pb]
                 xj += pb * len(pa)
-        i = np.concatenate((i, np.array(xi, dtype=np.int64)))
-        j = np.concatenate((j, np.array(xj, dtype=np.int64)))
-    if len(i) == 0:
-        return []
-    # Exact blocks: runs of anchors on one diagonal at consecutive positions (sorted codes
-    # diagonal * (na + 1) + position, a run is a stretch of codes increasing by one).
-    w = na + 1
-    code = (j - i + na) * w + i
-    code.sort()
-    run = np.empty(len(code) + 1, dtype=bool)  # run[t]: anchor t starts a run (run[-1]: sentinel)
-    run[0] = run[-1] = True
-    np.not_equal(code[1:], code[:-1] + 1, out=run[1:-1])
-    first = np.flatnonzero(run[:-1])
-    last = np.flatnonzero(run[1:])
-    diag, a0 = np.divmod(code.take(first), w)
-    length = last - first + k
-    # Blocks by a start, then b start (a0 * wb + b0 is unique; the length rides in the low part).
-    wb = len(db) + 1
-    ml = wa + 1
-    order = (a0 * wb + (a0 + diag - na)) * ml + length
-    order.sort()
-    ab, length = np.divmod(order, ml)
-    a0, b0 = np.divmod(ab, wb)
-    blocks = [(x, x + m, y, y + m) for x, y, m in zip(a0.tolist(), b0.tolist(), length.tolist())]
+    if len(t2) + len(xi) <= _PY_ANCHORS:
+        # A group of two is an anchor when its first is in a and its second in b.
+        m = len(db) + 1
+        codes = {x * m + y - na for x, y in zip(i.tolist(), j.tolist()) if x < na <= y}
+        codes.update(map(add, map(mul, xi, repeat(m)), xj))
+        blocks = _runs_python(codes, m, k) if codes else []
+    else:
+        cross = (i < na) & (j >= na)
+        i = np.concatenate((i[cross], np.array(xi, dtype=np.int64)))
+        j = np.concatenate((j[cross] - na, np.array(xj, dtype=np.int64)))
+        blocks = _runs_numpy(i, j, wa, len(db), k) if len(i) else []
     for a0_, a1_, b0_, b1_ in blocks:
-        if da.slice(a0_, a1_) != db.slice(b0_, b1_):
+        if not _same_words(da, db, a0_, a1_, b0_, b1_):
             return None
     return blocks
 
