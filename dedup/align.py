@@ -171,6 +171,8 @@ class Passage:
 
 
 def _check_int(name: str, value: object, lo: int, hi: int) -> int:
+    if type(value) is int and lo <= value <= hi:
+        return value
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
         raise InvalidParameterError(f"{name} must be an int, not {type(value).__name__}")
     if not lo <= int(value) <= hi:
@@ -179,6 +181,8 @@ def _check_int(name: str, value: object, lo: int, hi: int) -> int:
 
 
 def _check_fraction(name: str, value: object) -> float:
+    if type(value) is float and 0.0 <= value <= 1.0:
+        return value
     if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool):
         raise InvalidParameterError(f"{name} must be a number between 0 and 1, not {type(value).__name__}")
     if not 0.0 <= float(value) <= 1.0:
@@ -206,6 +210,8 @@ _NON_ASCII_WORD: dict[int, bool] = {}
 _NON_ASCII_MAX = 100_000
 _STOPWORDS_BYTES = frozenset(w.encode("ascii") for w in _STOPWORDS)
 _ASCII_BYTES = bytes(range(128))
+# bytes.translate table for folded text: space -> 0, anything else (a word character) -> 1.
+_IS_WORD = bytes(0 if c == 32 else 1 for c in range(256))
 
 
 def _fold_table() -> bytes:
@@ -301,9 +307,9 @@ def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
     """
     padded = b" " + fa + b" " + fb + b" "
     x = np.frombuffer(padded, dtype=np.uint8)
-    is_word = x != 32
+    is_word = np.frombuffer(padded.translate(_IS_WORD), dtype=np.bool_)
     # Word edges in the coordinates of fa + " " + fb: starts and ends (exclusive), alternating.
-    edges = np.flatnonzero(is_word[1:] != is_word[:-1])
+    edges = (is_word[1:] != is_word[:-1]).nonzero()[0]
     flat = array("q")
     flat.frombytes(edges.tobytes())
     e_a = bisect_right(flat, len(fa))  # edges of a: those up to len(fa)
@@ -549,7 +555,7 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
     eq = np.zeros(n + 1, dtype=bool)
     np.less_equal(packed[1:] ^ packed[:-1], low, out=eq[1:-1])
     inner = eq[1:-1]
-    t2 = np.flatnonzero(inner > (eq[:-2] | eq[2:]))  # groups of exactly two
+    t2 = (inner > (eq[:-2] | eq[2:])).nonzero()[0]  # groups of exactly two
     i = pos.take(t2)
     j = pos.take(t2 + 1)
     xi: list[int] = []
@@ -710,8 +716,10 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
     score = [0.0] * nb
     pred = [-1] * nb
     trim = [0] * nb
+    gap_cost = _GAP_COST * 0.5
+    shift_cost = _SHIFT_COST
     for k in range(nb):
-        ak0, ak1, bk0 = a0s[k], a1s[k], b0s[k]
+        ak0, ak1, bk0, _ = blocks[k]
         length = ak1 - ak0
         best, best_p, best_t = float(length), -1, 0
         lo = max(-1, k - 1 - _MAX_PREDECESSORS)
@@ -719,19 +727,22 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
         for p in range(k - 1, lo, -1):
             if reach[p] < horizon:
                 break
-            ap0, ap1, bp0, bp1 = a0s[p], a1s[p], b0s[p], b1s[p]
+            ap0, ap1, bp0, bp1 = blocks[p]
             if ap0 >= ak0 or bp0 >= bk0:
                 continue
             ga = ak0 - ap1
             gb = bk0 - bp1
             if ga > max_gap or gb > max_gap:
                 continue
-            t = max(0, -ga, -gb)
+            # t = max(0, -ga, -gb), without the calls
+            t = ga if ga < gb else gb
+            t = -t if t < 0 else 0
             if t >= length:
                 continue
             ga += t
             gb += t
-            s = score[p] + (length - t) - _GAP_COST * 0.5 * (ga + gb) - _SHIFT_COST * abs(ga - gb)
+            shift = ga - gb if ga >= gb else gb - ga
+            s = score[p] + (length - t) - gap_cost * (ga + gb) - shift_cost * shift
             if s > best:
                 best, best_p, best_t = s, p, t
         score[k] = best
@@ -839,31 +850,50 @@ def _gap_opcodes(xa: list[Any], xb: list[Any]) -> Sequence[tuple[str, int, int, 
 
 
 def _word_ops(chain: list[_Block], da: _Doc, db: _Doc) -> list[_WOp]:
+    """The word-level ops of a chain: its blocks (``"equal"``) and the gaps between them.
+
+    An empty op is dropped and an op of the same kind as the previous one extends it.
+    """
     ops: list[_WOp] = []
-
-    def push(kind: str, a0: int, a1: int, b0: int, b1: int) -> None:
-        if a0 == a1 and b0 == b1:
-            return
-        if ops and ops[-1][0] == kind:
-            last = ops[-1]
-            ops[-1] = (kind, last[1], a1, last[3], b1)
+    append = ops.append
+    starts_a, ends_a, fa = da.starts, da.ends, da.folded
+    starts_b, ends_b, fb = db.starts, db.ends, db.folded
+    pa1 = pb1 = -1
+    gap: Sequence[tuple[str, int, int, int, int]]
+    for a0, a1, b0, b1 in chain:
+        if pa1 < 0:
+            gap = ()
+        elif a0 > pa1 and b0 > pb1:
+            if (
+                a0 == pa1 + 1
+                and b0 == pb1 + 1
+                and fa is not None
+                and fb is not None
+                and fa[starts_a[pa1] : ends_a[pa1]] != fb[starts_b[pb1] : ends_b[pb1]]
+            ):
+                gap = (("replace", 0, 1, 0, 1),)  # one word replaced by another
+            else:
+                gap = _gap_opcodes(da.slice(pa1, a0), db.slice(pb1, b0))
+        elif a0 > pa1:
+            gap = (("delete", 0, a0 - pa1, 0, 0),)
+        elif b0 > pb1:
+            gap = (("insert", 0, 0, 0, b0 - pb1),)
         else:
-            ops.append((kind, a0, a1, b0, b1))
-
-    prev: _Block | None = None
-    for blk in chain:
-        a0, a1, b0, b1 = blk
-        if prev is not None:
-            pa1, pb1 = prev[1], prev[3]
-            if a0 > pa1 and b0 > pb1:
-                for tag, i1, i2, j1, j2 in _gap_opcodes(da.slice(pa1, a0), db.slice(pb1, b0)):
-                    push(tag, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2)
-            elif a0 > pa1:
-                push("delete", pa1, a0, pb1, pb1)
-            elif b0 > pb1:
-                push("insert", pa1, pa1, pb1, b0)
-        push("equal", a0, a1, b0, b1)
-        prev = blk
+            gap = ()
+        for kind, i1, i2, j1, j2 in gap:
+            if i1 == i2 and j1 == j2:
+                continue
+            if ops and ops[-1][0] == kind:
+                last = ops[-1]
+                ops[-1] = (kind, last[1], pa1 + i2, last[3], pb1 + j2)
+            else:
+                append((kind, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2))
+        if ops and ops[-1][0] == "equal":
+            last = ops[-1]
+            ops[-1] = ("equal", last[1], a1, last[3], b1)
+        else:
+            append(("equal", a0, a1, b0, b1))
+        pa1, pb1 = a1, b1
     return ops
 
 
@@ -1088,8 +1118,10 @@ def align(
             if 2.0 * matched / (n_a + n_b) < min_similarity:
                 continue
             # Evidence: matched content words (not function words), relative to the length.
+            base = ops[0][1]
+            stop = bytes(map(is_stop, da.slice(base, ops[-1][2])))  # 1 per function word
             content = matched - sum(
-                sum(map(is_stop, da.slice(a0, a1))) for kind, a0, a1, _, _ in ops if kind == "equal"
+                stop.count(1, a0 - base, a1 - base) for kind, a0, a1, _, _ in ops if kind == "equal"
             )
             if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(n_a, n_b)):
                 continue
