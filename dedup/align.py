@@ -42,9 +42,12 @@ from __future__ import annotations
 
 import difflib
 from array import array
+from bisect import bisect_right
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, islice, repeat
+from operator import add, mul
 from typing import Any, Literal
 
 import numpy as np
@@ -168,6 +171,8 @@ class Passage:
 
 
 def _check_int(name: str, value: object, lo: int, hi: int) -> int:
+    if type(value) is int and lo <= value <= hi:
+        return value
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
         raise InvalidParameterError(f"{name} must be an int, not {type(value).__name__}")
     if not lo <= int(value) <= hi:
@@ -176,6 +181,8 @@ def _check_int(name: str, value: object, lo: int, hi: int) -> int:
 
 
 def _check_fraction(name: str, value: object) -> float:
+    if type(value) is float and 0.0 <= value <= 1.0:
+        return value
     if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool):
         raise InvalidParameterError(f"{name} must be a number between 0 and 1, not {type(value).__name__}")
     if not 0.0 <= float(value) <= 1.0:
@@ -202,6 +209,9 @@ _FOLD_OK = True
 _NON_ASCII_WORD: dict[int, bool] = {}
 _NON_ASCII_MAX = 100_000
 _STOPWORDS_BYTES = frozenset(w.encode("ascii") for w in _STOPWORDS)
+_ASCII_BYTES = bytes(range(128))
+# bytes.translate table for folded text: space -> 0, anything else (a word character) -> 1.
+_IS_WORD = bytes(0 if c == 32 else 1 for c in range(256))
 
 
 def _fold_table() -> bytes:
@@ -242,9 +252,11 @@ def _fold(text: str) -> bytes | None:
     if text.isascii():
         raw = text.encode("ascii")
     else:
-        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        for cp in set(cps[cps > 127].tolist()):
-            if _is_word_char(cp):
+        # The non-ASCII characters alone: UTF-8 without its ASCII bytes, decoded again (C-level
+        # string operations; cheaper than numpy on article-sized text).
+        rest = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
+        for ch in set(rest.decode("utf-8", "surrogatepass")):
+            if _is_word_char(ord(ch)):
                 return None
         raw = text.encode("ascii", "replace")  # one "?" per non-ASCII character
     return raw.translate(table)
@@ -287,27 +299,25 @@ class _Doc:
         return self.folded.split()
 
 
-def _as_array(values: np.ndarray) -> array[int]:
-    """An int64 array as ``array('q')``: a copy of the buffer, and cheap to index from Python."""
-    out = array("q")
-    out.frombytes(values.astype(np.int64).tobytes())
-    return out
-
-
 def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
-    """Both documents from folded text, in one numpy pass over ``fa + " " + fb``.
+    """Both documents from folded text, in one numpy pass over ``" " + fa + " " + fb + " "``.
 
-    Returns the two documents and the word hashes of both (those of ``a`` first).
+    Returns the two documents and the word hashes of both (those of ``a`` first). Few numpy
+    calls on purpose: on article-sized text their fixed cost, not the work, is what counts.
     """
-    joined = fa + b" " + fb
-    is_word = np.frombuffer(b" " + joined + b" ", dtype=np.uint8) != 32
-    edges = np.flatnonzero(is_word[1:] != is_word[:-1])
-    starts, ends = edges[0::2], edges[1::2]
-    n_a = int(np.searchsorted(starts, len(fa)))
-    off = len(fa) + 1
-    da = _Doc(_as_array(starts[:n_a]), _as_array(ends[:n_a]), None, fa)
-    db = _Doc(_as_array(starts[n_a:] - off), _as_array(ends[n_a:] - off), None, fb)
-    return da, db, _word_hashes(joined, starts, ends)
+    padded = b" " + fa + b" " + fb + b" "
+    x = np.frombuffer(padded, dtype=np.uint8)
+    is_word = np.frombuffer(padded.translate(_IS_WORD), dtype=np.bool_)
+    # Word edges in the coordinates of fa + " " + fb: starts and ends (exclusive), alternating.
+    edges = (is_word[1:] != is_word[:-1]).nonzero()[0]
+    flat = array("q")
+    flat.frombytes(edges.tobytes())
+    e_a = bisect_right(flat, len(fa))  # edges of a: those up to len(fa)
+    da = _Doc(flat[0:e_a:2], flat[1:e_a:2], None, fa)
+    flat_b = array("q")
+    flat_b.frombytes((edges[e_a:] - (len(fa) + 1)).tobytes())
+    db = _Doc(flat_b[0::2], flat_b[1::2], None, fb)
+    return da, db, _word_hashes(x, edges)
 
 
 def _tokens_doc(tok: Tokens) -> _Doc:
@@ -423,15 +433,97 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POW, _IPOW
 
 
-def _word_hashes(folded: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    n = len(folded)
-    pw, ipw = _powers(n + 1)
-    v = _CHAR_T.take(np.frombuffer(folded, dtype=np.uint8))
+def _word_hashes(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Hashes of the words whose edges (starts and ends, alternating) are ``edges``.
+
+    ``x`` is the text with one character more in front (edge ``e`` is character ``e + 1``), so
+    a word ``[s, e)`` is characters ``s + 1 .. e`` of ``x`` and its hash is
+    ``(P[e] - P[s]) * M**e`` with ``P`` the inclusive prefix sum of ``T[x[t]] * M**-t``.
+    """
+    n = len(x)
+    pw, ipw = _powers(n)
+    v = _CHAR_T.take(x)
     v *= ipw[:n]
-    p = np.empty(n + 1, dtype=np.uint64)
-    p[0] = 0
-    np.cumsum(v, out=p[1:])
-    return (p.take(ends) - p.take(starts)) * pw.take(ends)
+    v.cumsum(out=v)
+    p = v.take(edges)
+    return (p[1::2] - p[0::2]) * pw.take(edges[1::2])
+
+
+def _shingle_keys(hashes: np.ndarray, k: int) -> np.ndarray:
+    """Hash of every window of ``k`` word hashes: ``sum(h[i + t] * C**(k - 1 - t))``, wrapping.
+
+    A plain polynomial (the word hashes are already mixed); 2 (k - 1) numpy calls.
+    """
+    n = len(hashes) - k + 1
+    if k == 1:
+        return hashes
+    acc = hashes[:n] * _MIX
+    for t in range(1, k):
+        acc += hashes[t : t + n]
+        if t < k - 1:
+            acc *= _MIX
+    return acc
+
+
+# Up to this many anchors, blocks are built from the anchors in Python (cheaper than numpy's
+# per-call cost); more go through the numpy code.
+_PY_ANCHORS = 2000
+
+
+def _runs_python(codes: set[int], m: int, k: int) -> list[_Block]:
+    """Blocks from anchors coded ``i * m + j`` (``m`` > every ``j``), sorted by a then b start."""
+    step = m + 1
+    runs = []
+    for c in codes:
+        if c - step in codes:
+            continue
+        e = c + step
+        while e in codes:
+            e += step
+        runs.append((c, e))
+    runs.sort()
+    out = []
+    for c, e in runs:
+        i, j = divmod(c, m)
+        n = (e - c) // step + k - 1
+        out.append((i, i + n, j, j + n))
+    return out
+
+
+def _runs_numpy(i: np.ndarray, j: np.ndarray, wa: int, wb: int, k: int) -> list[_Block]:
+    """The same as :func:`_runs_python` from anchor arrays (``j`` in ``b``'s word positions)."""
+    na = wa - k + 1
+    # Exact blocks: runs of anchors on one diagonal at consecutive positions (sorted codes
+    # diagonal * (na + 1) + position, a run is a stretch of codes increasing by one).
+    w = na + 1
+    code = (j - i + na) * w + i
+    code.sort()
+    run = np.empty(len(code) + 1, dtype=bool)  # run[t]: anchor t starts a run (run[-1]: sentinel)
+    run[0] = run[-1] = True
+    np.not_equal(code[1:], code[:-1] + 1, out=run[1:-1])
+    first = np.flatnonzero(run[:-1])
+    last = np.flatnonzero(run[1:])
+    diag, a0 = np.divmod(code.take(first), w)
+    length = last - first + k
+    # Blocks by a start, then b start (a0 * wb + b0 is unique; the length rides in the low part).
+    wb1 = wb + 1
+    ml = wa + 1
+    order = (a0 * wb1 + (a0 + diag - na)) * ml + length
+    order.sort()
+    ab, length = np.divmod(order, ml)
+    a0, b0 = np.divmod(ab, wb1)
+    return [(x, x + m, y, y + m) for x, y, m in zip(a0.tolist(), b0.tolist(), length.tolist())]
+
+
+def _same_words(da: _Doc, db: _Doc, a0: int, a1: int, b0: int, b1: int) -> bool:
+    """Are words ``a0 .. a1 - 1`` of ``a`` those ``b0 .. b1 - 1`` of ``b`` (same count)?"""
+    if da.folded is not None and db.folded is not None:
+        xa = da.folded[da.starts[a0] : da.ends[a1 - 1]]
+        xb = db.folded[db.starts[b0] : db.ends[b1 - 1]]
+        if xa == xb:  # the same folded text (spaces too): the same words
+            return True
+        return xa.split() == xb.split()
+    return da.slice(a0, a1) == db.slice(b0, b1)
 
 
 def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: int) -> list[_Block] | None:
@@ -447,33 +539,31 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
     na, nb = wa - k + 1, len(db) - k + 1
     if na <= 0 or nb <= 0:
         return []
-    sh = _shingles(hashes, k)
+    sh = _shingle_keys(hashes, k)
     # Drop the k - 1 shingles that straddle the two documents.
     keys = np.concatenate((sh[:na], sh[wa:])) if k > 1 else sh
     # Sort (hash, position) pairs packed in one uint64: the top bits of the hash, then the
     # position (so equal hashes come in position order, those of a first). Cheaper than argsort.
     n = na + nb
     bits = n.bit_length()
-    packed = keys >> np.uint64(bits) << np.uint64(bits)
+    low = np.uint64((1 << bits) - 1)
+    packed = keys & ~low
     packed |= np.arange(n, dtype=np.uint64)
     packed.sort()
-    pos = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
-    sk = packed >> np.uint64(bits)
+    pos = (packed & low).view(np.int64)
     # eq[t + 1]: sorted keys t and t + 1 are equal (eq[0] and eq[-1] are sentinels).
     eq = np.zeros(n + 1, dtype=bool)
-    np.equal(sk[1:], sk[:-1], out=eq[1:-1])
+    np.less_equal(packed[1:] ^ packed[:-1], low, out=eq[1:-1])
     inner = eq[1:-1]
-    t2 = np.flatnonzero(inner & ~eq[:-2] & ~eq[2:])  # groups of exactly two
+    t2 = (inner > (eq[:-2] | eq[2:])).nonzero()[0]  # groups of exactly two
     i = pos.take(t2)
-    j = pos.take(t2 + 1) - na
-    cross = (i < na) & (j >= 0)
-    i, j = i[cross], j[cross]
-    if (inner & eq[2:]).any():
+    j = pos.take(t2 + 1)
+    xi: list[int] = []
+    xj: list[int] = []
+    if np.count_nonzero(inner) != len(t2):
         # Groups of three or more: the exact rule, and a check that the group is one shingle.
         firsts = np.flatnonzero(~eq[:-1])
         sizes = np.diff(np.append(firsts, n))
-        xi: list[int] = []
-        xj: list[int] = []
         for g0, size in zip(firsts[sizes >= 3].tolist(), sizes[sizes >= 3].tolist()):
             members = pos[g0 : g0 + size].tolist()
             pa = [x for x in members if x < na]
@@ -489,32 +579,19 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
             else:
                 xi += [x for x in pa for _ in pb]
                 xj += pb * len(pa)
-        i = np.concatenate((i, np.array(xi, dtype=np.int64)))
-        j = np.concatenate((j, np.array(xj, dtype=np.int64)))
-    if len(i) == 0:
-        return []
-    # Exact blocks: runs of anchors on one diagonal at consecutive positions (sorted codes
-    # diagonal * (na + 1) + position, a run is a stretch of codes increasing by one).
-    w = na + 1
-    code = (j - i + na) * w + i
-    code.sort()
-    run = np.empty(len(code) + 1, dtype=bool)  # run[t]: anchor t starts a run (run[-1]: sentinel)
-    run[0] = run[-1] = True
-    np.not_equal(code[1:], code[:-1] + 1, out=run[1:-1])
-    first = np.flatnonzero(run[:-1])
-    last = np.flatnonzero(run[1:])
-    diag, a0 = np.divmod(code.take(first), w)
-    length = last - first + k
-    # Blocks by a start, then b start (a0 * wb + b0 is unique; the length rides in the low part).
-    wb = len(db) + 1
-    ml = wa + 1
-    order = (a0 * wb + (a0 + diag - na)) * ml + length
-    order.sort()
-    ab, length = np.divmod(order, ml)
-    a0, b0 = np.divmod(ab, wb)
-    blocks = [(x, x + m, y, y + m) for x, y, m in zip(a0.tolist(), b0.tolist(), length.tolist())]
+    if len(t2) + len(xi) <= _PY_ANCHORS:
+        # A group of two is an anchor when its first is in a and its second in b.
+        m = len(db) + 1
+        codes = {x * m + y - na for x, y in zip(i.tolist(), j.tolist()) if x < na <= y}
+        codes.update(map(add, map(mul, xi, repeat(m)), xj))
+        blocks = _runs_python(codes, m, k) if codes else []
+    else:
+        cross = (i < na) & (j >= na)
+        i = np.concatenate((i[cross], np.array(xi, dtype=np.int64)))
+        j = np.concatenate((j[cross] - na, np.array(xj, dtype=np.int64)))
+        blocks = _runs_numpy(i, j, wa, len(db), k) if len(i) else []
     for a0_, a1_, b0_, b1_ in blocks:
-        if da.slice(a0_, a1_) != db.slice(b0_, b1_):
+        if not _same_words(da, db, a0_, a1_, b0_, b1_):
             return None
     return blocks
 
@@ -639,8 +716,10 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
     score = [0.0] * nb
     pred = [-1] * nb
     trim = [0] * nb
+    gap_cost = _GAP_COST * 0.5
+    shift_cost = _SHIFT_COST
     for k in range(nb):
-        ak0, ak1, bk0 = a0s[k], a1s[k], b0s[k]
+        ak0, ak1, bk0, _ = blocks[k]
         length = ak1 - ak0
         best, best_p, best_t = float(length), -1, 0
         lo = max(-1, k - 1 - _MAX_PREDECESSORS)
@@ -648,19 +727,22 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
         for p in range(k - 1, lo, -1):
             if reach[p] < horizon:
                 break
-            ap0, ap1, bp0, bp1 = a0s[p], a1s[p], b0s[p], b1s[p]
+            ap0, ap1, bp0, bp1 = blocks[p]
             if ap0 >= ak0 or bp0 >= bk0:
                 continue
             ga = ak0 - ap1
             gb = bk0 - bp1
             if ga > max_gap or gb > max_gap:
                 continue
-            t = max(0, -ga, -gb)
+            # t = max(0, -ga, -gb), without the calls
+            t = ga if ga < gb else gb
+            t = -t if t < 0 else 0
             if t >= length:
                 continue
             ga += t
             gb += t
-            s = score[p] + (length - t) - _GAP_COST * 0.5 * (ga + gb) - _SHIFT_COST * abs(ga - gb)
+            shift = ga - gb if ga >= gb else gb - ga
+            s = score[p] + (length - t) - gap_cost * (ga + gb) - shift_cost * shift
             if s > best:
                 best, best_p, best_t = s, p, t
         score[k] = best
@@ -695,43 +777,123 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
 _WOp = tuple[str, int, int, int, int]
 
 
+# Gaps with at most this many word pairs (len(xa) * len(xb)) are matched by _small_opcodes.
+_SMALL_GAP_CELLS = 1024
+
+
+def _small_opcodes(xa: list[Any], xb: list[Any]) -> list[tuple[str, int, int, int, int]]:
+    """``difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()`` for short lists.
+
+    The same algorithm without the matcher's set-up: the longest matching block (the earliest in
+    ``xa``, then in ``xb``, among the longest), recursively on both sides of it; adjacent blocks
+    merged. With ``autojunk=False`` and no junk, difflib's ``find_longest_match`` returns exactly
+    that block, so the opcodes are identical (checked against difflib in the tests).
+    """
+    la, lb = len(xa), len(xb)
+    found: list[tuple[int, int, int]] = []
+    queue = [(0, la, 0, lb)]
+    while queue:
+        alo, ahi, blo, bhi = queue.pop()
+        besti = bestj = bestk = 0
+        for i in range(alo, ahi - bestk):
+            x = xa[i]
+            for j in range(blo, bhi - bestk):
+                if xb[j] == x:
+                    k = 1
+                    while i + k < ahi and j + k < bhi and xa[i + k] == xb[j + k]:
+                        k += 1
+                    if k > bestk:
+                        besti, bestj, bestk = i, j, k
+        if bestk:
+            found.append((besti, bestj, bestk))
+            if alo < besti and blo < bestj:
+                queue.append((alo, besti, blo, bestj))
+            if besti + bestk < ahi and bestj + bestk < bhi:
+                queue.append((besti + bestk, ahi, bestj + bestk, bhi))
+    found.sort()
+    ops: list[tuple[str, int, int, int, int]] = []
+    i = j = 0
+    # Adjacent blocks are merged (as in get_matching_blocks), then opcodes as in get_opcodes.
+    merged: list[tuple[int, int, int]] = []
+    for bi, bj, bk in found:
+        if merged and merged[-1][0] + merged[-1][2] == bi and merged[-1][1] + merged[-1][2] == bj:
+            mi, mj, mk = merged[-1]
+            merged[-1] = (mi, mj, mk + bk)
+        else:
+            merged.append((bi, bj, bk))
+    merged.append((la, lb, 0))
+    for ai, bj, size in merged:
+        if i < ai and j < bj:
+            ops.append(("replace", i, ai, j, bj))
+        elif i < ai:
+            ops.append(("delete", i, ai, j, bj))
+        elif j < bj:
+            ops.append(("insert", i, ai, j, bj))
+        i, j = ai + size, bj + size
+        if size:
+            ops.append(("equal", ai, i, bj, j))
+    return ops
+
+
 def _gap_opcodes(xa: list[Any], xb: list[Any]) -> Sequence[tuple[str, int, int, int, int]]:
     """``difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()``, cheaper.
 
     Two gaps without a common word (most gaps: one word replaced by another) are one
-    ``"replace"``, as difflib says too, without building a matcher.
+    ``"replace"``, as difflib says too, without building a matcher; other short gaps go to
+    :func:`_small_opcodes` (the same algorithm without the matcher's set-up).
     """
     if set(xa).isdisjoint(xb):
         return [("replace", 0, len(xa), 0, len(xb))]
+    if len(xa) * len(xb) <= _SMALL_GAP_CELLS:
+        return _small_opcodes(xa, xb)
     return difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
 
 
 def _word_ops(chain: list[_Block], da: _Doc, db: _Doc) -> list[_WOp]:
+    """The word-level ops of a chain: its blocks (``"equal"``) and the gaps between them.
+
+    An empty op is dropped and an op of the same kind as the previous one extends it.
+    """
     ops: list[_WOp] = []
-
-    def push(kind: str, a0: int, a1: int, b0: int, b1: int) -> None:
-        if a0 == a1 and b0 == b1:
-            return
-        if ops and ops[-1][0] == kind:
-            last = ops[-1]
-            ops[-1] = (kind, last[1], a1, last[3], b1)
+    append = ops.append
+    starts_a, ends_a, fa = da.starts, da.ends, da.folded
+    starts_b, ends_b, fb = db.starts, db.ends, db.folded
+    pa1 = pb1 = -1
+    gap: Sequence[tuple[str, int, int, int, int]]
+    for a0, a1, b0, b1 in chain:
+        if pa1 < 0:
+            gap = ()
+        elif a0 > pa1 and b0 > pb1:
+            if (
+                a0 == pa1 + 1
+                and b0 == pb1 + 1
+                and fa is not None
+                and fb is not None
+                and fa[starts_a[pa1] : ends_a[pa1]] != fb[starts_b[pb1] : ends_b[pb1]]
+            ):
+                gap = (("replace", 0, 1, 0, 1),)  # one word replaced by another
+            else:
+                gap = _gap_opcodes(da.slice(pa1, a0), db.slice(pb1, b0))
+        elif a0 > pa1:
+            gap = (("delete", 0, a0 - pa1, 0, 0),)
+        elif b0 > pb1:
+            gap = (("insert", 0, 0, 0, b0 - pb1),)
         else:
-            ops.append((kind, a0, a1, b0, b1))
-
-    prev: _Block | None = None
-    for blk in chain:
-        a0, a1, b0, b1 = blk
-        if prev is not None:
-            pa1, pb1 = prev[1], prev[3]
-            if a0 > pa1 and b0 > pb1:
-                for tag, i1, i2, j1, j2 in _gap_opcodes(da.slice(pa1, a0), db.slice(pb1, b0)):
-                    push(tag, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2)
-            elif a0 > pa1:
-                push("delete", pa1, a0, pb1, pb1)
-            elif b0 > pb1:
-                push("insert", pa1, pa1, pb1, b0)
-        push("equal", a0, a1, b0, b1)
-        prev = blk
+            gap = ()
+        for kind, i1, i2, j1, j2 in gap:
+            if i1 == i2 and j1 == j2:
+                continue
+            if ops and ops[-1][0] == kind:
+                last = ops[-1]
+                ops[-1] = (kind, last[1], pa1 + i2, last[3], pb1 + j2)
+            else:
+                append((kind, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2))
+        if ops and ops[-1][0] == "equal":
+            last = ops[-1]
+            ops[-1] = ("equal", last[1], a1, last[3], b1)
+        else:
+            append(("equal", a0, a1, b0, b1))
+        pa1, pb1 = a1, b1
     return ops
 
 
@@ -769,23 +931,54 @@ def _pieces(ops: list[_WOp]) -> list[list[_WOp]]:
     return out
 
 
+# EditOps are built field by field with C-level maps (no per-op Python frame): object.__new__ and
+# the slot descriptors' setters, which is what the frozen dataclass's __init__ does.
+_new_object = object.__new__
+_SET_KIND = EditOp.__dict__["kind"].__set__
+_SET_A_START = EditOp.__dict__["a_start"].__set__
+_SET_A_END = EditOp.__dict__["a_end"].__set__
+_SET_B_START = EditOp.__dict__["b_start"].__set__
+_SET_B_END = EditOp.__dict__["b_end"].__set__
+
+
+def _edit_ops(kinds: Sequence[str], a_cuts: list[int], b_cuts: list[int]) -> tuple[EditOp, ...]:
+    """EditOps ``(kinds[t], a_cuts[t], a_cuts[t + 1], b_cuts[t], b_cuts[t + 1])``."""
+    n = len(kinds)
+    out = tuple(map(_new_object, repeat(EditOp, n)))
+    deque(map(_SET_KIND, out, kinds), 0)
+    deque(map(_SET_A_START, out, a_cuts), 0)
+    deque(map(_SET_A_END, out, islice(a_cuts, 1, None)), 0)
+    deque(map(_SET_B_START, out, b_cuts), 0)
+    deque(map(_SET_B_END, out, islice(b_cuts, 1, None)), 0)
+    return out
+
+
 def _make_passage(ops: list[_WOp], da: _Doc, db: _Doc, matched: int) -> Passage:
-    a_first, a_last = ops[0][1], ops[-1][2]
-    b_first, b_last = ops[0][3], ops[-1][4]
+    kinds, a0s, a1s, b0s, b1s = zip(*ops)
+    a_first, a_last = a0s[0], a1s[-1]
+    b_first, b_last = b0s[0], b1s[-1]
     sa, ea = da.starts, da.ends
     sb, eb = db.starts, db.ends
     a_end, b_end = ea[a_last - 1], eb[b_last - 1]
     # An op ends where the next op's first word starts; the last op ends at the passage end.
-    edit_ops = tuple(
-        EditOp(
-            kind,  # type: ignore[arg-type]
-            a_end if a0 >= a_last else sa[a0],
-            a_end if a1 >= a_last else sa[a1],
-            b_end if b0 >= b_last else sb[b0],
-            b_end if b1 >= b_last else sb[b1],
+    if a1s[:-1] == a0s[1:] and b1s[:-1] == b0s[1:] and a0s[-1] < a_last and b0s[-1] < b_last:
+        # The ops tile the passage (they always do): op t spans cuts t .. t + 1.
+        a_cuts = list(map(sa.__getitem__, a0s))
+        a_cuts.append(a_end)
+        b_cuts = list(map(sb.__getitem__, b0s))
+        b_cuts.append(b_end)
+        edit_ops = _edit_ops(kinds, a_cuts, b_cuts)
+    else:
+        edit_ops = tuple(
+            EditOp(
+                kind,  # type: ignore[arg-type]
+                a_end if a0 >= a_last else sa[a0],
+                a_end if a1 >= a_last else sa[a1],
+                b_end if b0 >= b_last else sb[b0],
+                b_end if b1 >= b_last else sb[b1],
+            )
+            for kind, a0, a1, b0, b1 in ops
         )
-        for kind, a0, a1, b0, b1 in ops
-    )
     wa, wb = a_last - a_first, b_last - b_first
     return Passage(
         a_start=sa[a_first],
@@ -915,6 +1108,8 @@ def align(
     candidates: list[Passage] = []
     is_stop = da.stop.__contains__
     for chain in _chains(blocks, max_gap):
+        if chain[-1][1] - chain[0][0] < min_words or chain[-1][3] - chain[0][2] < min_words:
+            continue  # every passage of the chain lies within its span
         for ops in _pieces(_word_ops(chain, da, db)):
             n_a, n_b = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
             if min(n_a, n_b) < min_words:
@@ -923,8 +1118,10 @@ def align(
             if 2.0 * matched / (n_a + n_b) < min_similarity:
                 continue
             # Evidence: matched content words (not function words), relative to the length.
+            base = ops[0][1]
+            stop = bytes(map(is_stop, da.slice(base, ops[-1][2])))  # 1 per function word
             content = matched - sum(
-                sum(map(is_stop, da.slice(a0, a1))) for kind, a0, a1, _, _ in ops if kind == "equal"
+                stop.count(1, a0 - base, a1 - base) for kind, a0, a1, _, _ in ops if kind == "equal"
             )
             if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(n_a, n_b)):
                 continue

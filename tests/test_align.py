@@ -608,6 +608,21 @@ def test_hash_collisions_fall_back_to_exact_path(monkeypatch):
     assert _key(align(texts[0], texts[1])) == want
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    xa=st.lists(st.integers(0, 5), max_size=14),
+    xb=st.lists(st.integers(0, 5), max_size=14),
+)
+def test_small_gap_opcodes_equal_difflib(xa, xb):
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    want = difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
+    assert mod._small_opcodes(xa, xb) == [tuple(op) for op in want]
+    if xa and xb:  # gaps are never empty
+        assert list(mod._gap_opcodes(xa, xb)) == [tuple(op) for op in want]
+
+
 def test_non_ascii_words_take_the_exact_path():
     a = "Café Zürich: the minister said the budget would be cut by half next year, he said."
     b = "In Zürich the minister said the budget would be cut by half next year at the café."
