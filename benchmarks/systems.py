@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import time
 from array import array
 from pathlib import Path
@@ -94,14 +95,20 @@ def measure_queries(idx: Any, doc_ids: list[str], n: int) -> dict[str, Any]:
     idx.query(texts[0])
     first = time.perf_counter() - t0
     lat = []
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     for t in texts[1:]:
         t0 = time.perf_counter()
         idx.query(t)
         lat.append((time.perf_counter() - t0) * 1e3)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
     lat.sort()
+    k = max(len(lat), 1)
     return {
         "queries": len(lat),
         "first_s": first,
         "median_ms": lat[len(lat) // 2] if lat else None,
         "p95_ms": lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None,
+        # page faults per query: major ones read from disk (index pages not in the page cache)
+        "major_faults": (r1.ru_majflt - r0.ru_majflt) / k,
+        "minor_faults": (r1.ru_minflt - r0.ru_minflt) / k,
     }
