@@ -390,19 +390,7 @@ def _blocks_small(wa: list[str], wb: list[str], k: int, max_repeats: int) -> lis
             anchors.update(i * m + j for i, j in zip(la, lb))
         else:
             anchors.update(i * m + j for i in la for j in lb)
-    step = m + 1
-    starts = []
-    for c in anchors:
-        if c - step in anchors:
-            continue
-        e = c + step
-        while e in anchors:
-            e += step
-        i, j = divmod(c, m)
-        n = (e - c) // step + k - 1
-        starts.append((i, j, i + n, j + n))
-    starts.sort()
-    return [(a0, a1, b0, b1) for a0, b0, a1, b1 in starts]
+    return _runs_python(anchors, m, k)
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
