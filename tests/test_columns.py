@@ -118,14 +118,12 @@ def test_signature_store_keeps_every_permutation(tmp_path):
     sig[5] = sig[2]
     for store in (SignatureStore(10, 3, 3), SignatureStore(10, 3, 3, tmp_path)):
         store.append(sig[:12])
-        store.append(SignatureStore.split(sig[12:], 3, 3))  # as add_many's workers send them
+        store.append(sig[12:])
         assert store.widths == [3, 3, 3, 1]
         assert np.array_equal(store.take(np.arange(20)), sig)
         assert np.array_equal(store.band(1), sig[:, 3:6])
         counts = store.equal_counts(np.array([2, 0]), np.array([5, 1]))
         assert counts.tolist() == [10, int((sig[0] == sig[1]).sum())]
-        with pytest.raises(ValueError, match="band arrays"):
-            store.append(SignatureStore.split(sig, 3, 3)[:3])
         store.close()
 
 
