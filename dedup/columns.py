@@ -147,27 +147,16 @@ class SignatureStore:
     def __len__(self) -> int:
         return len(self.parts[0])
 
-    def append(self, sig: np.ndarray | list[np.ndarray]) -> None:
-        """Append ``(n, num_perm)`` signatures, or their :meth:`split` (one array per column)."""
-        parts = sig if isinstance(sig, list) else self.split(sig, self.bands, self.rows)
-        if len(parts) != len(self.parts):
-            raise ValueError(f"{len(parts)} band arrays for {len(self.parts)} columns")
-        for col, part in zip(self.parts, parts):
-            col.append(part)
-
-    @staticmethod
-    def split(sig: np.ndarray, bands: int, rows: int) -> list[np.ndarray]:
-        """``(n, num_perm)`` signatures as one contiguous ``(n, rows)`` array per band (plus the
-        permutations beyond ``bands * rows``, if any): what :meth:`append` stores. Workers of
-        ``Index.add_many`` split their batch, so the parent process only copies blocks."""
-        n, b, r = len(sig), bands, rows
+    def append(self, sig: np.ndarray) -> None:
+        """Append ``(n, num_perm)`` signatures."""
+        n, b, r = len(sig), self.bands, self.rows
         # one transposing copy into band-major order, then every band is a contiguous block
         # (1.3x faster than a strided copy per band, measured on 80,000 signatures)
         banded = np.ascontiguousarray(sig[:, : b * r].reshape(n, b, r).transpose(1, 0, 2))
-        parts = list(banded)
-        if sig.shape[1] > b * r:
-            parts.append(np.ascontiguousarray(sig[:, b * r :]))
-        return parts
+        for j in range(b):
+            self.parts[j].append(banded[j])
+        if len(self.parts) > b:
+            self.parts[b].append(sig[:, b * r :])
 
     def band(self, j: int, units: np.ndarray | None = None) -> np.ndarray:
         """Values of band ``j`` (``(n, rows)``) of every unit, or of ``units``, in RAM."""

@@ -21,7 +21,7 @@ import weakref
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
 from pathlib import Path
@@ -342,23 +342,15 @@ class Index:
         doc_id = self._check_id(doc_id)
         return doc_id, coerce_text(text, what=f"text of document {doc_id!r}"), meta
 
-    def _store_batch(self, done: tuple[_Batch, _Featurized], report: AddReport) -> None:
-        batch, (feats, sig) = done
+    def _store_batch(self, done: tuple[list[tuple[str, str, dict[str, Any]]], Features], report: AddReport) -> None:
+        batch, feats = done
         for doc_id, _, _ in batch:
             if doc_id in self._pos:
                 self.remove(doc_id)
-        self._append(feats, [d for d, _, _ in batch], [t for _, t, _ in batch], [m for _, _, m in batch], sig)
+        self._append(feats, [d for d, _, _ in batch], [t for _, t, _ in batch], [m for _, _, m in batch])
         report.added += len(batch)
 
-    def _append(
-        self,
-        f: Features,
-        ids: list[str],
-        texts: list[str],
-        metas: list[dict[str, Any]],
-        sig: np.ndarray | list[np.ndarray] | None = None,
-    ) -> None:
-        """Store a featurized batch; ``sig`` replaces ``f.sig`` (e.g. already split by band)."""
+    def _append(self, f: Features, ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> None:
         base_doc = len(self._ids)
         base_para = self._n_para
         para0 = np.zeros(len(ids), dtype=np.int64)
@@ -380,7 +372,7 @@ class Index:
         c["unit_end"].append(f.unit_end)
         c["unit_ntok"].append(f.unit_ntok)
         c["unit_nsh"].append(f.unit_nsh)
-        self._sigs.append(f.sig if sig is None else sig)
+        self._sigs.append(f.sig)
         c["para_start"].append(f.para_start)
         c["para_end"].append(f.para_end)
         c["para_ntok"].append(f.para_ntok)
@@ -911,17 +903,8 @@ def _record_id(rec: Any) -> str:
     return "?"
 
 
-def _featurize_job(config: IndexConfig, texts: list[str]) -> tuple[Features, list[np.ndarray]]:
-    """Features of a batch, with the signatures already split by band for the store (the split
-    is a transposing copy: done here, in the worker, rather than in the parent)."""
-    f = featurize(texts, config)
-    parts = SignatureStore.split(f.sig, config.b, config.r)
-    return replace(f, sig=f.sig[:0]), parts
-
-
-_Batch = list[tuple[str, str, dict[str, Any]]]
-#: features of a batch and its signatures (an array, or already split by band)
-_Featurized = tuple[Features, "np.ndarray | list[np.ndarray]"]
+def _featurize_job(config: IndexConfig, texts: list[str]) -> Features:
+    return featurize(texts, config)
 
 
 class _Featurizer:
@@ -931,8 +914,8 @@ class _Featurizer:
         self.config = config
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
-        self.pending: deque[tuple[_Batch, Future[_Featurized]]] = deque()
-        self.done: deque[tuple[_Batch, _Featurized]] = deque()
+        self.pending: deque[tuple[list[tuple[str, str, dict[str, Any]]], Future[Features]]] = deque()
+        self.done: deque[tuple[list[tuple[str, str, dict[str, Any]]], Features]] = deque()
 
     def __enter__(self) -> _Featurizer:
         if self.workers > 1:
@@ -944,15 +927,14 @@ class _Featurizer:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def submit(self, batch: _Batch) -> None:
+    def submit(self, batch: list[tuple[str, str, dict[str, Any]]]) -> None:
         texts = [t for _, t, _ in batch]
         if self.pool is None:
-            f = featurize(texts, self.config)
-            self.done.append((batch, (f, f.sig)))
+            self.done.append((batch, featurize(texts, self.config)))
         else:
             self.pending.append((batch, self.pool.submit(_featurize_job, self.config, texts)))
 
-    def ready(self) -> Iterator[tuple[_Batch, _Featurized]]:
+    def ready(self) -> Iterator[tuple[list[tuple[str, str, dict[str, Any]]], Features]]:
         """Finished batches in submission order; waits when too many are in flight."""
         while self.done:
             yield self.done.popleft()
@@ -960,7 +942,7 @@ class _Featurizer:
             batch, fut = self.pending.popleft()
             yield batch, fut.result()
 
-    def drain(self) -> Iterator[tuple[_Batch, _Featurized]]:
+    def drain(self) -> Iterator[tuple[list[tuple[str, str, dict[str, Any]]], Features]]:
         yield from self.ready()
         while self.pending:
             batch, fut = self.pending.popleft()
