@@ -7,7 +7,6 @@ keys in a per-band sort, so building is a few ``argsort`` calls and a lookup is 
 
 from __future__ import annotations
 
-import mmap
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -94,18 +93,6 @@ def _pack(keys: np.ndarray, bits: int) -> np.ndarray:
     return packed
 
 
-def _advise_random(table: np.ndarray) -> None:
-    """Tell the kernel a memory-mapped table is read at random (no read-ahead).
-
-    A lookup touches one or two pages per query key; with the default read-ahead every page
-    fault on a table that is not in the page cache reads 128 KiB around it, and the extra pages
-    evict cached ones (a million articles make a table of about 9 GB).
-    """
-    m = getattr(table, "_mmap", None)
-    if m is not None and hasattr(mmap, "MADV_RANDOM"):
-        m.madvise(mmap.MADV_RANDOM)
-
-
 class BandTable:
     """The sorted packed ``(band, key, row)`` values of a set of signatures, for lookups.
 
@@ -167,7 +154,6 @@ class BandTable:
             chunk = np.asarray(out[lo : lo + (1 << 24)]) >> shift
             self.starts[1:] += np.bincount(chunk.astype(np.int64), minlength=1 << self.prefix_bits)
         np.cumsum(self.starts, out=self.starts)
-        _advise_random(out)
 
     def _query_keys(self, query_sig: np.ndarray) -> np.ndarray:
         """Packed query keys (row bits zero), shape ``(n_query, bands)``."""

@@ -232,30 +232,3 @@ def test_fork_map_raises_a_failing_job(bad):
 
     with pytest.raises(ValueError, match=f"job {bad}"):
         list(fork_map(job, None, range(4), 2))
-
-
-def test_random_access_advice_on_memory_mapped_tables_only(tmp_path, monkeypatch):
-    """The on-disk lookup table is advised for random reads; an in-RAM one is left alone."""
-    import mmap
-
-    from dedup import lsh
-
-    calls = []
-    real = mmap.mmap.madvise
-
-    class Spy:
-        def __init__(self, m):
-            self.m = m
-
-        def madvise(self, advice, *args):
-            calls.append(advice)
-            return real(self.m, advice, *args)
-
-    path = tmp_path / "t.u64"
-    np.arange(4096, dtype=np.uint64).tofile(path)
-    table = np.memmap(path, dtype=np.uint64, mode="r")
-    monkeypatch.setattr(table, "_mmap", Spy(table._mmap))
-    lsh._advise_random(table)
-    lsh._advise_random(np.arange(10, dtype=np.uint64))
-    assert calls == [mmap.MADV_RANDOM]
-    assert int(table[4095]) == 4095
