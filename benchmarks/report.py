@@ -167,7 +167,10 @@ def markdown(res: dict[str, Any]) -> str:
             f"{r['bytes_per_paragraph']:.0f} bytes/paragraph; largest worker peak RSS "
             f"{r.get('peak_rss_worker_mb', 0):.0f} MB; query: first {qd['first_s']:.1f} s (builds the "
             f"lookup table), then median {_f(qd['median_ms'])} ms, p95 {_f(qd['p95_ms'])} ms over "
-            f"{qd['queries']} articles ({_f(qd.get('major_faults'))} major page faults per query); "
+            f"{qd['queries']} articles ({_f(qd.get('major_faults'))} major page faults per query), then "
+            f"warm: median {_f(qd.get('warm', {}).get('median_ms'))} ms, p95 "
+            f"{_f(qd.get('warm', {}).get('p95_ms'))} ms over {qd.get('warm', {}).get('queries', 0)} other articles "
+            f"({_f(qd.get('warm', {}).get('major_faults'))} major faults per query); "
             f"peak RSS with the table {r.get('peak_rss_after_query_mb', 0):.0f} MB"
         )
     if res.get("reuters"):
