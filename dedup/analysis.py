@@ -31,7 +31,7 @@ from .config import IndexConfig
 from .lsh import Bands, bucket_pairs, key_pairs, pair_keys, sorted_unique
 from .shingles import ramp
 
-__all__ = ["Analysis", "analyze", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_ABOVE"]
+__all__ = ["Analysis", "analyze", "components", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_ABOVE"]
 
 #: Estimates in ``[threshold - AMBIGUOUS_BELOW, threshold + AMBIGUOUS_ABOVE)`` are re-checked
 #: with the exact Jaccard. With 128 permutations the estimate's standard deviation is at most
@@ -151,7 +151,7 @@ class _Memo:
         return out
 
 
-def _components(n: int, pairs: np.ndarray) -> np.ndarray:
+def components(n: int, pairs: np.ndarray) -> np.ndarray:
     """Connected components of the graph of ``n`` nodes and the (lo, hi) ``pairs`` as edges.
 
     Labels number the components by their smallest node. The graph goes to scipy as a CSR
@@ -404,10 +404,10 @@ def analyze(
     is_edge = est >= threshold - EDGE_SLACK
     edges, edge_est = cand[is_edge], est[is_edge]  # sorted (lo, hi), as cand
     del is_edge
-    unit_group = _components(n, edges)
+    unit_group = components(n, edges)
     loose_sel = est >= loose_cut
     del est
-    loose = _components(n, cand[loose_sel])
+    loose = components(n, cand[loose_sel])
     del cand, loose_sel
     doc_cov, loose_docs, loose_cov = _coverage(
         loose,

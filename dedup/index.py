@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .analysis import Analysis, analyze
+from .analysis import Analysis, analyze, components
 from .columns import Column, SignatureStore, SignatureView, TextStore
 from .config import IndexConfig
 from .errors import (
@@ -725,9 +725,6 @@ class Index:
 
         Returns clusters by decreasing size, then by first member.
         """
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
         t = self._threshold(threshold)
         edges = self._edges.get(t)
         if edges is None:
@@ -743,9 +740,7 @@ class Index:
             return []
         ea, eb, sc = np.asarray(doc_a, np.int64)[keep], np.asarray(doc_b, np.int64)[keep], scores[keep]
         n = len(self._ids)
-        g = coo_matrix((np.ones(len(ea), np.int8), (ea, eb)), shape=(n, n))
-        _, labels = connected_components(g, directed=False)
-        labels = labels.astype(np.int64)
+        labels = components(n, np.stack([ea, eb], axis=1))
         members = np.unique(np.concatenate([ea, eb]))
         m_lab = labels[members]
         order = np.lexsort((members, m_lab))

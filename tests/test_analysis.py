@@ -7,7 +7,7 @@ import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from dedup.analysis import _components
+from dedup.analysis import components
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -26,7 +26,7 @@ def test_components_match_scipy_on_a_coo_graph(seed):
         expected = connected_components(g, directed=False)[1]
     else:
         expected = np.arange(n)
-    labels = _components(n, pairs)
+    labels = components(n, pairs)
     assert labels.dtype == np.int64
     assert labels.tolist() == expected.tolist()
     # a label is the rank of its component's smallest node
