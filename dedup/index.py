@@ -21,7 +21,7 @@ import weakref
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from itertools import repeat
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .analysis import Analysis, analyze, components
-from .columns import Column, SignatureStore, SignatureView, TextStore
+from .columns import Column, SignatureStore, SignatureView, TextStore, band_major
 from .config import IndexConfig
 from .errors import (
     CorruptIndexError,
@@ -41,6 +41,7 @@ from .errors import (
     InvalidParameterError,
     InvalidTypeError,
 )
+from .handoff import HandoffDir, Layout, read_arrays, read_texts, write_arrays, write_texts
 from .lsh import BandTable, sorted_unique
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, ParagraphMatch
 from .shingles import set_jaccard
@@ -342,15 +343,16 @@ class Index:
         doc_id = self._check_id(doc_id)
         return doc_id, coerce_text(text, what=f"text of document {doc_id!r}"), meta
 
-    def _store_batch(self, done: tuple[list[tuple[str, str, dict[str, Any]]], Features], report: AddReport) -> None:
-        batch, feats = done
-        for doc_id, _, _ in batch:
+    def _store_batch(self, done: _Done, report: AddReport) -> None:
+        for doc_id, _, _ in done.batch:
             if doc_id in self._pos:
                 self.remove(doc_id)
-        self._append(feats, [d for d, _, _ in batch], [t for _, t, _ in batch], [m for _, _, m in batch])
-        report.added += len(batch)
+        self._append(done)
+        report.added += len(done.batch)
 
-    def _append(self, f: Features, ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> None:
+    def _append(self, done: _Done) -> None:
+        f = done.feats
+        ids = [d for d, _, _ in done.batch]
         base_doc = len(self._ids)
         base_para = self._n_para
         para0 = np.zeros(len(ids), dtype=np.int64)
@@ -360,8 +362,8 @@ class Index:
             self._pos[doc_id] = base_doc + i
             self._doc_para0.append(base_para + int(para0[i]))
         self._ids.extend(ids)
-        self._texts.extend(t.encode("utf-8", "surrogatepass") for t in texts)
-        self._meta.extend(metas)
+        self._texts.extend(done.blobs)
+        self._meta.extend(m for _, _, m in done.batch)
         self._alive.extend([True] * len(ids))
         self._doc_ntok.extend(f.doc_ntok.tolist())
         c = self._chunks
@@ -372,7 +374,10 @@ class Index:
         c["unit_end"].append(f.unit_end)
         c["unit_ntok"].append(f.unit_ntok)
         c["unit_nsh"].append(f.unit_nsh)
-        self._sigs.append(f.sig)
+        if done.bands is None:
+            self._sigs.append(f.sig)
+        else:
+            self._sigs.append_banded(*done.bands)
         c["para_start"].append(f.para_start)
         c["para_end"].append(f.para_end)
         c["para_ntok"].append(f.para_ntok)
@@ -898,50 +903,84 @@ def _record_id(rec: Any) -> str:
     return "?"
 
 
-def _featurize_job(config: IndexConfig, texts: list[str]) -> Features:
-    return featurize(texts, config)
+class _Done(NamedTuple):
+    """A featurized batch: its records, their texts in UTF-8 and their features.
+
+    When a worker featurized the batch, its signatures come band-major in ``bands`` (see
+    :func:`dedup.columns.band_major`) and ``feats.sig`` is empty.
+    """
+
+    batch: list[tuple[str, str, dict[str, Any]]]
+    blobs: list[bytes]
+    feats: Features
+    bands: tuple[np.ndarray, np.ndarray] | None
+
+
+def _featurize_job(config: IndexConfig, texts_at: Path, lengths: list[int], out: Path) -> Layout:
+    """Featurize the texts in file ``texts_at``; the features go to file ``out``."""
+    f = featurize(read_texts(texts_at, lengths), config)
+    arrays = {fl.name: getattr(f, fl.name) for fl in fields(f) if fl.name != "sig"}
+    arrays["sig_bands"], arrays["sig_rest"] = band_major(f.sig, config.b, config.r)
+    return write_arrays(out, arrays)
 
 
 class _Featurizer:
-    """Featurizes batches in order, in this process or in a pool of ``workers`` processes."""
+    """Featurizes batches in order, in this process or in a pool of ``workers`` processes.
+
+    Batches travel to and from the workers as files in RAM (:mod:`dedup.handoff`), not through
+    the pool's pipe.
+    """
 
     def __init__(self, config: IndexConfig, workers: int) -> None:
         self.config = config
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
-        self.pending: deque[tuple[list[tuple[str, str, dict[str, Any]]], Future[Features]]] = deque()
-        self.done: deque[tuple[list[tuple[str, str, dict[str, Any]]], Features]] = deque()
+        self.scratch: HandoffDir | None = None
+        self.pending: deque[tuple[list[tuple[str, str, dict[str, Any]]], list[bytes], Path, Future[Layout]]] = deque()
+        self.done: deque[_Done] = deque()
 
     def __enter__(self) -> _Featurizer:
         if self.workers > 1:
             ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+            self.scratch = HandoffDir()
             self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.scratch is not None:
+            self.scratch.__exit__()
 
     def submit(self, batch: list[tuple[str, str, dict[str, Any]]]) -> None:
         texts = [t for _, t, _ in batch]
-        if self.pool is None:
-            self.done.append((batch, featurize(texts, self.config)))
+        blobs = [t.encode("utf-8", "surrogatepass") for t in texts]
+        if self.pool is None or self.scratch is None:
+            self.done.append(_Done(batch, blobs, featurize(texts, self.config), None))
         else:
-            self.pending.append((batch, self.pool.submit(_featurize_job, self.config, texts)))
+            texts_at, out = self.scratch.new_file(), self.scratch.new_file()
+            lengths = write_texts(texts_at, blobs)
+            fut = self.pool.submit(_featurize_job, self.config, texts_at, lengths, out)
+            self.pending.append((batch, blobs, out, fut))
 
-    def ready(self) -> Iterator[tuple[list[tuple[str, str, dict[str, Any]]], Features]]:
+    def _collect(self) -> _Done:
+        batch, blobs, out, fut = self.pending.popleft()
+        arrays = read_arrays(out, fut.result())
+        bands = (arrays.pop("sig_bands"), arrays.pop("sig_rest"))
+        sig = np.empty((0, self.config.num_perm), dtype=np.uint32)
+        return _Done(batch, blobs, Features(sig=sig, **arrays), bands)
+
+    def ready(self) -> Iterator[_Done]:
         """Finished batches in submission order; waits when too many are in flight."""
         while self.done:
             yield self.done.popleft()
-        while self.pending and (self.pending[0][1].done() or len(self.pending) > 2 * self.workers):
-            batch, fut = self.pending.popleft()
-            yield batch, fut.result()
+        while self.pending and (self.pending[0][3].done() or len(self.pending) > 2 * self.workers):
+            yield self._collect()
 
-    def drain(self) -> Iterator[tuple[list[tuple[str, str, dict[str, Any]]], Features]]:
+    def drain(self) -> Iterator[_Done]:
         yield from self.ready()
         while self.pending:
-            batch, fut = self.pending.popleft()
-            yield batch, fut.result()
+            yield self._collect()
 
 
 def _side_coverage(cols: Mapping[str, np.ndarray], g: np.ndarray, units: np.ndarray, n_g: int) -> np.ndarray:

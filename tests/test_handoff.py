@@ -1,0 +1,83 @@
+"""Batches handed to and from worker processes through files in RAM (dedup.handoff)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dedup import EmptyDocumentError, Index
+from dedup.handoff import HandoffDir, read_arrays, read_texts, write_arrays, write_texts
+
+
+def _scratch_dirs() -> set[str]:
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    return set(glob.glob(os.path.join(base or tempfile.gettempdir(), "dedup-handoff-*")))
+
+
+def test_arrays_round_trip_with_their_dtypes_and_shapes_and_the_file_is_deleted(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    arrays = {
+        "u8": rng.integers(0, 255, 7, dtype=np.uint8),
+        "i64": rng.integers(-(2**40), 2**40, 13, dtype=np.int64),
+        "u32_2d": rng.integers(0, 2**32, (5, 3), dtype=np.uint32),
+        "f32": rng.random(3, dtype=np.float32),
+        "empty": np.empty((0, 128), dtype=np.uint32),
+        "bands": rng.integers(0, 2**32, (4, 6, 2), dtype=np.uint32),
+        "strided": np.arange(20, dtype=np.int32)[::3],
+    }
+    path = tmp_path / "a.bin"
+    layout = write_arrays(path, arrays)
+    assert all(offset % 64 == 0 for _, _, _, offset in layout)
+    back = read_arrays(path, layout)
+    assert not path.exists()
+    assert list(back) == list(arrays)
+    for name, a in arrays.items():
+        assert back[name].dtype == a.dtype and back[name].shape == a.shape
+        assert np.array_equal(back[name], a)
+
+
+def test_texts_round_trip_including_non_ascii_and_lone_surrogates(tmp_path: Path) -> None:
+    texts = ["plain", "", "‘quoted’ — Ünïcödé 文字 😀", "lone \ud800 surrogate"]
+    blobs = [t.encode("utf-8", "surrogatepass") for t in texts]
+    path = tmp_path / "t.bin"
+    lengths = write_texts(path, blobs)
+    assert lengths == [len(b) for b in blobs]
+    assert read_texts(path, lengths) == texts
+    assert not path.exists()
+
+
+def test_scratch_directory_is_removed_with_its_files_even_after_an_error() -> None:
+    with pytest.raises(RuntimeError), HandoffDir() as scratch:
+        f = scratch.new_file()
+        write_texts(f, [b"left behind"])
+        assert scratch.new_file() != f
+        raise RuntimeError("boom")
+    assert not scratch.path.exists()
+
+
+def make_text(rng: random.Random, paragraphs: int = 4, words: int = 30) -> str:
+    return "\n\n".join(
+        " ".join(f"w{rng.randrange(3000)}" for _ in range(words)).capitalize() + "." for _ in range(paragraphs)
+    )
+
+
+def test_add_many_with_workers_leaves_no_scratch_and_keeps_texts() -> None:
+    rng = random.Random(3)
+    before = _scratch_dirs()
+    texts = [make_text(rng) + " ‘Ünïcödé’ \ud800 end" for _ in range(9)]
+    one, two = Index(), Index()
+    one.add_many([(f"d{i}", t) for i, t in enumerate(texts)], batch_size=2)
+    two.add_many([(f"d{i}", t) for i, t in enumerate(texts)], batch_size=2, workers=2)
+    assert [two.text(f"d{i}") for i in range(9)] == texts
+    assert np.array_equal(one._signatures(), two._signatures())
+    assert list(one.pairs(threshold=0.3)) == list(two.pairs(threshold=0.3))
+    with pytest.raises(EmptyDocumentError):
+        two.add_many([("x", make_text(rng)), ("y", make_text(rng)), ("z", " ")], batch_size=1, workers=2)
+    assert "x" in two and "y" in two and "z" not in two
+    assert _scratch_dirs() == before
