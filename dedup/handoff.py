@@ -5,7 +5,8 @@ gets its features back: about 10 MB out and 40 MB back per 2,000 articles. Throu
 pool's pipe (64 KB at a time, pickled on one side and unpickled on the other) that cost the
 parent process about 2 s of CPU per 20,000 articles, on a machine whose two cores the workers
 already keep busy. Instead each side writes one file into a private directory on a RAM-backed
-file system (``/dev/shm`` where there is one, else the temporary directory) and sends only its
+file system (``/dev/shm`` where there is one with room, else the temporary directory, whose files
+the page cache holds while they live) and sends only its
 name; the reader reads it in one call and deletes it. :class:`HandoffDir` removes the directory,
 and whatever is left in it, when the batch work ends, also after an error.
 
@@ -31,12 +32,27 @@ _ALIGN = 64  # byte alignment of every array in a handoff file
 Layout = list[tuple[str, str, tuple[int, ...], int]]
 
 
+#: Free bytes /dev/shm must have to be used (containers often give it only 64 MB; a few batches
+#: in flight take a few hundred MB). Otherwise the temporary directory is used.
+MIN_RAM_FREE = 1 << 30
+
+
+def _ram_dir() -> str | None:
+    """``/dev/shm`` when it is writable with :data:`MIN_RAM_FREE` free bytes, else ``None``."""
+    try:
+        st = os.statvfs("/dev/shm")
+    except (OSError, AttributeError):
+        return None
+    if os.access("/dev/shm", os.W_OK) and st.f_bavail * st.f_frsize >= MIN_RAM_FREE:
+        return "/dev/shm"
+    return None
+
+
 class HandoffDir:
     """A private scratch directory in RAM for one batch job; removed with its contents on exit."""
 
     def __init__(self) -> None:
-        base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        self.path = Path(tempfile.mkdtemp(prefix="dedup-handoff-", dir=base))
+        self.path = Path(tempfile.mkdtemp(prefix="dedup-handoff-", dir=_ram_dir()))
         self._n = 0
 
     def new_file(self) -> Path:

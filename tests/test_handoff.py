@@ -16,8 +16,7 @@ from dedup.handoff import HandoffDir, read_arrays, read_texts, write_arrays, wri
 
 
 def _scratch_dirs() -> set[str]:
-    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    return set(glob.glob(os.path.join(base or tempfile.gettempdir(), "dedup-handoff-*")))
+    return {p for base in ("/dev/shm", tempfile.gettempdir()) for p in glob.glob(os.path.join(base, "dedup-handoff-*"))}
 
 
 def test_arrays_round_trip_with_their_dtypes_and_shapes_and_the_file_is_deleted(tmp_path: Path) -> None:
@@ -65,6 +64,17 @@ def make_text(rng: random.Random, paragraphs: int = 4, words: int = 30) -> str:
     return "\n\n".join(
         " ".join(f"w{rng.randrange(3000)}" for _ in range(words)).capitalize() + "." for _ in range(paragraphs)
     )
+
+
+def test_scratch_falls_back_to_the_temporary_directory_when_dev_shm_is_small(monkeypatch) -> None:
+    import dedup.handoff as handoff
+
+    monkeypatch.setattr(handoff, "MIN_RAM_FREE", 1 << 62)
+    with HandoffDir() as scratch:
+        assert scratch.path.parent == Path(tempfile.gettempdir()).resolve() or scratch.path.parent == Path(
+            tempfile.gettempdir()
+        )
+    assert not scratch.path.exists()
 
 
 def test_add_many_with_workers_leaves_no_scratch_and_keeps_texts() -> None:
