@@ -214,6 +214,25 @@ def _segments(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.diff(np.concatenate([starts, [len(sorted_keys)]]))
 
 
+def order_by(*keys: np.ndarray) -> np.ndarray:
+    """An order sorting rows by the non-negative integer ``keys`` (the first one major).
+
+    Rows whose keys are all equal come in an unspecified order: callers only reduce over such
+    rows, or break ties themselves. When the keys fit in 63 bits together, one argsort of the
+    packed keys (7-15x faster than ``np.lexsort`` on a million rows, which sorts once per key,
+    stably); else ``np.lexsort``.
+    """
+    n = len(keys[0])
+    bits = [int(k.max()).bit_length() if n else 0 for k in keys]
+    if sum(bits) > 63:
+        return np.lexsort(keys[::-1])
+    packed = np.zeros(n, dtype=np.int64)
+    for k, b in zip(keys, bits):
+        packed <<= b
+        packed |= k
+    return np.argsort(packed)
+
+
 def _incidence(
     unit_group: np.ndarray, unit_doc: np.ndarray, unit_ntok: np.ndarray, n_groups: int, n_docs: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -293,7 +312,7 @@ def _coverage(
         return doc_cov, group_docs, group_cov
     # shared incidence sorted by document: each document's shared groups
     sg, sd, stok = inc_g[shared], inc_d[shared], inc_tok[shared]
-    o = np.lexsort((sg, sd))
+    o = order_by(sd, sg)  # (document, group) pairs are distinct: the same order as a stable sort
     sg, sd, stok = sg[o], sd[o], stok[o]
     gids, g_local = np.unique(sg, return_inverse=True)
     m = csr_matrix((np.ones(len(sg), np.float32), (g_local, sd)), shape=(len(gids), n_docs))
@@ -433,10 +452,9 @@ def analyze(
 
     # pairs inside non-boilerplate groups
     members = np.flatnonzero(~unit_boiler & (group_docs[unit_group] >= 2))
-    order = np.argsort(unit_group[members], kind="stable")
-    members = members[order]
+    members = members[order_by(unit_group[members], members)]  # by group, then unit
     expanded = _group_pairs(unit_group[members], members, MAX_GROUP_EXPAND, unit_doc)
-    del members, order
+    del members
     not_boiler = ~unit_boiler[edges[:, 0]]
     known = pair_keys(edges[not_boiler, 0], edges[not_boiler, 1])  # sorted, as edges
     known_est = edge_est[not_boiler]

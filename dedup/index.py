@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .analysis import Analysis, analyze, components
+from .analysis import Analysis, analyze, components, order_by
 from .columns import Column, SignatureStore, SignatureView, TextStore, band_major
 from .config import IndexConfig
 from .errors import (
@@ -689,7 +689,9 @@ class Index:
         swap = da > db
         up[swap] = up[swap][:, ::-1]
         da, db = np.minimum(da, db), np.maximum(da, db)
-        order = np.lexsort((db, da))
+        # by document pair; within one, the fold breaks ties by the rank of the unit pair in
+        # the analysis' (sorted) output, so the result does not depend on the sort's tie order
+        order = order_by(da, db)
         up, da, db, sims, exact, boiler = up[order], da[order], db[order], sims[order], exact[order], boiler[order]
         key = da << 32 | db
         cut = np.flatnonzero(key[1:] != key[:-1]) + 1
@@ -707,7 +709,7 @@ class Index:
             hi = int(g_end[g1 - 1])
             g = np.repeat(np.arange(g1 - g0, dtype=np.int64), g_end[g0:g1] - g_start[g0:g1])
             part = _fold_paragraphs(
-                cols, g, up[lo:hi, 0], up[lo:hi, 1], sims[lo:hi], exact[lo:hi], boiler[lo:hi], g1 - g0
+                cols, g, up[lo:hi, 0], up[lo:hi, 1], sims[lo:hi], exact[lo:hi], boiler[lo:hi], order[lo:hi], g1 - g0
             )
             parts.append((part[0] + g0, *part[1:]))
             g0 = g1
@@ -991,7 +993,7 @@ def _side_coverage(cols: Mapping[str, np.ndarray], g: np.ndarray, units: np.ndar
     para = cols["unit_para"][ku].astype(np.int64)
     is_par = cols["unit_kind"][ku] == 0
     nt = cols["unit_ntok"][ku].astype(np.int64)
-    order = np.lexsort((para, kg))
+    order = order_by(kg, para)  # only reduced per (group, paragraph): tie order is irrelevant
     kg, para, is_par, nt = kg[order], para[order], is_par[order], nt[order]
     cut = np.flatnonzero((kg[1:] != kg[:-1]) | (para[1:] != para[:-1])) + 1
     st = np.concatenate([[0], cut]).astype(np.int64)
@@ -1012,27 +1014,34 @@ def _fold_paragraphs(
     sims: np.ndarray,
     is_exact: np.ndarray,
     boiler: np.ndarray,
+    rank: np.ndarray,
     n_g: int,
 ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
     """Fold unit pairs into paragraph pairs, for all document pairs ``g`` at once.
 
     A paragraph pair's span is the two whole paragraphs when the paragraphs themselves matched,
-    otherwise the smallest span covering its matched sentences; its similarity is the best unit
-    pair's. Returns the group of each paragraph pair (sorted by group, a paragraph, b paragraph),
-    its fields, and the covered words of each side per group.
+    otherwise the smallest span covering its matched sentences; its similarity and exactness
+    are the best unit pair's (ties: the lowest distinct ``rank``). Returns the group of each
+    paragraph pair (sorted by group, a paragraph, b paragraph), its fields, and the covered
+    words of each side per group.
     """
     pa = cols["unit_para"][ua].astype(np.int64)
     pb = cols["unit_para"][ub].astype(np.int64)
     whole = (cols["unit_kind"][ua] == 0) & (cols["unit_kind"][ub] == 0)
     sa, ea = cols["unit_start"][ua].astype(np.int64), cols["unit_end"][ua].astype(np.int64)
     sb, eb = cols["unit_start"][ub].astype(np.int64), cols["unit_end"][ub].astype(np.int64)
-    rank = np.arange(len(g))
-    order = np.lexsort((rank, -sims.astype(np.float64), pb, pa, g))
+    order = order_by(g, pa, pb)
     g, pa, pb, whole = g[order], pa[order], pb[order], whole[order]
     sa, ea, sb, eb = sa[order], ea[order], sb[order], eb[order]
-    sims, is_exact, boiler = sims[order], is_exact[order], boiler[order]
+    sims, is_exact, boiler, rank = sims[order], is_exact[order], boiler[order], rank[order]
     cut = np.flatnonzero((g[1:] != g[:-1]) | (pa[1:] != pa[:-1]) | (pb[1:] != pb[:-1])) + 1
     st = np.concatenate([[0], cut]).astype(np.int64)
+    # the best unit pair of each paragraph pair: highest similarity, then lowest rank
+    n_in = np.diff(st, append=len(g))
+    top = np.maximum.reduceat(sims, st)
+    at_top = sims == np.repeat(top, n_in)
+    first = np.minimum.reduceat(np.where(at_top, rank, np.iinfo(np.int64).max), st)
+    best = np.flatnonzero(at_top & (rank == np.repeat(first, n_in)))
     any_whole = np.maximum.reduceat(whole, st)
     big = np.iinfo(np.int64).max
     # spans: the whole paragraphs where they matched, else the union of matched sentences
@@ -1044,7 +1053,7 @@ def _fold_paragraphs(
     span_ea = np.where(any_whole, w_ea, np.maximum.reduceat(ea, st))
     span_sb = np.where(any_whole, w_sb, np.minimum.reduceat(sb, st))
     span_eb = np.where(any_whole, w_eb, np.maximum.reduceat(eb, st))
-    fields = [pa[st], pb[st], span_sa, span_ea, span_sb, span_eb, sims[st].astype(np.float64), is_exact[st]]
+    fields = [pa[st], pb[st], span_sa, span_ea, span_sb, span_eb, top.astype(np.float64), is_exact[best]]
     fields.append(np.logical_and.reduceat(boiler, st))
     cov_a = _side_coverage(cols, g, ua[order], n_g)
     cov_b = _side_coverage(cols, g, ub[order], n_g)

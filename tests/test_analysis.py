@@ -34,3 +34,55 @@ def test_components_match_scipy_on_a_coo_graph(seed):
     for node, lab in enumerate(labels.tolist()):
         first.setdefault(lab, node)
     assert sorted(first, key=first.get) == list(range(len(first)))
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_order_by_sorts_rows_like_lexsort_packed_or_not(big: bool) -> None:
+    from dedup.analysis import order_by
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 50, 3000)
+    b = rng.integers(0, 2**40 if big else 7, 3000)  # 2**40 x 50: more than 63 bits with c
+    c = rng.integers(0, 2**30, 3000)
+    order = order_by(a, b, c)
+    assert sorted(order.tolist()) == list(range(3000))
+    got = list(zip(a[order].tolist(), b[order].tolist(), c[order].tolist()))
+    want = list(zip(a.tolist(), b.tolist(), c.tolist()))
+    assert got == sorted(want)
+    assert order_by(np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == []
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_fold_does_not_depend_on_the_order_of_its_rows(seed: int) -> None:
+    """Paragraph pairs folded from unit pairs are the same for any row order (ties in similarity
+    go to the lowest rank, whatever order the sort left them in)."""
+    from dedup.index import _fold_paragraphs
+
+    rng = np.random.default_rng(seed)
+    n_units = 60
+    cols = {
+        "unit_para": rng.integers(0, 4, n_units).astype(np.int32),
+        "unit_kind": rng.integers(0, 2, n_units).astype(np.uint8),
+        "unit_start": rng.integers(0, 500, n_units).astype(np.int32),
+        "unit_ntok": rng.integers(5, 40, n_units).astype(np.int32),
+    }
+    cols["unit_end"] = (cols["unit_start"] + rng.integers(1, 100, n_units)).astype(np.int32)
+    m = 200
+    g = np.sort(rng.integers(0, 5, m)).astype(np.int64)
+    ua, ub = rng.integers(0, n_units, m), rng.integers(0, n_units, m)
+    sims = rng.choice(np.array([0.5, 0.75, 1.0], dtype=np.float32), m)  # many ties
+    exact = rng.integers(0, 2, m).astype(bool)
+    boiler = rng.integers(0, 2, m).astype(bool)
+    rank = rng.permutation(10 * m)[:m].astype(np.int64)
+    want = _fold_paragraphs(cols, g, ua, ub, sims, exact, boiler, rank, 5)
+    for _ in range(3):
+        p = rng.permutation(m)
+        got = _fold_paragraphs(cols, g[p], ua[p], ub[p], sims[p], exact[p], boiler[p], rank[p], 5)
+        assert np.array_equal(got[0], want[0])
+        assert all(np.array_equal(x, y) for x, y in zip(got[1], want[1]))
+        assert np.array_equal(got[2], want[2]) and np.array_equal(got[3], want[3])
+    # the best unit pair of each paragraph pair gives its similarity and exactness
+    for i, (pa, pb) in enumerate(zip(want[1][0].tolist(), want[1][1].tolist())):
+        rows = np.flatnonzero((g == want[0][i]) & (cols["unit_para"][ua] == pa) & (cols["unit_para"][ub] == pb))
+        best = rows[np.lexsort((rank[rows], -sims[rows]))[0]]
+        assert want[1][6][i] == sims[best] and want[1][7][i] == exact[best]
