@@ -146,7 +146,7 @@ class _Memo:
             out[miss] = self.fn(a[miss], b[miss])
             keys = np.concatenate([self.keys, key[miss]])
             vals = np.concatenate([self.vals, out[miss]])
-            order = np.argsort(keys, kind="stable")
+            order = np.argsort(keys)  # a repeated key has the same value: tie order is irrelevant
             self.keys, self.vals = keys[order], vals[order]
         return out
 
