@@ -109,17 +109,23 @@ def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> Layout:
 def read_arrays(path: Path, layout: Layout) -> dict[str, np.ndarray]:
     """The arrays written by :func:`write_arrays` (the file is deleted).
 
-    The arrays are views into one buffer read in a single call, so they are only freed all
-    together.
+    Each array is read into its own allocation: a caller may keep some (the index keeps unit
+    columns in RAM) and drop others (signatures written to its files) without the kept ones
+    pinning one buffer of the whole batch. At a million articles that pinning held every batch,
+    ~45 MB each, in RAM.
     """
+    out = {}
     try:
-        buf = np.fromfile(path, dtype=np.uint8)
+        with open(path, "rb") as fh:
+            for name, dtype, shape, offset in layout:
+                dt = np.dtype(dtype)
+                count = int(np.prod(shape, dtype=np.int64))
+                fh.seek(offset)
+                a = np.fromfile(fh, dtype=dt, count=count)
+                if len(a) != count:
+                    raise OSError(f"handoff file {path} is truncated at array {name!r}")
+                out[name] = a.reshape(shape)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
-    out = {}
-    for name, dtype, shape, offset in layout:
-        dt = np.dtype(dtype)
-        count = int(np.prod(shape, dtype=np.int64))
-        out[name] = buf[offset : offset + count * dt.itemsize].view(dt).reshape(shape)
     return out

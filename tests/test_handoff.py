@@ -19,6 +19,12 @@ def _scratch_dirs() -> set[str]:
     return {p for base in ("/dev/shm", tempfile.gettempdir()) for p in glob.glob(os.path.join(base, "dedup-handoff-*"))}
 
 
+def _root(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
 def test_arrays_round_trip_with_their_dtypes_and_shapes_and_the_file_is_deleted(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     arrays = {
@@ -39,6 +45,10 @@ def test_arrays_round_trip_with_their_dtypes_and_shapes_and_the_file_is_deleted(
     for name, a in arrays.items():
         assert back[name].dtype == a.dtype and back[name].shape == a.shape
         assert np.array_equal(back[name], a)
+    # every array has its own memory: keeping one does not keep the others alive
+    roots = [_root(a) for a in back.values()]
+    assert len({id(r) for r in roots}) == len(roots)
+    assert all(r.nbytes == a.nbytes for r, a in zip(roots, back.values()))
 
 
 def test_texts_round_trip_including_non_ascii_and_lone_surrogates(tmp_path: Path) -> None:
@@ -91,3 +101,14 @@ def test_add_many_with_workers_leaves_no_scratch_and_keeps_texts() -> None:
         two.add_many([("x", make_text(rng)), ("y", make_text(rng)), ("z", " ")], batch_size=1, workers=2)
     assert "x" in two and "y" in two and "z" not in two
     assert _scratch_dirs() == before
+
+
+def test_columns_kept_in_ram_do_not_pin_the_batch_they_came_with(tmp_path: Path) -> None:
+    """With the index on disk, signatures go to files; the unit columns kept in RAM must not
+    hold the whole handed-off batch (signatures included) alive."""
+    rng = random.Random(4)
+    with Index(directory=tmp_path) as idx:
+        idx.add_many([(f"d{i}", make_text(rng)) for i in range(12)], batch_size=3, workers=2)
+        for chunks in idx._chunks.values():
+            for c in chunks:
+                assert _root(c).nbytes == c.nbytes
