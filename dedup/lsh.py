@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from .parallel import fork_map
-from .shingles import fmix64
+from .shingles import fmix64_inplace
 
 __all__ = [
     "band_key",
@@ -52,12 +52,17 @@ def band_key(values: np.ndarray, band: int | np.ndarray, *, chunk: int = 1 << 20
     salt = np.asarray(band, dtype=np.uint64) << np.uint64(56)
     for lo in range(0, n, chunk):
         cols = np.asarray(values[lo : lo + chunk])
-        acc = np.zeros(cols.shape[:-1] if cols.ndim >= 2 else (len(cols),), dtype=np.uint64)
-        for j in range(rows):
+        acc = out[lo : lo + chunk]
+        # ((v0 * P + v1) * P + v2) ... in place, in the output (no full-size temporaries)
+        if rows:
+            acc[...] = cols[..., 0]
+        else:
+            acc[...] = 0
+        for j in range(1, rows):
             acc *= _P
             acc += cols[..., j]
         acc ^= salt
-        out[lo : lo + chunk] = fmix64(acc)
+        fmix64_inplace(acc)
     return out
 
 
@@ -86,11 +91,12 @@ class ArrayBands:
 
 
 def _pack(keys: np.ndarray, bits: int) -> np.ndarray:
-    """Sorted ``key top bits | row`` values (distinct, so any sort algorithm gives the same order)."""
-    mask = np.uint64((1 << bits) - 1)
-    packed = (keys & ~mask) | np.arange(len(keys), dtype=np.uint64)
-    packed.sort()
-    return packed
+    """Sorted ``key top bits | row`` values (distinct, so any sort algorithm gives the same
+    order), made in place in ``keys``."""
+    keys &= ~np.uint64((1 << bits) - 1)
+    keys |= np.arange(len(keys), dtype=np.uint64)
+    keys.sort()
+    return keys
 
 
 class BandTable:
@@ -269,15 +275,20 @@ def _bucket_keys(shared: tuple[Bands, np.ndarray | None, int, np.ndarray | None]
     mask = np.uint64((1 << bits) - 1)
     for j in bands:
         packed = _pack(band_key(sig.band(j), j), bits)
-        k = packed >> np.uint64(bits)
-        rows = (packed & mask).astype(np.int64)
-        u = rows if ids is None else ids[rows]
-        del packed, rows
-        change = np.flatnonzero(k[1:] != k[:-1]) + 1
-        starts = np.concatenate([[0], change])
-        sizes = np.diff(np.concatenate([starts, [len(k)]]))
-        multi = sizes >= 2
-        starts, sizes = starts[multi], sizes[multi]
+        # a bucket continues where the key (the bits above the row) does not change
+        same = packed[1:] ^ packed[:-1]
+        same >>= np.uint64(bits)
+        cont = same == 0
+        del same
+        packed &= mask
+        u = packed.view(np.int64) if ids is None else ids[packed.view(np.int64)]
+        del packed
+        # runs of True in cont are buckets of two or more: starts and sizes
+        edges = np.diff(cont.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+        del cont
+        starts = np.flatnonzero(edges == 1)
+        sizes = np.flatnonzero(edges == -1) - starts + 1
+        del edges
         if not len(starts):
             continue
         big = sizes > max_bucket
@@ -286,8 +297,14 @@ def _bucket_keys(shared: tuple[Bands, np.ndarray | None, int, np.ndarray | None]
             first = np.repeat(u[bs], bz - 1)
             other = u[np.repeat(bs + 1, bz - 1) + _ramp(bz - 1)]
             out.append(pair_keys(first, other, groups))
-        for s in np.unique(sizes[~big]).tolist():
-            st = starts[sizes == s]
+            starts, sizes = starts[~big], sizes[~big]
+        # buckets by size (a stable radix sort of small ints keeps each size's starts in order)
+        by_size = np.argsort(sizes.astype(np.uint8 if max_bucket < 256 else np.int64), kind="stable")
+        starts, sizes = starts[by_size], sizes[by_size]
+        cuts = np.flatnonzero(np.diff(sizes, prepend=-1, append=-1)).tolist()
+        for c0, c1 in zip(cuts[:-1], cuts[1:]):
+            s = int(sizes[c0])
+            st = starts[c0:c1]
             ia, ib = np.triu_indices(s, 1)
             a = u[st[:, None] + ia[None, :]].ravel()
             b = u[st[:, None] + ib[None, :]].ravel()

@@ -15,7 +15,7 @@ import numpy as np
 
 from .parallel import fork_map
 
-__all__ = ["fmix64", "window_hashes", "ramp", "set_jaccard"]
+__all__ = ["fmix64", "fmix64_inplace", "window_hashes", "ramp", "set_jaccard"]
 
 _P = np.uint64(0x9E3779B97F4A7C15)
 _C1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -26,12 +26,18 @@ _S33 = np.uint64(33)
 def fmix64(x: np.ndarray) -> np.ndarray:
     """MurmurHash3's 64-bit finalizer, applied elementwise (returns a new array)."""
     x = np.array(x, dtype=np.uint64, copy=True)
-    x ^= x >> _S33
-    x *= _C1
-    x ^= x >> _S33
-    x *= _C2
-    x ^= x >> _S33
+    fmix64_inplace(x)
     return x
+
+
+def fmix64_inplace(x: np.ndarray) -> None:
+    """:func:`fmix64` computed in place in the uint64 array ``x`` (one temporary, not five)."""
+    tmp = np.empty_like(x)
+    for c in (_C1, _C2, None):
+        np.right_shift(x, _S33, out=tmp)
+        x ^= tmp
+        if c is not None:
+            x *= c
 
 
 def window_hashes(token_hashes: np.ndarray, width: int, starts: np.ndarray | None = None) -> np.ndarray:
@@ -66,7 +72,8 @@ def window_hashes(token_hashes: np.ndarray, width: int, starts: np.ndarray | Non
             acc *= _P
             acc += t[starts + j]
     acc ^= np.uint64(width)
-    return fmix64(acc)
+    fmix64_inplace(acc)
+    return acc
 
 
 def ramp(counts: np.ndarray) -> np.ndarray:

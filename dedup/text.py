@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EmptyDocumentError, InvalidTextError, InvalidTypeError
-from .shingles import fmix64
+from .shingles import fmix64, fmix64_inplace
 
 __all__ = [
     "Tokens",
@@ -286,7 +286,8 @@ def _span_hashes(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray, seed: 
         t0 = t1
     poly += (ends - starts).astype(np.uint64) * _LEN_MULT
     poly ^= _seed_key(seed)
-    return fmix64(poly)
+    fmix64_inplace(poly)
+    return poly
 
 
 def token_hashes(words: list[str], seed: int = 0) -> np.ndarray:

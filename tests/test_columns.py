@@ -232,3 +232,55 @@ def test_fork_map_raises_a_failing_job(bad):
 
     with pytest.raises(ValueError, match=f"job {bad}"):
         list(fork_map(job, None, range(4), 2))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bucket_pairs_match_a_brute_force_reference(seed):
+    """Candidate pairs: every pair of units sharing a band (buckets above max_bucket give a star
+    from their lowest row), ids mapped, pairs inside one group (by id) dropped, (lo, hi) sorted."""
+    from itertools import combinations
+
+    from dedup.lsh import ArrayBands, bucket_pairs
+
+    rng = np.random.default_rng(seed)
+    n, bands, rows = int(rng.integers(2, 400)), 4, 2
+    sig = rng.integers(0, int(rng.integers(2, 12)), (n, bands * rows)).astype(np.uint32)
+    ids = rng.permutation(3 * n)[:n]
+    groups = rng.integers(0, max(1, n // 4), 3 * n)  # indexed by id
+    max_bucket = int(rng.choice([2, 5, 1000]))
+    want = set()
+    for j in range(bands):
+        buckets: dict[tuple[int, ...], list[int]] = {}
+        for u in range(n):
+            buckets.setdefault(tuple(sig[u, j * rows : (j + 1) * rows].tolist()), []).append(u)
+        for members in buckets.values():
+            if len(members) > max_bucket:
+                pairs = [(members[0], v) for v in members[1:]]
+            else:
+                pairs = list(combinations(members, 2))
+            for u, v in pairs:
+                a, b = int(ids[u]), int(ids[v])
+                if groups[a] != groups[b]:
+                    want.add((min(a, b), max(a, b)))
+    for workers in (1, 2):
+        got = bucket_pairs(ArrayBands(sig, bands, rows), ids, max_bucket, groups=groups, workers=workers)
+        assert [tuple(p) for p in got.tolist()] == sorted(want)
+
+
+def test_fmix64_in_place_matches_murmurhash3_reference():
+    from dedup.shingles import fmix64, fmix64_inplace
+
+    def ref(k: int) -> int:
+        m = (1 << 64) - 1
+        k ^= k >> 33
+        k = (k * 0xFF51AFD7ED558CCD) & m
+        k ^= k >> 33
+        k = (k * 0xC4CEB9FE1A85EC53) & m
+        return k ^ (k >> 33)
+
+    x = np.random.default_rng(1).integers(0, 2**63, 1000, dtype=np.int64).astype(np.uint64) * np.uint64(3)
+    want = [ref(int(v)) for v in x.tolist()]
+    assert fmix64(x).tolist() == want
+    y = x.copy()
+    fmix64_inplace(y)
+    assert y.tolist() == want
