@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import shutil
@@ -21,6 +22,7 @@ import weakref
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from functools import partial
 from itertools import repeat
@@ -56,6 +58,7 @@ BATCH_DOCS = 2000
 PAIRS_BLOCK = 50_000
 #: ``ParagraphMatch`` from a tuple of its fields, in C (no Python-level ``__new__`` call)
 _new_match = partial(tuple.__new__, ParagraphMatch)
+_new_pair = partial(tuple.__new__, DocPair)
 #: Unit pairs folded into paragraph pairs at a time (whole document pairs per block).
 FOLD_BLOCK = 2_000_000
 
@@ -651,11 +654,12 @@ class Index:
         for g0 in range(0, len(scores), PAIRS_BLOCK):
             g1 = min(len(scores), g0 + PAIRS_BLOCK)
             base = int(seg_cut[g0])
-            block = [f[base : int(seg_cut[g1])].tolist() for f in fields]
-            block[6] = list(map(round, block[6], repeat(6)))
-            # tuple.__new__ over zipped columns builds the named tuples without a Python call each
-            matches = list(map(_new_match, zip(*block)))
-            del block
+            with _gc_paused():
+                block = [f[base : int(seg_cut[g1])].tolist() for f in fields]
+                block[6] = list(map(round, block[6], repeat(6)))
+                # tuple.__new__ over zipped columns builds the named tuples without a Python call each
+                matches = list(map(_new_match, zip(*block)))
+                del block
             cuts = (seg_cut[g0 : g1 + 1] - base).tolist()
             for i in range(g0, g1):
                 score = scores[i]
@@ -664,7 +668,7 @@ class Index:
                 a, b = doc_a[i], doc_b[i]
                 pms = tuple(matches[cuts[i - g0] : cuts[i - g0 + 1]])
                 na, nb = max(ntok[a], 1), max(ntok[b], 1)
-                yield DocPair(ids[a], ids[b], score, min(1.0, cov_a_l[i] / na), min(1.0, cov_b_l[i] / nb), pms)
+                yield _new_pair((ids[a], ids[b], score, min(1.0, cov_a_l[i] / na), min(1.0, cov_b_l[i] / nb), pms))
 
     def _doc_pairs(self, t: float, include_boilerplate: bool = False) -> _DocPairs | None:
         """Document pairs as arrays: paragraph-pair cuts and fields, documents, coverage, scores."""
@@ -916,6 +920,23 @@ class _Done(NamedTuple):
     blobs: list[bytes]
     feats: Features
     bands: tuple[np.ndarray, np.ndarray] | None
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a block of plain tuples is built.
+
+    Millions of new tuples trigger a collection every 700 allocations, each scanning the young
+    ones again; none of them can be part of a cycle. The previous state is restored on exit
+    (nothing runs user code inside).
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _featurize_job(config: IndexConfig, texts_at: Path, lengths: list[int], out: Path) -> Layout:

@@ -55,9 +55,12 @@ class Match:
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
-class DocPair:
+class DocPair(NamedTuple):
     """Two indexed documents that share reuse (``a`` was added before ``b``).
+
+    An immutable named tuple, like :class:`ParagraphMatch`: ``pairs()`` yields millions of them
+    at a million articles; tuples of plain values are cheaper to build than a frozen dataclass
+    and drop out of the garbage collector's scans.
 
     Attributes:
         a, b: document ids.

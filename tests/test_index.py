@@ -530,3 +530,18 @@ def test_incidence_packed_and_wide_paths_agree():
     assert list(zip(packed[0].tolist(), packed[1].tolist())) == pairs
     g0, d0 = pairs[0]
     assert packed[2][0] == ntok[(group == g0) & (doc == d0)].sum()
+
+
+def test_doc_pairs_are_typed_immutable_named_tuples(seeds):
+    from dedup.results import DocPair
+
+    idx = Index()
+    idx.add_many(list(seeds.items()))
+    pairs = list(idx.pairs())
+    assert pairs
+    for p in pairs:
+        assert type(p) is DocPair and p == DocPair(*p)
+        assert isinstance(p.a, str) and isinstance(p.score, float) and isinstance(p.paragraphs, tuple)
+        assert p._asdict()["b"] == p.b and 0.0 <= p.a_coverage <= 1.0
+        with pytest.raises(AttributeError):
+            p.score = 0.0  # type: ignore[misc]
