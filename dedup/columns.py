@@ -14,16 +14,20 @@ file sequentially and holds one band in memory.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from .parallel import fork_map
 
-__all__ = ["Column", "SignatureStore", "band_major", "SignatureView", "TextStore"]
+__all__ = ["Column", "SignatureStore", "band_major", "release_heap", "SignatureView", "TextStore"]
 
 
 class Column:
@@ -111,6 +115,29 @@ class Column:
             assert self.path is not None
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
+
+
+def release_heap() -> None:
+    """Give the free pages of the C heap back to the operating system (glibc; a no-op elsewhere).
+
+    An index grows in batches of small arrays that live in the C heap. Once they are merged
+    into whole columns (or written to files) the heap is mostly free, but glibc keeps the pages,
+    and they still count in the process's memory: about 2 GB of a million-article analysis
+    (150 MB of 400 MB at 100,000 articles). ``malloc_trim(0)`` returns them.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # no glibc (musl has no malloc_trim)
+        return None
 
 
 def band_major(sig: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:

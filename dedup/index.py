@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .analysis import Analysis, analyze, components, order_by
-from .columns import Column, SignatureStore, SignatureView, TextStore, band_major
+from .columns import Column, SignatureStore, SignatureView, TextStore, band_major, release_heap
 from .config import IndexConfig
 from .errors import (
     CorruptIndexError,
@@ -297,6 +297,7 @@ class Index:
             finally:  # records before a bad one (on_error="raise") are still added
                 for done in featurizer.drain():
                     self._store_batch(done, report)
+                release_heap()  # the handed-off batches were freed
         return report
 
     def _batches(
@@ -413,11 +414,15 @@ class Index:
     def _columns(self) -> dict[str, np.ndarray]:
         if self._cols is None:
             cols = {}
+            merged_any = False
             for name, chunks in self._chunks.items():
                 if len(chunks) > 1:
                     merged = np.concatenate(chunks)
                     self._chunks[name] = [merged]
+                    merged_any = True
                 cols[name] = self._chunks[name][0] if chunks else _empty_column(name, self.config)
+            if merged_any:
+                release_heap()  # the batches' chunks were freed: ~2 GB at a million articles
             cols["shingles"] = self._shingles.array()
             self._cols = cols
         return self._cols
