@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import functools
 import os
 import sys
@@ -134,8 +133,8 @@ def release_heap() -> None:
 def _malloc_trim() -> Any:
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    try:  # glibc's soname; not ctypes.util.find_library, which forks the process to run ldconfig
+        return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):  # no glibc (musl has no malloc_trim)
         return None
 
