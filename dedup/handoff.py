@@ -60,11 +60,15 @@ class HandoffDir:
         self._n += 1
         return self.path / f"{self._n:08d}.bin"
 
+    def close(self) -> None:
+        """Remove the directory and whatever is left in it."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
     def __enter__(self) -> HandoffDir:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        self.close()
 
 
 def write_texts(path: Path, blobs: list[bytes]) -> list[int]:

@@ -978,7 +978,7 @@ class _Featurizer:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
         if self.scratch is not None:
-            self.scratch.__exit__()
+            self.scratch.close()
 
     def submit(self, batch: list[tuple[str, str, dict[str, Any]]]) -> None:
         texts = [t for _, t, _ in batch]
