@@ -86,3 +86,22 @@ def test_fold_does_not_depend_on_the_order_of_its_rows(seed: int) -> None:
         rows = np.flatnonzero((g == want[0][i]) & (cols["unit_para"][ua] == pa) & (cols["unit_para"][ub] == pb))
         best = rows[np.lexsort((rank[rows], -sims[rows]))[0]]
         assert want[1][6][i] == sims[best] and want[1][7][i] == exact[best]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_components_over_groups_match_the_direct_computation(seed: int) -> None:
+    """Loose components computed on the graph contracted to the strict groups have exactly the
+    labels of the direct computation, when the strict edges are among the loose ones."""
+    from dedup.analysis import _components_over
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    m = int(rng.integers(0, 600))
+    a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+    keys = np.unique(np.minimum(a, b).astype(np.int64) << 32 | np.maximum(a, b))
+    pairs = np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=1).astype(np.int32)
+    sel = rng.random(len(pairs)) < 0.7  # the loose edges
+    strict = sel & (rng.random(len(pairs)) < 0.5)  # the group edges: a subset of the loose ones
+    groups = components(n, pairs[strict])
+    got = _components_over(groups, pairs, sel, chunk=int(rng.integers(1, 50)))
+    assert got.tolist() == components(n, pairs[sel]).tolist()
