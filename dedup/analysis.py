@@ -28,7 +28,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .config import IndexConfig
-from .lsh import Bands, bucket_pairs, key_pairs, pair_keys, sorted_unique
+from .lsh import Bands, bucket_pairs, key_pairs, pair_keys, run_pairs, sorted_unique
 from .shingles import ramp
 
 __all__ = ["Analysis", "analyze", "components", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_ABOVE"]
@@ -202,18 +202,9 @@ def _components_over(
 def _group_pairs(groups: np.ndarray, members_sorted: np.ndarray, max_size: int, unit_doc: np.ndarray) -> np.ndarray:
     """``lo << 32 | hi`` keys of all pairs of units from different documents inside each group of
     size 2..max_size (unsorted; one group size at a time, so temporaries stay small)."""
-    change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
-    starts = np.concatenate([[0], change])
-    sizes = np.diff(np.concatenate([starts, [len(groups)]]))
-    out = []
-    for s in np.unique(sizes).tolist():
-        if s < 2 or s > max_size:
-            continue
-        st = starts[sizes == s]
-        ia, ib = np.triu_indices(s, 1)
-        a = members_sorted[st[:, None] + ia[None, :]].ravel()
-        b = members_sorted[st[:, None] + ib[None, :]].ravel()
-        out.append(pair_keys(a, b, unit_doc))
+    starts, sizes = _segments(groups)
+    keep = (sizes >= 2) & (sizes <= max_size)
+    out = run_pairs(members_sorted, starts[keep], sizes[keep], unit_doc)
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 

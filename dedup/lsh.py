@@ -25,6 +25,7 @@ __all__ = [
     "BandTable",
     "bucket_pairs",
     "pair_keys",
+    "run_pairs",
     "key_pairs",
     "sorted_unique",
 ]
@@ -298,22 +299,32 @@ def _bucket_keys(shared: tuple[Bands, np.ndarray | None, int, np.ndarray | None]
             other = u[np.repeat(bs + 1, bz - 1) + _ramp(bz - 1)]
             out.append(pair_keys(first, other, groups))
             starts, sizes = starts[~big], sizes[~big]
-        # buckets by size (a stable radix sort of small ints keeps each size's starts in order)
-        by_size = np.argsort(sizes.astype(np.uint8 if max_bucket < 256 else np.int64), kind="stable")
-        starts, sizes = starts[by_size], sizes[by_size]
-        cuts = np.flatnonzero(np.diff(sizes, prepend=-1, append=-1)).tolist()
-        for c0, c1 in zip(cuts[:-1], cuts[1:]):
-            s = int(sizes[c0])
-            st = starts[c0:c1]
-            ia, ib = np.triu_indices(s, 1)
-            a = u[st[:, None] + ia[None, :]].ravel()
-            b = u[st[:, None] + ib[None, :]].ravel()
-            out.append(pair_keys(a, b, groups))
+        out += run_pairs(u, starts, sizes, groups)
         pending += sum(len(o) for o in out)
         if pending > max(len(acc), 1 << 22):
             acc = _merge(acc, out)
             out, pending = [], 0
     return _merge(acc, out)
+
+
+def run_pairs(
+    u: np.ndarray, starts: np.ndarray, sizes: np.ndarray, groups: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """:func:`pair_keys` of all pairs inside each run ``u[starts[i] : starts[i] + sizes[i]]``.
+
+    Runs are taken one size at a time (so temporaries stay small), found with one stable sort
+    of the sizes (a radix sort for sizes below 65,536) rather than a pass over all runs per size.
+    """
+    small = len(sizes) and int(sizes.max()) < 1 << 16
+    by_size = np.argsort(sizes.astype(np.uint16) if small else sizes, kind="stable")
+    starts, sizes = starts[by_size], sizes[by_size]
+    cuts = np.flatnonzero(np.diff(sizes, prepend=-1, append=-1)).tolist()
+    out = []
+    for c0, c1 in zip(cuts[:-1], cuts[1:]):
+        st = starts[c0:c1]
+        ia, ib = np.triu_indices(int(sizes[c0]), 1)
+        out.append(pair_keys(u[st[:, None] + ia[None, :]].ravel(), u[st[:, None] + ib[None, :]].ravel(), groups))
+    return out
 
 
 def pair_keys(a: np.ndarray, b: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
