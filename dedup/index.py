@@ -302,9 +302,9 @@ class Index:
 
     def _batches(
         self, records: Iterable[Any], replace: bool, on_error: str, batch_size: int, report: AddReport
-    ) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+    ) -> Iterator[_Batch]:
         """Validated batches of records; bad ones raise or are reported, never dropped silently."""
-        batch: list[tuple[str, str, dict[str, Any]]] = []
+        batch: _Batch = []
         seen: set[str] = set()
         for n, rec in enumerate(records):
             try:
@@ -914,6 +914,10 @@ def _record_id(rec: Any) -> str:
     return "?"
 
 
+#: validated records of one batch: (id, text, metadata)
+_Batch = list[tuple[str, str, dict[str, Any]]]
+
+
 class _Done(NamedTuple):
     """A featurized batch: its records, their texts in UTF-8 and their features.
 
@@ -921,7 +925,7 @@ class _Done(NamedTuple):
     :func:`dedup.columns.band_major`) and ``feats.sig`` is empty.
     """
 
-    batch: list[tuple[str, str, dict[str, Any]]]
+    batch: _Batch
     blobs: list[bytes]
     feats: Features
     bands: tuple[np.ndarray, np.ndarray] | None
@@ -964,7 +968,7 @@ class _Featurizer:
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
         self.scratch: HandoffDir | None = None
-        self.pending: deque[tuple[list[tuple[str, str, dict[str, Any]]], list[bytes], Path, Future[Layout]]] = deque()
+        self.pending: deque[tuple[_Batch, list[bytes], Path, Future[Layout]]] = deque()
         self.done: deque[_Done] = deque()
 
     def __enter__(self) -> _Featurizer:
@@ -980,7 +984,7 @@ class _Featurizer:
         if self.scratch is not None:
             self.scratch.close()
 
-    def submit(self, batch: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def submit(self, batch: _Batch) -> None:
         texts = [t for _, t, _ in batch]
         blobs = [t.encode("utf-8", "surrogatepass") for t in texts]
         if self.pool is None or self.scratch is None:
