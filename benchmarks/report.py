@@ -164,7 +164,9 @@ def markdown(res: dict[str, Any]) -> str:
         qd = r["query"]
         lines.append(
             f"- {r['system']} ({r['n_docs']} docs): RSS growth while indexing "
-            f"{r['bytes_per_paragraph']:.0f} bytes/paragraph; largest worker peak RSS "
+            f"{r['bytes_per_paragraph']:.0f} bytes/paragraph; DocPair objects of all pairs "
+            f"(what iterating Index.pairs() adds to the pair table) {r.get('objects_s', 0):.2f} s; "
+            "largest worker peak RSS "
             f"{r.get('peak_rss_worker_mb', 0):.0f} MB; query: first {qd['first_s']:.1f} s (builds the "
             f"lookup table), then median {_f(qd['median_ms'])} ms, p95 {_f(qd['p95_ms'])} ms over "
             f"{qd['queries']} articles ({_f(qd.get('major_faults'))} major page faults per query), then "

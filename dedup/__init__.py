@@ -17,7 +17,7 @@ from .errors import (
     InvalidTypeError,
 )
 from .index import AddReport, Index
-from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, ParagraphMatch
+from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, PairTable, ParagraphMatch
 
 __version__ = "0.1.0"
 
@@ -33,6 +33,7 @@ __all__ = [
     "IndexConfig",
     "Match",
     "Occurrence",
+    "PairTable",
     "ParagraphMatch",
     "ConfigMismatchError",
     "CorruptIndexError",

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import gc
 import multiprocessing as mp
 import os
 import shutil
@@ -22,9 +21,7 @@ import weakref
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from functools import partial
 from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -45,7 +42,7 @@ from .errors import (
 )
 from .handoff import HandoffDir, Layout, read_arrays, read_texts, write_arrays, write_texts
 from .lsh import BandTable, sorted_unique
-from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, ParagraphMatch
+from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, PairTable, ParagraphMatch
 from .shingles import set_jaccard
 from .text import coerce_text
 from .units import Features, featurize
@@ -54,11 +51,6 @@ __all__ = ["Index", "AddReport"]
 
 #: Documents featurized per batch in :meth:`Index.add_many`.
 BATCH_DOCS = 2000
-#: Document pairs whose paragraph matches are turned into Python objects at a time in :meth:`Index.pairs`.
-PAIRS_BLOCK = 50_000
-#: ``ParagraphMatch`` from a tuple of its fields, in C (no Python-level ``__new__`` call)
-_new_match = partial(tuple.__new__, ParagraphMatch)
-_new_pair = partial(tuple.__new__, DocPair)
 #: Unit pairs folded into paragraph pairs at a time (whole document pairs per block).
 FOLD_BLOCK = 2_000_000
 
@@ -178,7 +170,8 @@ class Index:
         self._tables: dict[bool, BandTable] = {}
         self._analysis: dict[float, Analysis] = {}
         # document pairs (a, b, score) of the last pairs() per threshold, for clusters()
-        self._edges: dict[float, tuple[list[int], list[int], list[float]]] = {}
+        # threshold -> document pairs (a, b, score) of the last pairs/clusters call, for clusters()
+        self._edges: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ documents
 
@@ -649,34 +642,36 @@ class Index:
         Yields:
             :class:`DocPair` in order of (a, b) insertion.
         """
-        dp = self._doc_pairs(self._threshold(threshold), include_boilerplate)
-        if dp is None:
-            return
-        seg_cut, fields, doc_a, doc_b, cov_a_l, cov_b_l, scores = dp
-        ntok, ids = self._doc_ntok, self._ids
-        # fields become Python objects a block of document pairs at a time (at a million
-        # articles all of them at once would take gigabytes)
-        for g0 in range(0, len(scores), PAIRS_BLOCK):
-            g1 = min(len(scores), g0 + PAIRS_BLOCK)
-            base = int(seg_cut[g0])
-            with _gc_paused():
-                block = [f[base : int(seg_cut[g1])].tolist() for f in fields]
-                block[6] = list(map(round, block[6], repeat(6)))
-                # tuple.__new__ over zipped columns builds the named tuples without a Python call each
-                matches = list(map(_new_match, zip(*block)))
-                del block
-            cuts = (seg_cut[g0 : g1 + 1] - base).tolist()
-            for i in range(g0, g1):
-                score = scores[i]
-                if score < min_score:
-                    continue
-                a, b = doc_a[i], doc_b[i]
-                pms = tuple(matches[cuts[i - g0] : cuts[i - g0 + 1]])
-                na, nb = max(ntok[a], 1), max(ntok[b], 1)
-                yield _new_pair((ids[a], ids[b], score, min(1.0, cov_a_l[i] / na), min(1.0, cov_b_l[i] / nb), pms))
+        yield from self.pair_table(threshold=threshold, include_boilerplate=include_boilerplate, min_score=min_score)
 
-    def _doc_pairs(self, t: float, include_boilerplate: bool = False) -> _DocPairs | None:
-        """Document pairs as arrays: paragraph-pair cuts and fields, documents, coverage, scores."""
+    def pair_table(
+        self, *, threshold: float | None = None, include_boilerplate: bool = False, min_score: float = 0.0
+    ) -> PairTable:
+        """Every reused document pair and its paragraph pairs, as numpy columns.
+
+        The same pairs as :meth:`pairs` with the same arguments, without building a Python object
+        per paragraph pair: for batch jobs over large corpora (at a million articles the objects
+        take longer than finding the pairs). See :class:`~dedup.results.PairTable`; iterating the
+        table yields the :class:`DocPair` objects of :meth:`pairs`.
+        """
+        if not isinstance(min_score, (int, float)) or isinstance(min_score, bool):
+            raise InvalidParameterError(f"min_score must be a number, got {min_score!r}")
+        table = self._doc_pairs(self._threshold(threshold), include_boilerplate)
+        if table is None:
+            return _empty_table(self._ids)
+        if min_score <= 0.0:
+            return table
+        keep = table.score >= min_score
+        rows = np.repeat(keep, np.diff(table.offsets))
+        counts = np.diff(table.offsets)[keep]
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        pair_cols = {c: getattr(table, c)[keep] for c in ("a", "b", "score", "a_coverage", "b_coverage")}
+        match_cols = {c: getattr(table, c)[rows] for c in PairTable.MATCH_COLUMNS}
+        return PairTable(doc_ids=table.doc_ids, offsets=offsets, **pair_cols, **match_cols)
+
+    def _doc_pairs(self, t: float, include_boilerplate: bool = False) -> PairTable | None:
+        """All document pairs of the analysis at threshold ``t`` as a table (``None``: no pairs)."""
         analysis, live = self._analyze(t)
         cols = self._columns()
         up = live[analysis.pairs]
@@ -691,7 +686,7 @@ class Index:
             boiler = np.concatenate([boiler, np.ones(len(bp), bool)])
         if not len(up):
             if not include_boilerplate:
-                self._edges = {t: ([], [], [])}
+                self._edges = {t: (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))}
             return None
         da = cols["unit_doc"][up[:, 0]].astype(np.int64)
         db = cols["unit_doc"][up[:, 1]].astype(np.int64)
@@ -727,14 +722,33 @@ class Index:
         cov_a = np.concatenate([p[2] for p in parts])
         cov_b = np.concatenate([p[3] for p in parts])
         del parts
-        seg_cut = np.searchsorted(seg_g, np.arange(n_g + 1, dtype=np.int64))
-        doc_a, doc_b = da[g_start].tolist(), db[g_start].tolist()
-        cov_a_l, cov_b_l = cov_a.tolist(), cov_b.tolist()
-        ntok = self._doc_ntok
-        scores = [_score(ca, cb, ntok[a], ntok[b]) for a, b, ca, cb in zip(doc_a, doc_b, cov_a_l, cov_b_l)]
+        offsets = np.searchsorted(seg_g, np.arange(n_g + 1, dtype=np.int64))
+        doc_a, doc_b = da[g_start], db[g_start]
+        ntok = np.asarray(self._doc_ntok, dtype=np.int64)
+        frac_a = cov_a / np.maximum(ntok[doc_a], 1)
+        frac_b = cov_b / np.maximum(ntok[doc_b], 1)
+        scores = _round6(np.minimum(1.0, np.maximum(frac_a, frac_b)))
         if not include_boilerplate:
             self._edges = {t: (doc_a, doc_b, scores)}
-        return _DocPairs(seg_cut, fields, doc_a, doc_b, cov_a_l, cov_b_l, scores)
+        pa, pb, sa, ea, sb, eb, sim, is_exact, is_boiler = fields
+        return PairTable(
+            doc_ids=self._ids,
+            a=doc_a,
+            b=doc_b,
+            score=scores,
+            a_coverage=np.minimum(1.0, frac_a),
+            b_coverage=np.minimum(1.0, frac_b),
+            offsets=offsets.astype(np.int64),
+            a_index=pa.astype(np.int32),
+            b_index=pb.astype(np.int32),
+            a_start=sa.astype(np.int32),
+            a_end=ea.astype(np.int32),
+            b_start=sb.astype(np.int32),
+            b_end=eb.astype(np.int32),
+            similarity=_round6(sim),
+            exact=is_exact,
+            boilerplate=is_boiler,
+        )
 
     def clusters(self, *, threshold: float | None = None, min_score: float = 0.0) -> list[Cluster]:
         """Groups of two or more documents linked by reuse (boilerplate excluded).
@@ -747,7 +761,7 @@ class Index:
             dp = self._doc_pairs(t)
             if dp is None:
                 return []
-            edges = (dp.doc_a, dp.doc_b, dp.scores)
+            edges = (dp.a, dp.b, dp.score)
         doc_a, doc_b, scores = edges[0], edges[1], np.asarray(edges[2], dtype=np.float64)
         if not len(doc_a):
             return []
@@ -893,19 +907,6 @@ class Index:
         self.add_many(recs)
 
 
-class _DocPairs(NamedTuple):
-    """Document pairs of an analysis: paragraph pairs of pair ``i`` are
-    ``fields[k][seg_cut[i]:seg_cut[i + 1]]``; documents, covered words and score per pair."""
-
-    seg_cut: np.ndarray
-    fields: list[np.ndarray]
-    doc_a: list[int]
-    doc_b: list[int]
-    cov_a: list[int]
-    cov_b: list[int]
-    scores: list[float]
-
-
 def _record_id(rec: Any) -> str:
     if isinstance(rec, tuple) and rec:
         return str(rec[0])
@@ -929,23 +930,6 @@ class _Done(NamedTuple):
     blobs: list[bytes]
     feats: Features
     bands: tuple[np.ndarray, np.ndarray] | None
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a block of plain tuples is built.
-
-    Millions of new tuples trigger a collection every 700 allocations, each scanning the young
-    ones again; none of them can be part of a cycle. The previous state is restored on exit
-    (nothing runs user code inside).
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _featurize_job(config: IndexConfig, texts_at: Path, lengths: list[int], out: Path) -> Layout:
@@ -1088,6 +1072,19 @@ def _fold_paragraphs(
     cov_a = _side_coverage(cols, g, ua[order], n_g)
     cov_b = _side_coverage(cols, g, ub[order], n_g)
     return g[st], fields, cov_a, cov_b
+
+
+def _round6(x: np.ndarray) -> np.ndarray:
+    """``round(v, 6)`` of every value (Python's correctly rounded ``round``, as :func:`_score`), float64."""
+    return np.array(list(map(round, x.tolist(), repeat(6))), dtype=np.float64)
+
+
+def _empty_table(doc_ids: list[str]) -> PairTable:
+    cols = {c: np.empty(0, dtype=np.int64) for c in ("a", "b")}
+    cols.update({c: np.empty(0, dtype=np.int32) for c in PairTable.MATCH_COLUMNS[:6]})
+    cols.update({c: np.empty(0, dtype=np.float64) for c in ("score", "a_coverage", "b_coverage", "similarity")})
+    cols.update({c: np.empty(0, dtype=bool) for c in ("exact", "boilerplate")})
+    return PairTable(doc_ids=doc_ids, offsets=np.zeros(1, dtype=np.int64), **cols)
 
 
 def _score(cov_a: int, cov_b: int, n_a: int, n_b: int) -> float:

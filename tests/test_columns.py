@@ -194,12 +194,13 @@ def test_boilerplate_judged_in_chunks_gives_the_same_result(corpus, monkeypatch)
 
 def test_pairs_folded_and_yielded_in_blocks_give_the_same_result(corpus, monkeypatch):
     import dedup.index as index_module
+    import dedup.results as results_module
 
     whole = Index()
     whole.add_many(corpus)
     expected = list(whole.pairs()), list(whole.pairs(include_boilerplate=True, min_score=0.3))
     monkeypatch.setattr(index_module, "FOLD_BLOCK", 7)
-    monkeypatch.setattr(index_module, "PAIRS_BLOCK", 3)
+    monkeypatch.setattr(results_module, "OBJECT_BLOCK", 3)
     blocks = Index()
     blocks.add_many(corpus)
     assert (list(blocks.pairs()), list(blocks.pairs(include_boilerplate=True, min_score=0.3))) == expected

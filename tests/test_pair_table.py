@@ -1,0 +1,119 @@
+"""Index.pair_table: the pairs of Index.pairs as numpy columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedup import DocPair, Index, InvalidParameterError, PairTable
+from dedup.synth import SynthConfig, generate
+
+
+@pytest.fixture(scope="module")
+def index() -> Index:
+    idx = Index()
+    idx.add_many((r["id"], r["text"]) for r in generate(SynthConfig(n_articles=300, seed=11)))
+    return idx
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"include_boilerplate": True},
+        {"min_score": 0.4},
+        {"threshold": 0.7},
+        {"include_boilerplate": True, "min_score": 0.2},
+    ],
+)
+def test_iterating_the_table_gives_the_pairs_objects(index, kwargs):
+    table = index.pair_table(**kwargs)
+    pairs = list(index.pairs(**kwargs))
+    assert pairs, "the corpus must have pairs for this test to mean anything"
+    assert len(table) == len(pairs)
+    assert list(table) == pairs
+    assert all(type(p) is DocPair for p in table)
+    assert table[0] == pairs[0] and table[-1] == pairs[-1]
+
+
+def test_columns_hold_the_fields_of_the_objects(index):
+    table = index.pair_table(include_boilerplate=True)
+    pairs = list(index.pairs(include_boilerplate=True))
+    assert table.n_matches == sum(len(p.paragraphs) for p in pairs)
+    assert table.offsets[0] == 0 and np.all(np.diff(table.offsets) >= 1)
+    of = table.pair_of_match()
+    assert len(of) == table.n_matches and np.all(np.diff(of) >= 0)
+    for i, p in enumerate(pairs):
+        assert (table.doc_ids[table.a[i]], table.doc_ids[table.b[i]]) == (p.a, p.b)
+        assert (table.score[i], table.a_coverage[i], table.b_coverage[i]) == (p.score, p.a_coverage, p.b_coverage)
+        rows = range(table.offsets[i], table.offsets[i + 1])
+        for r, m in zip(rows, p.paragraphs, strict=True):
+            assert of[r] == i
+            assert tuple(getattr(table, c)[r].item() for c in PairTable.MATCH_COLUMNS) == tuple(m)
+    assert table.boilerplate.any() and not table.boilerplate.all()
+    assert table.a.dtype == np.int64 and table.a_start.dtype == np.int32
+    assert table.similarity.dtype == np.float64 and table.exact.dtype == bool
+
+
+def test_spans_are_character_offsets_into_the_original_texts(index):
+    table = index.pair_table()
+    of = table.pair_of_match()
+    for r in range(0, table.n_matches, max(1, table.n_matches // 50)):
+        a, b = table.doc_ids[table.a[of[r]]], table.doc_ids[table.b[of[r]]]
+        ta, tb = index.text(a), index.text(b)
+        pa = index.paragraphs(a)[table.a_index[r]]
+        pb = index.paragraphs(b)[table.b_index[r]]
+        assert pa[0] <= table.a_start[r] < table.a_end[r] <= pa[1] <= len(ta)
+        assert pb[0] <= table.b_start[r] < table.b_end[r] <= pb[1] <= len(tb)
+
+
+def test_min_score_filters_whole_document_pairs(index):
+    full = index.pair_table()
+    cut = float(np.median(full.score))
+    part = index.pair_table(min_score=cut)
+    keep = full.score >= cut
+    assert 0 < len(part) < len(full)
+    assert np.array_equal(part.a, full.a[keep]) and np.array_equal(part.b, full.b[keep])
+    assert part.n_matches == int(np.diff(full.offsets)[keep].sum())
+    assert list(part) == [p for p in full if p.score >= cut]
+
+
+def test_empty_index_and_no_pairs_give_an_empty_table():
+    for idx in (Index(), _two_unrelated()):
+        table = idx.pair_table()
+        assert len(table) == 0 and table.n_matches == 0
+        assert list(table) == [] and list(idx.pairs()) == []
+        assert table.pair_of_match().shape == (0,)
+        with pytest.raises(IndexError):
+            table[0]
+
+
+def _two_unrelated() -> Index:
+    idx = Index()
+    idx.add("x", "The committee met on Tuesday to discuss the budget for next year in detail.")
+    idx.add("y", "Heavy rain flooded the valley roads and closed three schools near the river.")
+    return idx
+
+
+def test_bad_arguments(index):
+    table = index.pair_table()
+    with pytest.raises(IndexError):
+        table[len(table)]
+    with pytest.raises(TypeError):
+        table["0"]  # type: ignore[index]
+    with pytest.raises(InvalidParameterError):
+        index.pair_table(min_score="high")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError):
+        index.pair_table(threshold=1.5)
+
+
+def test_removed_documents_leave_the_table():
+    idx = Index()
+    recs = [(r["id"], r["text"]) for r in generate(SynthConfig(n_articles=120, seed=4))]
+    idx.add_many(recs)
+    before = idx.pair_table()
+    gone = before.doc_ids[before.a[0]]
+    idx.remove(gone)
+    after = idx.pair_table()
+    assert gone not in {after.doc_ids[d] for d in np.concatenate([after.a, after.b]).tolist()}
+    assert list(after) == list(idx.pairs())
