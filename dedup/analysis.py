@@ -283,6 +283,32 @@ def _incidence(
     return inc_key >> 32, inc_key & 0xFFFFFFFF, inc_tok
 
 
+def _group_docs(unit_group: np.ndarray, unit_doc: np.ndarray, n_groups: int, n_docs: int) -> np.ndarray:
+    """Number of distinct documents among the units of each group (int64, ``n_groups``).
+
+    One packed (group, document) key per unit, sorted in place; the group of each distinct key
+    is counted. Two unit-level arrays at most (what :func:`_incidence` needs five for; at a
+    million articles that step set the analysis' peak memory).
+    """
+    if not len(unit_group):
+        return np.zeros(n_groups, dtype=np.int64)
+    bd = max(1, (n_docs - 1).bit_length())
+    if max(1, (n_groups - 1).bit_length()) + bd > 63:  # keys do not pack: the general incidence
+        inc_g, _, _ = _incidence(unit_group, unit_doc, np.zeros(len(unit_group), np.int64), n_groups, n_docs)
+        return np.bincount(inc_g, minlength=n_groups).astype(np.int64)
+    key = unit_group.astype(np.int64)
+    key <<= bd
+    key |= unit_doc
+    key.sort()
+    first = np.empty(len(key), dtype=bool)
+    first[0] = True
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    g = key[first]
+    del key, first
+    g >>= bd
+    return np.bincount(g, minlength=n_groups).astype(np.int64)
+
+
 def _coverage(
     unit_group: np.ndarray,
     unit_doc: np.ndarray,
@@ -458,15 +484,15 @@ def analyze(
     )
     boiler_loose = (loose_docs >= config.boilerplate_min_docs) & (loose_cov <= config.boilerplate_max_coverage)
     unit_boiler = boiler_loose[loose]
+    del boiler_loose, loose_docs
     n_groups = int(unit_group.max()) + 1 if n else 0
-    inc_g, _, _ = _incidence(unit_group, unit_doc, unit_ntok, n_groups, len(doc_ntok))
-    group_docs = np.bincount(inc_g, minlength=n_groups).astype(np.int64)
-    del inc_g
+    group_cov = np.ones(n_groups, dtype=np.float64)
+    group_cov[unit_group] = loose_cov[loose]
+    del loose, loose_cov  # unit-level labels: freed before the largest steps below
+    group_docs = _group_docs(unit_group, unit_doc, n_groups, len(doc_ntok))
     boiler = np.zeros(n_groups, dtype=bool)
     boiler[unit_group[unit_boiler]] = True
     unit_boiler = boiler[unit_group]
-    group_cov = np.ones(n_groups, dtype=np.float64)
-    group_cov[unit_group] = loose_cov[loose]
 
     # pairs inside non-boilerplate groups
     members = np.flatnonzero(~unit_boiler & (group_docs[unit_group] >= 2))

@@ -285,8 +285,9 @@ class SignatureView:
         """MinHash Jaccard estimate (share of equal values) of pairs of local unit numbers."""
         if self.units is not None:
             a, b = self.units[a], self.units[b]
-        counts = self.store.equal_counts(a, b, workers=self.workers)
-        return (counts / np.float32(self.num_perm)).astype(np.float32)
+        est = self.store.equal_counts(a, b, workers=self.workers).astype(np.float32)
+        est /= np.float32(self.num_perm)  # in float32: no float64 temporary (the same values)
+        return est
 
 
 class TextStore:

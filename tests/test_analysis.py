@@ -105,3 +105,22 @@ def test_components_over_groups_match_the_direct_computation(seed: int) -> None:
     groups = components(n, pairs[strict])
     got = _components_over(groups, pairs, sel, chunk=int(rng.integers(1, 50)))
     assert got.tolist() == components(n, pairs[sel]).tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_group_docs_counts_distinct_documents_per_group(seed: int) -> None:
+    """Distinct documents per group, packed or through the general incidence, against a set count."""
+    from dedup.analysis import _group_docs
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    n_groups, n_docs = int(rng.integers(1, 60)), int(rng.integers(1, 40))
+    unit_group = rng.integers(0, n_groups, n)
+    unit_doc = rng.integers(0, n_docs, n).astype(np.int32)
+    want = np.zeros(n_groups, dtype=np.int64)
+    for g, d in set(zip(unit_group.tolist(), unit_doc.tolist())):
+        want[g] += 1
+    assert np.array_equal(_group_docs(unit_group, unit_doc, n_groups, n_docs), want)
+    # group numbers too wide to pack with the documents: the general path gives the same counts
+    assert np.array_equal(_group_docs(unit_group, unit_doc, n_groups, 2**62), want)
+    assert _group_docs(unit_group[:0], unit_doc[:0], n_groups, n_docs).tolist() == [0] * n_groups
