@@ -586,20 +586,20 @@ class Index:
         b_units: dict[int, dict[int, int]] = defaultdict(dict)
         a_para_ntok: dict[int, int] = {}
         b_para_ntok: dict[int, int] = {}
-        a_para, a_kind, a_start, a_end, a_ntok = (
-            fa["unit_para"],
-            fa["unit_kind"],
-            fa["unit_start"],
-            fa["unit_end"],
-            fa["unit_ntok"],
+        # each column gathered for these units in one call (the index's may be memory maps,
+        # where indexing element by element costs a Python call each)
+        rows = zip(
+            ua.tolist(),
+            ub.tolist(),
+            *(fa[c][ua].tolist() for c in ("unit_para", "unit_kind", "unit_start", "unit_end", "unit_ntok")),
+            *(fb[c][ub].tolist() for c in ("unit_para", "unit_kind", "unit_start", "unit_end", "unit_ntok")),
+            sims.tolist(),
+            is_exact.tolist(),
+            boiler.tolist(),
         )
-        b_para = fb["unit_para"]
-        for u, v, s, ex, bp in zip(ua.tolist(), ub.tolist(), sims.tolist(), is_exact.tolist(), boiler.tolist()):
-            pa, pb = int(a_para[u]), int(b_para[v])
+        for u, v, pa, ka, sa, ea, na, pb, kb, sb, eb, nb, s, ex, bp in rows:
             key = (pa, pb)
-            sa, ea = int(a_start[u]), int(a_end[u])
-            sb, eb = int(fb["unit_start"][v]), int(fb["unit_end"][v])
-            whole = a_kind[u] == 0 and fb["unit_kind"][v] == 0
+            whole = ka == 0 and kb == 0
             cur = best.get(key)
             if cur is None:
                 best[key] = [sa, ea, sb, eb, s, ex, bp, whole]
@@ -613,12 +613,12 @@ class Index:
                 if s > cur[4]:
                     cur[4], cur[5] = s, ex
                 cur[6] = cur[6] and bp
-            a_units[pa][u] = int(a_ntok[u])
-            b_units[pb][v] = int(fb["unit_ntok"][v])
-            if a_kind[u] == 0:
-                a_para_ntok[pa] = int(a_ntok[u])
-            if fb["unit_kind"][v] == 0:
-                b_para_ntok[pb] = int(fb["unit_ntok"][v])
+            a_units[pa][u] = na
+            b_units[pb][v] = nb
+            if ka == 0:
+                a_para_ntok[pa] = na
+            if kb == 0:
+                b_para_ntok[pb] = nb
         cov_a = sum(a_para_ntok.get(p, sum(us.values())) for p, us in a_units.items())
         cov_b = sum(b_para_ntok.get(p, sum(us.values())) for p, us in b_units.items())
         pms = [

@@ -25,6 +25,9 @@ __all__ = ["premix", "permutations", "signatures", "jaccard_estimate", "to_lean_
 #: Shingles per numpy call when signing: bounds the temporary (num_perm x chunk) uint32 block
 #: (128 x 8,192 x 4 bytes = 4 MiB, which stays in cache; 4,096 and 16,384-32,768 were slower).
 CHUNK_SHINGLES = 8_192
+#: Up to this many shingles in all (a query document), sets are signed in one block with
+#: ``minimum.reduceat`` rather than grouped by length (0.7 -> 0.2 ms for one article).
+SMALL_INPUT = 8_192
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,6 +118,32 @@ def signatures(
         raise InvalidParameterError("set_starts must start at 0 and increase strictly (no empty set)")
     if len(groups) == 0 or groups[0] != 0 or np.any(np.diff(groups) <= 0) or groups[-1] >= n_sets:
         raise InvalidParameterError("unions must start at 0 and increase strictly, below the number of sets")
+    if len(hashes) <= SMALL_INPUT:
+        # one document (a query): a single (num_perm, shingles) block reduced per set is cheaper
+        # than a few numpy calls for each of its dozens of distinct set lengths (the same values)
+        vals = np.multiply(a[:, None], hashes[None, :])
+        vals += b[:, None]
+        out[:] = np.minimum.reduceat(vals, set_starts, axis=1).T
+    else:
+        _sign_by_length(hashes, set_starts, a, b, chunk, out)
+    if unions is not None:
+        # a union's signature is the elementwise minimum of its sets', by number of sets
+        n_in = np.diff(groups, append=n_sets)
+        for c in np.unique(n_in).tolist():
+            sel = np.flatnonzero(n_in == c)
+            first = groups[sel]
+            acc = out[first]
+            for j in range(1, c):
+                np.minimum(acc, out[first + j], out=acc)
+            union_out[sel] = acc
+    return out if unions is None else (out, union_out)
+
+
+def _sign_by_length(
+    hashes: np.ndarray, set_starts: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int, out: np.ndarray
+) -> None:
+    """Signatures of many sets into ``out``, sets of equal length computed together."""
+    num_perm, n_sets = len(a), len(set_starts)
     # Sets are grouped by their exact length L: a group's hashes gathered into an (L, sets)
     # block are permuted and reduced over their first axis, so every numpy call works on whole
     # blocks (no per-set call inside numpy, as ``minimum.reduceat`` makes, which cost ~16 ns per
@@ -141,17 +170,6 @@ def signatures(
             vals += b3
             np.minimum.reduce(vals, axis=1, out=by_len[:, i0 + c0 : i0 + c1])
     out[order] = by_len.T
-    if unions is not None:
-        # a union's signature is the elementwise minimum of its sets', by number of sets
-        n_in = np.diff(groups, append=n_sets)
-        for c in np.unique(n_in).tolist():
-            sel = np.flatnonzero(n_in == c)
-            first = groups[sel]
-            acc = out[first]
-            for j in range(1, c):
-                np.minimum(acc, out[first + j], out=acc)
-            union_out[sel] = acc
-    return out if unions is None else (out, union_out)
 
 
 def jaccard_estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray | float:

@@ -263,8 +263,17 @@ def test_signatures_interoperate_with_datasketch(rng):
     assert np.array_equal(np.asarray(la.hashvalues, dtype=np.uint32), sig[0])
 
 
-def test_signatures_equal_datasketch_affine32(rng):
-    """Bit-for-bit the signature datasketch computes for the same shingle hashes."""
+@pytest.fixture(params=["small", "by_length"])
+def sign_path(request, monkeypatch):
+    """Run a test with either signature path of ``dedup.minhash.signatures``."""
+    import dedup.minhash as minhash
+
+    monkeypatch.setattr(minhash, "SMALL_INPUT", 1 << 30 if request.param == "small" else 0)
+    return request.param
+
+
+def test_signatures_equal_datasketch_affine32(rng, sign_path):
+    """Bit-for-bit the signature datasketch computes for the same shingle hashes (both paths)."""
     from datasketch import MinHash
 
     from dedup.config import IndexConfig
@@ -492,7 +501,7 @@ def test_set_jaccard_matches_python_sets():
 
 
 @pytest.mark.parametrize("chunk", [3, 64, 8192])
-def test_union_signatures_are_minhash_of_the_union(chunk):
+def test_union_signatures_are_minhash_of_the_union(chunk, sign_path):
     from dedup.errors import InvalidParameterError
     from dedup.minhash import permutations, signatures
 
@@ -511,6 +520,22 @@ def test_union_signatures_are_minhash_of_the_union(chunk):
     for bad in ([1, 2], [0, 0], [0, 60]):
         with pytest.raises(InvalidParameterError):
             signatures(hashes, starts, perms, unions=np.array(bad))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_signature_paths_agree(seed, monkeypatch):
+    """The one-block path (small inputs) and the by-length path give the same signatures."""
+    import dedup.minhash as minhash
+
+    gen = np.random.default_rng(seed)
+    sizes = gen.integers(1, 300, int(gen.integers(1, 80)))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    hashes = gen.integers(0, 2**63, int(sizes.sum()), dtype=np.uint64)
+    perms = minhash.permutations(64, seed=seed)
+    monkeypatch.setattr(minhash, "SMALL_INPUT", 1 << 30)
+    small = minhash.signatures(hashes, starts, perms)
+    monkeypatch.setattr(minhash, "SMALL_INPUT", 0)
+    assert np.array_equal(small, minhash.signatures(hashes, starts, perms, chunk=int(gen.integers(1, 500))))
 
 
 def test_incidence_packed_and_wide_paths_agree():
