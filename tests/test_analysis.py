@@ -118,7 +118,7 @@ def test_group_docs_counts_distinct_documents_per_group(seed: int) -> None:
     unit_group = rng.integers(0, n_groups, n)
     unit_doc = rng.integers(0, n_docs, n).astype(np.int32)
     want = np.zeros(n_groups, dtype=np.int64)
-    for g, d in set(zip(unit_group.tolist(), unit_doc.tolist())):
+    for g, _d in set(zip(unit_group.tolist(), unit_doc.tolist())):
         want[g] += 1
     assert np.array_equal(_group_docs(unit_group, unit_doc, n_groups, n_docs), want)
     # group numbers too wide to pack with the documents: the general path gives the same counts
