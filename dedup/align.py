@@ -47,7 +47,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, islice, repeat
-from operator import add, mul
 from typing import Any, Literal
 
 import numpy as np
@@ -300,14 +299,15 @@ class _Doc:
 
 
 def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
-    """Both documents from folded text, in one numpy pass over ``" " + fa + " " + fb + " "``.
+    """Both documents from folded text, in one numpy pass over ``fa + " " + fb`` (padded).
 
-    Returns the two documents and the word hashes of both (those of ``a`` first). Few numpy
-    calls on purpose: on article-sized text their fixed cost, not the work, is what counts.
+    Returns the two documents and the word hashes of both (those of ``a`` first), see
+    :func:`_word_keys`. Few numpy calls on purpose: on article-sized text their fixed cost, not
+    the work, is what counts.
     """
-    padded = b" " + fa + b" " + fb + b" "
-    x = np.frombuffer(padded, dtype=np.uint8)
-    is_word = np.frombuffer(padded.translate(_IS_WORD), dtype=np.bool_)
+    padded = _PAD + fa + b" " + fb + _PAD
+    # is_word[q]: character q - 1 of fa + " " + fb is a word character (q = 0 is padding).
+    is_word = np.frombuffer(padded.translate(_IS_WORD), dtype=np.bool_)[_PAD_LEN - 1 :]
     # Word edges in the coordinates of fa + " " + fb: starts and ends (exclusive), alternating.
     edges = (is_word[1:] != is_word[:-1]).nonzero()[0]
     flat = array("q")
@@ -317,7 +317,7 @@ def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
     flat_b = array("q")
     flat_b.frombytes((edges[e_a:] - (len(fa) + 1)).tobytes())
     db = _Doc(flat_b[0::2], flat_b[1::2], None, fb)
-    return da, db, _word_hashes(x, edges)
+    return da, db, _word_keys(padded, edges[0::2], edges[1::2])
 
 
 def _tokens_doc(tok: Tokens) -> _Doc:
@@ -395,46 +395,43 @@ def _blocks_small(wa: list[str], wb: list[str], k: int, max_repeats: int) -> lis
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
-# Word hashes of folded text without a Python loop: a polynomial hash of each word's bytes,
-# sum of T[byte] * M**(end - position), computed from one prefix sum over the whole text as
-# M**end * (P[end] - P[start]) with P the prefix sum of T[byte] * M**-position (M is odd, so it is
-# invertible modulo 2**64). Collisions are possible, so every block found with these hashes is
-# checked word by word (and a failed check sends the pair to the exact path).
-_CHAR_T = np.random.default_rng(0x5EED).integers(1, 2**63, size=256, dtype=np.uint64)
-_POW = np.ones(1, dtype=np.uint64)
-_IPOW = np.ones(1, dtype=np.uint64)
+# Word hashes of folded text without a Python loop and without a pass over every character: a
+# word of at most 16 bytes is exactly its length, its first 8 bytes and its last 8 bytes (which
+# overlap when it is shorter), and numpy reads those 8-byte groups at any offset from one
+# unaligned uint64 view of the text. The hash mixes the three; a longer word is hashed by those
+# 16 bytes and its length only. Collisions are possible, so every block found with these hashes
+# is checked word by word (and a failed check sends the pair to the exact path).
+_PAD_LEN = 8
+_PAD = b" " * _PAD_LEN
+# _LOW[m]: the low m bytes of a uint64; _HIGH[m]: the high m bytes (m = 0..8).
+_LOW = np.array([(1 << (8 * m)) - 1 for m in range(9)], dtype=np.uint64)
+_HIGH = np.array([(1 << 64) - (1 << (8 * (8 - m))) for m in range(9)], dtype=np.uint64)
+_KEY_C1 = np.uint64(0x9E3779B97F4A7C15)
+_KEY_C2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_KEY_SHIFT = np.uint64(29)
 
 
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``M**t`` and ``M**-t`` modulo 2**64 for ``t < n`` (tables grown by doubling)."""
-    global _POW, _IPOW
-    if len(_POW) < n:
-        size = max(n, 2 * len(_POW), 4096)
-        inv = np.uint64(pow(int(_MIX), -1, 2**64))
-        with np.errstate(over="ignore"):
-            pw = np.empty(size, dtype=np.uint64)
-            ipw = np.empty(size, dtype=np.uint64)
-            pw[0] = ipw[0] = 1
-            np.cumprod(np.full(size - 1, _MIX, dtype=np.uint64), out=pw[1:])
-            np.cumprod(np.full(size - 1, inv, dtype=np.uint64), out=ipw[1:])
-        _POW, _IPOW = pw, ipw
-    return _POW, _IPOW
+def _word_keys(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """uint64 hashes of the words ``[starts[t], ends[t])`` of ``padded[_PAD_LEN:-_PAD_LEN]``.
 
-
-def _word_hashes(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Hashes of the words whose edges (starts and ends, alternating) are ``edges``.
-
-    ``x`` is the text with one character more in front (edge ``e`` is character ``e + 1``), so
-    a word ``[s, e)`` is characters ``s + 1 .. e`` of ``x`` and its hash is
-    ``(P[e] - P[s]) * M**e`` with ``P`` the inclusive prefix sum of ``T[x[t]] * M**-t``.
+    ``padded`` has at least ``_PAD_LEN`` bytes before and after the text, so the 8 bytes from a
+    word's start and the 8 bytes up to its end are always inside it.
     """
-    n = len(x)
-    pw, ipw = _powers(n)
-    v = _CHAR_T.take(x)
-    v *= ipw[:n]
-    v.cumsum(out=v)
-    p = v.take(edges)
-    return (p[1::2] - p[0::2]) * pw.take(edges[1::2])
+    n = len(padded) - 2 * _PAD_LEN + 1
+    from_start = np.ndarray((n,), dtype="<u8", buffer=padded, offset=_PAD_LEN, strides=(1,))
+    up_to_end = np.ndarray((n,), dtype="<u8", buffer=padded, offset=0, strides=(1,))
+    lens = ends - starts
+    m = np.minimum(lens, 8)
+    h = from_start.take(starts)
+    h &= _LOW.take(m)
+    last = up_to_end.take(ends)
+    last &= _HIGH.take(m)
+    h *= _KEY_C1
+    last *= _KEY_C2
+    h += last
+    h += lens.view(np.uint64)
+    h ^= h >> _KEY_SHIFT
+    return h
 
 
 def _shingle_keys(hashes: np.ndarray, k: int) -> np.ndarray:
@@ -451,11 +448,6 @@ def _shingle_keys(hashes: np.ndarray, k: int) -> np.ndarray:
         if t < k - 1:
             acc *= _MIX
     return acc
-
-
-# Up to this many anchors, blocks are built from the anchors in Python (cheaper than numpy's
-# per-call cost); more go through the numpy code.
-_PY_ANCHORS = 2000
 
 
 def _runs_python(codes: set[int], m: int, k: int) -> list[_Block]:
@@ -503,15 +495,22 @@ def _runs_numpy(i: np.ndarray, j: np.ndarray, wa: int, wb: int, k: int) -> list[
     return [(x, x + m, y, y + m) for x, y, m in zip(a0.tolist(), b0.tolist(), length.tolist())]
 
 
-def _same_words(da: _Doc, db: _Doc, a0: int, a1: int, b0: int, b1: int) -> bool:
-    """Are words ``a0 .. a1 - 1`` of ``a`` those ``b0 .. b1 - 1`` of ``b`` (same count)?"""
-    if da.folded is not None and db.folded is not None:
-        xa = da.folded[da.starts[a0] : da.ends[a1 - 1]]
-        xb = db.folded[db.starts[b0] : db.ends[b1 - 1]]
-        if xa == xb:  # the same folded text (spaces too): the same words
-            return True
-        return xa.split() == xb.split()
-    return da.slice(a0, a1) == db.slice(b0, b1)
+def _runs_unique(i: np.ndarray, j: np.ndarray, na: int, k: int) -> list[_Block]:
+    """The same as :func:`_runs_numpy` when every ``a`` position has at most one anchor.
+
+    With one anchor per position, ``b_of[p]`` (the ``b`` position of the anchor at ``a``
+    position ``p``, or -2) describes them all: a run continues at ``p`` when
+    ``b_of[p] == b_of[p - 1] + 1``. Blocks come out sorted by ``a`` start.
+    """
+    b_of = np.full(na + 2, -2, dtype=np.int64)  # b_of[p + 1]: anchor of position p; ends -2
+    b_of[i + 1] = j
+    cont = (b_of[1:] - b_of[:-1]) == 1  # cont[p]: position p continues the run of p - 1
+    anchor = b_of[1:-1] >= 0
+    first = (anchor & ~cont[:-1]).nonzero()[0]
+    last = (anchor & ~cont[1:]).nonzero()[0]
+    b0 = b_of.take(first + 1)
+    length = last - first + k
+    return [(x, x + n, y, y + n) for x, y, n in zip(first.tolist(), b0.tolist(), length.tolist())]
 
 
 def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: int) -> list[_Block] | None:
@@ -567,19 +566,23 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
             else:
                 xi += [x for x in pa for _ in pb]
                 xj += pb * len(pa)
-    if len(t2) + len(xi) <= _PY_ANCHORS:
-        # A group of two is an anchor when its first is in a and its second in b.
-        m = len(db) + 1
-        codes = {x * m + y - na for x, y in zip(i.tolist(), j.tolist()) if x < na <= y}
-        codes.update(map(add, map(mul, xi, repeat(m)), xj))
-        blocks = _runs_python(codes, m, k) if codes else []
-    else:
-        cross = (i < na) & (j >= na)
-        i = np.concatenate((i[cross], np.array(xi, dtype=np.int64)))
-        j = np.concatenate((j[cross] - na, np.array(xj, dtype=np.int64)))
+    cross = (i < na) & (j >= na)  # a group of two is an anchor when its first is in a
+    i = i[cross]
+    j = j[cross] - na
+    if xi:
+        i = np.concatenate((i, np.array(xi, dtype=np.int64)))
+        j = np.concatenate((j, np.array(xj, dtype=np.int64)))
         blocks = _runs_numpy(i, j, wa, len(db), k) if len(i) else []
+    else:
+        blocks = _runs_unique(i, j, na, k) if len(i) else []
+    # Every block, word by word: the same folded text, or the same words.
+    fa, fb = da.folded, db.folded
+    assert fa is not None and fb is not None
+    sa, ea, sb, eb = da.starts, da.ends, db.starts, db.ends
     for a0_, a1_, b0_, b1_ in blocks:
-        if not _same_words(da, db, a0_, a1_, b0_, b1_):
+        xa = fa[sa[a0_] : ea[a1_ - 1]]
+        xb = fb[sb[b0_] : eb[b1_ - 1]]
+        if xa != xb and xa.split() != xb.split():
             return None
     return blocks
 
@@ -690,14 +693,18 @@ def _blocks_numpy(wa: list[str], wb: list[str], k: int, max_repeats: int) -> lis
 
 
 def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
-    """Chain blocks (sorted by a start); chains best first, blocks trimmed not to overlap."""
+    """Chain blocks (sorted by a start); chains best first, blocks trimmed not to overlap.
+
+    A chaining DP: the score of block ``k`` is its length plus the best score of a predecessor
+    ``p`` (a block starting earlier on both sides, at most ``max_gap`` words before it on each
+    side), less the costs of the gap and the diagonal shift between them. A predecessor whose
+    score plus the block's length cannot beat the best found so far is skipped before its gaps
+    are computed (every cost is >= 0, so this never changes the result).
+    """
     nb = len(blocks)
     if nb == 0:
         return []
-    a0s = [blk[0] for blk in blocks]
-    a1s = [blk[1] for blk in blocks]
-    b0s = [blk[2] for blk in blocks]
-    b1s = [blk[3] for blk in blocks]
+    a0s, a1s, b0s, b1s = zip(*blocks)
     # reach[p]: the largest a end among blocks 0..p. Once it is more than max_gap words before
     # a block's start, no earlier block can precede that block (the scan stops there).
     reach = list(accumulate(a1s, max))
@@ -707,19 +714,24 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
     gap_cost = _GAP_COST * 0.5
     shift_cost = _SHIFT_COST
     for k in range(nb):
-        ak0, ak1, bk0, _ = blocks[k]
-        length = ak1 - ak0
+        ak0 = a0s[k]
+        bk0 = b0s[k]
+        length = a1s[k] - ak0
         best, best_p, best_t = float(length), -1, 0
-        lo = max(-1, k - 1 - _MAX_PREDECESSORS)
+        lo = k - 1 - _MAX_PREDECESSORS
+        if lo < -1:
+            lo = -1
         horizon = ak0 - max_gap
         for p in range(k - 1, lo, -1):
             if reach[p] < horizon:
                 break
-            ap0, ap1, bp0, bp1 = blocks[p]
-            if ap0 >= ak0 or bp0 >= bk0:
+            sp = score[p]
+            if sp + length <= best:
+                continue  # s below is at most sp + length
+            if a0s[p] >= ak0 or b0s[p] >= bk0:
                 continue
-            ga = ak0 - ap1
-            gb = bk0 - bp1
+            ga = ak0 - a1s[p]
+            gb = bk0 - b1s[p]
             if ga > max_gap or gb > max_gap:
                 continue
             # t = max(0, -ga, -gb), without the calls
@@ -730,7 +742,7 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
             ga += t
             gb += t
             shift = ga - gb if ga >= gb else gb - ga
-            s = score[p] + (length - t) - gap_cost * (ga + gb) - shift_cost * shift
+            s = sp + (length - t) - gap_cost * (ga + gb) - shift_cost * shift
             if s > best:
                 best, best_p, best_t = s, p, t
         score[k] = best
@@ -738,7 +750,8 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
         trim[k] = best_t
     used = [False] * nb
     chains: list[list[_Block]] = []
-    for k in sorted(range(nb), key=lambda x: -score[x]):
+    # Best first; equal scores in block order (sorted() with reverse=True stays stable).
+    for k in sorted(range(nb), key=score.__getitem__, reverse=True):
         if used[k]:
             continue
         chain = []
@@ -747,13 +760,13 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
             used[cur] = True
             chain.append(cur)
             cur = pred[cur]
-        chain.reverse()
-        out = []
-        for pos, c in enumerate(chain):
-            t = trim[c] if pos > 0 else 0
-            out.append((a0s[c] + t, a1s[c], b0s[c] + t, b1s[c]))
-        # The first block kept its full length; if the chain was cut at a used block, the next
-        # block may overlap that one's region only, never another block of this chain.
+        # The first block keeps its full length; the others are trimmed not to overlap their
+        # predecessor. If the chain was cut at a used block, the next block may overlap that
+        # one's region only, never another block of this chain.
+        out = [blocks[chain.pop()]]
+        for c in reversed(chain):
+            t = trim[c]
+            out.append((a0s[c] + t, a1s[c], b0s[c] + t, b1s[c]) if t else blocks[c])
         chains.append(out)
     return chains
 

@@ -602,8 +602,9 @@ def test_hash_collisions_fall_back_to_exact_path(monkeypatch):
     mod = sys.modules["dedup.align"]
     texts = _fixture_texts()
     want = _key(align(tokenize(texts[0]), tokenize(texts[1])))
-    # Every character hashes alike: words of equal length collide, blocks fail the word check.
-    monkeypatch.setattr(mod, "_CHAR_T", np.ones(256, dtype=np.uint64))
+    # Word hashes from the lengths only: words of equal length collide, blocks fail the word check.
+    monkeypatch.setattr(mod, "_KEY_C1", np.uint64(0))
+    monkeypatch.setattr(mod, "_KEY_C2", np.uint64(0))
     assert mod._blocks_hashed(*mod._folded_pair(mod._fold(texts[0]), mod._fold(texts[1])), 3, 16) is None
     assert _key(align(texts[0], texts[1])) == want
 
@@ -621,6 +622,54 @@ def test_small_gap_opcodes_equal_difflib(xa, xb):
     assert mod._small_opcodes(xa, xb) == [tuple(op) for op in want]
     if xa and xb:  # gaps are never empty
         assert list(mod._gap_opcodes(xa, xb)) == [tuple(op) for op in want]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=st.lists(
+        st.text(alphabet="abcxyz019", min_size=1, max_size=20),
+        min_size=1,
+        max_size=60,
+    ),
+    seps=st.lists(st.sampled_from([" ", "  ", ", ", "\n", " -- "]), min_size=60, max_size=60),
+)
+def test_word_keys_equal_for_equal_words(words, seps):
+    """Word keys read 8-byte groups at any offset: equal words hash alike wherever they are
+    (text start and end, words longer than 16 bytes), and words of at most 16 bytes that differ
+    hash apart (for these inputs)."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    text = "".join(w + sep for w, sep in zip(words, seps))
+    fa = mod._fold(text)
+    da, db, keys = mod._folded_pair(fa, fa)
+    assert len(keys) == 2 * len(words)
+    by_word: dict[bytes, int] = {}
+    for w, h in zip(da.all_words() + db.all_words(), keys.tolist()):
+        assert by_word.setdefault(w, h) == h
+    short = {w: h for w, h in by_word.items() if len(w) <= 16}
+    assert len(set(short.values())) == len(short)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pairs=st.dictionaries(st.integers(0, 60), st.integers(0, 60), max_size=50),
+    k=st.integers(1, 4),
+)
+def test_runs_unique_equals_runs_python(pairs, k):
+    """Blocks from anchors with one anchor per a position: numpy runs == the set-based runs."""
+    import sys
+
+    import numpy as np
+
+    mod = sys.modules["dedup.align"]
+    na, m = 61, 62
+    i = np.array(list(pairs), dtype=np.int64)
+    j = np.array(list(pairs.values()), dtype=np.int64)
+    want = mod._runs_python({x * m + y for x, y in pairs.items()}, m, k) if pairs else []
+    assert (mod._runs_unique(i, j, na, k) if pairs else []) == want
+    if pairs:
+        assert mod._runs_numpy(i, j, na + k - 1, m - 1, k) == want
 
 
 def test_non_ascii_words_take_the_exact_path():
