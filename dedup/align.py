@@ -208,6 +208,43 @@ _FOLD_OK = True
 _NON_ASCII_WORD: dict[int, bool] = {}
 _NON_ASCII_MAX = 100_000
 _STOPWORDS_BYTES = frozenset(w.encode("ascii") for w in _STOPWORDS)
+
+
+def _first8(word: bytes) -> int:
+    """The first 8 bytes of ``word`` as a little-endian integer (zero-padded)."""
+    return int.from_bytes(word[:8], "little")
+
+
+def _stop_tables(bits: int = 12) -> tuple[np.uint64, np.uint64, np.ndarray, np.ndarray]:
+    """Direct-mapped tables of the function words, by their first 8 bytes.
+
+    Slot ``(first8 * mul) >> (64 - bits)`` of the first table holds the first 8 bytes of the
+    function word of at most 8 bytes that maps there (0 if none), the second those of the longer
+    function words (their first 8 bytes). ``mul`` is the first odd multiplier of a fixed seeded
+    sequence that gives every key of a table its own slot (deterministic).
+    """
+    short = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) <= 8})
+    long = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) > 8})
+    shift = 64 - bits
+    for mul in np.random.default_rng(0x57095).integers(1, 2**63, size=1000, dtype=np.uint64).tolist():
+        mul |= 1
+        s_slots = [((k * mul) % 2**64) >> shift for k in short]
+        l_slots = [((k * mul) % 2**64) >> shift for k in long]
+        if len(set(s_slots)) == len(short) and len(set(l_slots)) == len(long):
+            break
+    else:  # pragma: no cover - 1,000 tries at a few percent each
+        raise RuntimeError("no collision-free multiplier for the function-word tables")
+    t_short = np.zeros(1 << bits, dtype=np.uint64)
+    t_short[s_slots] = short
+    t_long = np.zeros(1 << bits, dtype=np.uint64)
+    t_long[l_slots] = long
+    return np.uint64(mul), np.uint64(shift), t_short, t_long
+
+
+# Function words of at most 8 bytes are exactly their first 8 bytes (with the length); longer
+# ones (few) are found by their first 8 bytes and checked as bytes. Looked up in numpy with a
+# direct-mapped table (a binary search costs more: its branches are unpredictable).
+_STOP_MUL, _STOP_SHIFT, _STOP_SHORT, _STOP_LONG = _stop_tables()
 _ASCII_BYTES = bytes(range(128))
 # bytes.translate table for folded text: space -> 0, anything else (a word character) -> 1.
 _IS_WORD = bytes(0 if c == 32 else 1 for c in range(256))
@@ -264,7 +301,7 @@ def _fold(text: str) -> bytes | None:
 class _Doc:
     """One side of an alignment: word offsets (lists) and access to the normalized words."""
 
-    __slots__ = ("starts", "ends", "words", "folded", "stop")
+    __slots__ = ("starts", "ends", "words", "folded", "stop", "first8", "lens", "_stop_flags")
 
     def __init__(
         self,
@@ -278,6 +315,10 @@ class _Doc:
         self.words = words
         self.folded = folded
         self.stop: frozenset[str] | frozenset[bytes] = _STOPWORDS if words is not None else _STOPWORDS_BYTES
+        # Folded documents only: the first 8 bytes of each word (zero-padded) and its length.
+        self.first8: np.ndarray | None = None
+        self.lens: np.ndarray | None = None
+        self._stop_flags: bytes | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -296,6 +337,28 @@ class _Doc:
             return self.words
         assert self.folded is not None
         return self.folded.split()
+
+    def stop_flags(self) -> bytes | None:
+        """One byte per word, 1 for a function word (:data:`_STOPWORDS`), 0 for any other.
+
+        Computed (once) with numpy from :attr:`first8` and :attr:`lens`; ``None`` for a
+        document without them (then test the words themselves).
+        """
+        if self._stop_flags is None and self.first8 is not None and self.lens is not None:
+            f8, lens = self.first8, self.lens
+            slot = f8 * _STOP_MUL
+            slot >>= _STOP_SHIFT
+            hit = _STOP_SHORT.take(slot) == f8  # no word's first 8 bytes are all 0
+            hit &= lens <= 8  # f8 is the whole word
+            long = _STOP_LONG.take(slot) == f8
+            long &= lens > 8
+            if long.any():  # rare: a long word starting like a long function word
+                assert self.folded is not None
+                for t in long.nonzero()[0].tolist():
+                    w = self.folded[self.starts[t] : self.ends[t]]
+                    hit[t] = w in _STOPWORDS_BYTES
+            self._stop_flags = hit.view(np.uint8).tobytes()
+        return self._stop_flags
 
 
 def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
@@ -317,7 +380,9 @@ def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
     flat_b = array("q")
     flat_b.frombytes((edges[e_a:] - (len(fa) + 1)).tobytes())
     db = _Doc(flat_b[0::2], flat_b[1::2], None, fb)
-    return da, db, _word_keys(padded, edges[0::2], edges[1::2])
+    hashes, first8, lens = _word_keys(padded, edges[0::2], edges[1::2])
+    da.first8, da.lens = first8[: e_a // 2], lens[: e_a // 2]
+    return da, db, hashes
 
 
 def _tokens_doc(tok: Tokens) -> _Doc:
@@ -411,8 +476,9 @@ _KEY_C2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _KEY_SHIFT = np.uint64(29)
 
 
-def _word_keys(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """uint64 hashes of the words ``[starts[t], ends[t])`` of ``padded[_PAD_LEN:-_PAD_LEN]``.
+def _word_keys(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """uint64 hashes of the words ``[starts[t], ends[t])`` of ``padded[_PAD_LEN:-_PAD_LEN]``,
+    their first 8 bytes (zero-padded, as little-endian uint64) and their lengths.
 
     ``padded`` has at least ``_PAD_LEN`` bytes before and after the text, so the 8 bytes from a
     word's start and the 8 bytes up to its end are always inside it.
@@ -422,16 +488,16 @@ def _word_keys(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarra
     up_to_end = np.ndarray((n,), dtype="<u8", buffer=padded, offset=0, strides=(1,))
     lens = ends - starts
     m = np.minimum(lens, 8)
-    h = from_start.take(starts)
-    h &= _LOW.take(m)
+    first8 = from_start.take(starts)
+    first8 &= _LOW.take(m)
+    h = first8 * _KEY_C1
     last = up_to_end.take(ends)
     last &= _HIGH.take(m)
-    h *= _KEY_C1
     last *= _KEY_C2
     h += last
     h += lens.view(np.uint64)
     h ^= h >> _KEY_SHIFT
-    return h
+    return h, first8, lens
 
 
 def _shingle_keys(hashes: np.ndarray, k: int) -> np.ndarray:
@@ -840,12 +906,28 @@ def _gap_opcodes(xa: list[Any], xb: list[Any]) -> Sequence[tuple[str, int, int, 
     """``difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()``, cheaper.
 
     Two gaps without a common word (most gaps: one word replaced by another) are one
-    ``"replace"``, as difflib says too, without building a matcher; other short gaps go to
-    :func:`_small_opcodes` (the same algorithm without the matcher's set-up).
+    ``"replace"``, as difflib says too, without building a matcher. When the two share exactly
+    one word, found once on each side, that word is the only matching block difflib can find
+    (a longer one would need two common words), so the opcodes follow directly. Other short
+    gaps go to :func:`_small_opcodes` (the same algorithm without the matcher's set-up).
     """
-    if set(xa).isdisjoint(xb):
-        return [("replace", 0, len(xa), 0, len(xb))]
-    if len(xa) * len(xb) <= _SMALL_GAP_CELLS:
+    common = set(xa).intersection(xb)
+    la, lb = len(xa), len(xb)
+    if not common:
+        return [("replace", 0, la, 0, lb)]
+    if len(common) == 1:
+        (w,) = common
+        if xa.count(w) == 1 and xb.count(w) == 1:
+            i, j = xa.index(w), xb.index(w)
+            ops = []
+            if i or j:
+                ops.append(("replace" if i and j else "delete" if i else "insert", 0, i, 0, j))
+            ops.append(("equal", i, i + 1, j, j + 1))
+            if i + 1 < la or j + 1 < lb:
+                kind = "replace" if i + 1 < la and j + 1 < lb else "delete" if i + 1 < la else "insert"
+                ops.append((kind, i + 1, la, j + 1, lb))
+            return ops
+    if la * lb <= _SMALL_GAP_CELLS:
         return _small_opcodes(xa, xb)
     return difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
 
@@ -853,64 +935,83 @@ def _gap_opcodes(xa: list[Any], xb: list[Any]) -> Sequence[tuple[str, int, int, 
 def _word_ops(chain: list[_Block], da: _Doc, db: _Doc) -> list[_WOp]:
     """The word-level ops of a chain: its blocks (``"equal"``) and the gaps between them.
 
-    An empty op is dropped and an op of the same kind as the previous one extends it.
+    An empty op is dropped and an op of the same kind as the previous one extends it. The
+    current ``"equal"`` op is kept pending (its start in ``eq_a``, ``eq_b``) until a gap ends it;
+    the common gaps (words only deleted, only inserted, or replaced by words they do not share)
+    are one op each, and only a gap whose two sides share a word is matched word by word.
     """
+    eq_a, pa1, eq_b, pb1 = chain[0]
+    if len(chain) == 1:
+        return [("equal", eq_a, pa1, eq_b, pb1)]
     ops: list[_WOp] = []
     append = ops.append
     starts_a, ends_a, fa = da.starts, da.ends, da.folded
     starts_b, ends_b, fb = db.starts, db.ends, db.folded
-    pa1 = pb1 = -1
-    gap: Sequence[tuple[str, int, int, int, int]]
-    for a0, a1, b0, b1 in chain:
-        if pa1 < 0:
-            gap = ()
-        elif a0 > pa1 and b0 > pb1:
-            if (
-                a0 == pa1 + 1
-                and b0 == pb1 + 1
-                and fa is not None
-                and fb is not None
-                and fa[starts_a[pa1] : ends_a[pa1]] != fb[starts_b[pb1] : ends_b[pb1]]
-            ):
-                gap = (("replace", 0, 1, 0, 1),)  # one word replaced by another
+    for a0, a1, b0, b1 in islice(chain, 1, None):
+        if a0 > pa1:
+            if b0 > pb1:
+                if (
+                    a0 == pa1 + 1
+                    and b0 == pb1 + 1
+                    and fa is not None
+                    and fb is not None
+                    and fa[starts_a[pa1] : ends_a[pa1]] != fb[starts_b[pb1] : ends_b[pb1]]
+                ):
+                    gap = None  # one word replaced by another
+                else:
+                    gap = _gap_opcodes(da.slice(pa1, a0), db.slice(pb1, b0))
+                    if len(gap) == 1 and gap[0][0] == "replace":
+                        gap = None  # no common word: one "replace"
+                if gap is None:
+                    append(("equal", eq_a, pa1, eq_b, pb1))
+                    append(("replace", pa1, a0, pb1, b0))
+                else:
+                    # A gap sharing words: its ops merge with the ops around them.
+                    append(("equal", eq_a, pa1, eq_b, pb1))
+                    for kind, i1, i2, j1, j2 in gap:
+                        if i1 == i2 and j1 == j2:
+                            continue
+                        if ops[-1][0] == kind:
+                            last = ops[-1]
+                            ops[-1] = (kind, last[1], pa1 + i2, last[3], pb1 + j2)
+                        else:
+                            append((kind, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2))
+                    if ops[-1][0] == "equal":
+                        _, eq_a, _, eq_b, _ = ops.pop()
+                        pa1, pb1 = a1, b1
+                        continue
             else:
-                gap = _gap_opcodes(da.slice(pa1, a0), db.slice(pb1, b0))
-        elif a0 > pa1:
-            gap = (("delete", 0, a0 - pa1, 0, 0),)
+                append(("equal", eq_a, pa1, eq_b, pb1))
+                append(("delete", pa1, a0, pb1, pb1))
         elif b0 > pb1:
-            gap = (("insert", 0, 0, 0, b0 - pb1),)
+            append(("equal", eq_a, pa1, eq_b, pb1))
+            append(("insert", pa1, pa1, pb1, b0))
         else:
-            gap = ()
-        for kind, i1, i2, j1, j2 in gap:
-            if i1 == i2 and j1 == j2:
-                continue
-            if ops and ops[-1][0] == kind:
-                last = ops[-1]
-                ops[-1] = (kind, last[1], pa1 + i2, last[3], pb1 + j2)
-            else:
-                append((kind, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2))
-        if ops and ops[-1][0] == "equal":
-            last = ops[-1]
-            ops[-1] = ("equal", last[1], a1, last[3], b1)
-        else:
-            append(("equal", a0, a1, b0, b1))
+            pa1, pb1 = a1, b1  # no gap: the block extends the pending "equal"
+            continue
+        eq_a, eq_b = a0, b0
         pa1, pb1 = a1, b1
+    append(("equal", eq_a, pa1, eq_b, pb1))
     return ops
 
 
 def _trim(ops: list[_WOp]) -> tuple[int, int]:
-    """Best-scoring contiguous run ``ops[lo:hi]`` (maximum subarray), so weak ends are cut off."""
+    """Best-scoring contiguous run ``ops[lo:hi]`` (maximum subarray), so weak ends are cut off.
+
+    A matched word scores 1 and an unmatched word ``-_TRIM_COST`` (averaged over both sides).
+    """
     best, best_lo, best_hi = 0.0, 0, 0
-    cur, lo = 0.0, 0
-    for idx, (kind, a0, a1, b0, b1) in enumerate(ops):
-        n_a, n_b = a1 - a0, b1 - b0
-        v = float(n_a) if kind == "equal" else -_TRIM_COST * 0.5 * (n_a + n_b)
+    cur: float = 0.0
+    lo = 0
+    cost = _TRIM_COST * 0.5
+    for idx, (kind, a0, a1, b0, b1) in enumerate(ops, 1):
+        v = a1 - a0 if kind == "equal" else -cost * (a1 - a0 + b1 - b0)
         if cur <= 0:
-            cur, lo = v, idx
+            cur, lo = v, idx - 1
         else:
             cur += v
         if cur > best:
-            best, best_lo, best_hi = cur, lo, idx + 1
+            best, best_lo, best_hi = cur, lo, idx
     return best_lo, best_hi
 
 
@@ -942,56 +1043,83 @@ _SET_B_START = EditOp.__dict__["b_start"].__set__
 _SET_B_END = EditOp.__dict__["b_end"].__set__
 
 
-def _edit_ops(kinds: Sequence[str], a_cuts: list[int], b_cuts: list[int]) -> tuple[EditOp, ...]:
-    """EditOps ``(kinds[t], a_cuts[t], a_cuts[t + 1], b_cuts[t], b_cuts[t + 1])``."""
+def _edit_ops(
+    kinds: Sequence[str], a_from: list[int], a_to: list[int], b_from: list[int], b_to: list[int]
+) -> tuple[EditOp, ...]:
+    """EditOps ``(kinds[t], a_from[t], a_to[t], b_from[t], b_to[t])``."""
     n = len(kinds)
     out = tuple(map(_new_object, repeat(EditOp, n)))
     deque(map(_SET_KIND, out, kinds), 0)
-    deque(map(_SET_A_START, out, a_cuts), 0)
-    deque(map(_SET_A_END, out, islice(a_cuts, 1, None)), 0)
-    deque(map(_SET_B_START, out, b_cuts), 0)
-    deque(map(_SET_B_END, out, islice(b_cuts, 1, None)), 0)
+    deque(map(_SET_A_START, out, a_from), 0)
+    deque(map(_SET_A_END, out, a_to), 0)
+    deque(map(_SET_B_START, out, b_from), 0)
+    deque(map(_SET_B_END, out, b_to), 0)
     return out
 
 
-def _make_passage(ops: list[_WOp], da: _Doc, db: _Doc, matched: int) -> Passage:
-    kinds, a0s, a1s, b0s, b1s = zip(*ops)
-    a_first, a_last = a0s[0], a1s[-1]
-    b_first, b_last = b0s[0], b1s[-1]
+def _passages(found: list[tuple[int, list[_WOp]]], da: _Doc, db: _Doc) -> list[Passage]:
+    """The passages of the candidates ``(matched words, ops)`` that do not repeat a better one.
+
+    A candidate that mostly repeats a better one on both sides (shifted self-matches in
+    repetitive text) is dropped; a sentence reused twice overlaps on one side only and is kept.
+    Only the kept candidates become :class:`Passage` objects, and the EditOps of all of them are
+    built in one batch (see :func:`_edit_ops`).
+    """
     sa, ea = da.starts, da.ends
     sb, eb = db.starts, db.ends
-    a_end, b_end = ea[a_last - 1], eb[b_last - 1]
-    # An op ends where the next op's first word starts; the last op ends at the passage end.
-    if a1s[:-1] == a0s[1:] and b1s[:-1] == b0s[1:] and a0s[-1] < a_last and b0s[-1] < b_last:
-        # The ops tile the passage (they always do): op t spans cuts t .. t + 1.
-        a_cuts = list(map(sa.__getitem__, a0s))
-        a_cuts.append(a_end)
-        b_cuts = list(map(sb.__getitem__, b0s))
-        b_cuts.append(b_end)
-        edit_ops = _edit_ops(kinds, a_cuts, b_cuts)
-    else:
-        edit_ops = tuple(
-            EditOp(
-                kind,  # type: ignore[arg-type]
-                a_end if a0 >= a_last else sa[a0],
-                a_end if a1 >= a_last else sa[a1],
-                b_end if b0 >= b_last else sb[b0],
-                b_end if b1 >= b_last else sb[b1],
+    # (matched, a_start, a_end, b_start, b_end, ops), better first (ties keep their order).
+    spans = [
+        (matched, sa[ops[0][1]], ea[ops[-1][2] - 1], sb[ops[0][3]], eb[ops[-1][4] - 1], ops) for matched, ops in found
+    ]
+    spans.sort(key=lambda c: (-c[0], c[1], c[3]))
+    kept: list[tuple[int, int, int, int, int, list[_WOp]]] = []
+    for c in spans:
+        _, p0, p1, q0, q1, _ = c
+        for _, x0, x1, y0, y1, _ in kept:
+            # More than half of c's span overlaps on both sides: a repeat.
+            if (min(p1, x1) - max(p0, x0)) * 2 > p1 - p0 and (min(q1, y1) - max(q0, y0)) * 2 > q1 - q0:
+                break
+        else:
+            kept.append(c)
+    kept.sort(key=lambda c: (c[1], c[3]))
+    # Character cuts of all ops of all kept passages: op t spans cut t .. t + 1 of its passage
+    # (an op ends where the next op's first word starts; the last op ends at the passage end).
+    kinds: list[str] = []
+    a_from: list[int] = []
+    a_to: list[int] = []
+    b_from: list[int] = []
+    b_to: list[int] = []
+    for _, _, a_end, _, b_end, ops in kept:
+        k_, a0s, _, b0s, _ = zip(*ops)
+        kinds += k_
+        cuts = list(map(sa.__getitem__, a0s))
+        a_from += cuts
+        a_to += islice(cuts, 1, None)
+        a_to.append(a_end)
+        cuts = list(map(sb.__getitem__, b0s))
+        b_from += cuts
+        b_to += islice(cuts, 1, None)
+        b_to.append(b_end)
+    edit_ops = _edit_ops(kinds, a_from, a_to, b_from, b_to)
+    out = []
+    t = 0
+    for matched, a_start, a_end, b_start, b_end, ops in kept:
+        wa, wb = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
+        out.append(
+            Passage(
+                a_start=a_start,
+                a_end=a_end,
+                b_start=b_start,
+                b_end=b_end,
+                similarity=2.0 * matched / (wa + wb),
+                ops=edit_ops[t : t + len(ops)],
+                a_words=wa,
+                b_words=wb,
+                matched_words=matched,
             )
-            for kind, a0, a1, b0, b1 in ops
         )
-    wa, wb = a_last - a_first, b_last - b_first
-    return Passage(
-        a_start=sa[a_first],
-        a_end=a_end,
-        b_start=sb[b_first],
-        b_end=b_end,
-        similarity=2.0 * matched / (wa + wb),
-        ops=edit_ops,
-        a_words=wa,
-        b_words=wb,
-        matched_words=matched,
-    )
+        t += len(ops)
+    return out
 
 
 def _prepare(
@@ -1024,10 +1152,6 @@ def _prepare(
     if len(wa) + len(wb) <= _SMALL_PAIR_WORDS:
         return da, db, _blocks_small(wa, wb, k, max_repeats)
     return da, db, _blocks_numpy(wa, wb, k, max_repeats)
-
-
-def _overlap(x0: int, x1: int, y0: int, y1: int) -> int:
-    return max(0, min(x1, y1) - max(x0, y0))
 
 
 def align(
@@ -1106,42 +1230,35 @@ def align(
     da, db, blocks = _prepare(xa, xb, shingle_size, max_repeats)
     if da is None or db is None:
         return []
-    candidates: list[Passage] = []
+    found: list[tuple[int, list[_WOp]]] = []
     is_stop = da.stop.__contains__
     for chain in _chains(blocks, max_gap):
         if chain[-1][1] - chain[0][0] < min_words or chain[-1][3] - chain[0][2] < min_words:
             continue  # every passage of the chain lies within its span
-        for ops in _pieces(_word_ops(chain, da, db)):
-            n_a, n_b = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
-            if min(n_a, n_b) < min_words:
+        chain_ops = _word_ops(chain, da, db)
+        for ops in _pieces(chain_ops) if len(chain_ops) > 1 else (chain_ops,):
+            first, last = ops[0], ops[-1]
+            base = first[1]
+            n_a, n_b = last[2] - base, last[4] - first[3]
+            if n_a < min_words or n_b < min_words:
                 continue
-            matched = sum(a1 - a0 for kind, a0, a1, _, _ in ops if kind == "equal")
+            matched = 0
+            for kind, a0, a1, _, _ in ops:
+                if kind == "equal":
+                    matched += a1 - a0
             if 2.0 * matched / (n_a + n_b) < min_similarity:
                 continue
             # Evidence: matched content words (not function words), relative to the length.
-            base = ops[0][1]
-            stop = bytes(map(is_stop, da.slice(base, ops[-1][2])))  # 1 per function word
-            content = matched - sum(
-                stop.count(1, a0 - base, a1 - base) for kind, a0, a1, _, _ in ops if kind == "equal"
-            )
+            stop = da.stop_flags()  # 1 per function word
+            if stop is None:
+                stop = bytes(map(is_stop, da.slice(base, last[2])))
+            else:
+                base = 0
+            content = matched
+            for kind, a0, a1, _, _ in ops:
+                if kind == "equal":
+                    content -= stop.count(1, a0 - base, a1 - base)
             if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(n_a, n_b)):
                 continue
-            candidates.append(_make_passage(ops, da, db, matched))
-    # Drop a passage that mostly repeats a better one on both sides (shifted self-matches in
-    # repetitive text); a sentence reused twice overlaps on one side only and is kept.
-    candidates.sort(key=lambda p: (-p.matched_words, p.a_start, p.b_start))
-    kept: list[Passage] = []
-    for p in candidates:
-        la_, lb_ = p.a_end - p.a_start, p.b_end - p.b_start
-        dup = False
-        for q in kept:
-            if (
-                _overlap(p.a_start, p.a_end, q.a_start, q.a_end) * 2 > la_
-                and _overlap(p.b_start, p.b_end, q.b_start, q.b_end) * 2 > lb_
-            ):
-                dup = True
-                break
-        if not dup:
-            kept.append(p)
-    kept.sort(key=lambda p: (p.a_start, p.b_start))
-    return kept
+            found.append((matched, ops))
+    return _passages(found, da, db)

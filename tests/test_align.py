@@ -651,6 +651,36 @@ def test_word_keys_equal_for_equal_words(words, seps):
     assert len(set(short.values())) == len(short)
 
 
+_STOP_PIECES = sorted(_STOPWORDS) + ["yourselfs", "themselvesx", "ourselve", "thee", "abouts", "x", "war"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(st.sampled_from(_STOP_PIECES), max_size=60), suffix=st.sampled_from(["", "s", "x1"]))
+def test_stop_flags_equal_stopword_set(words, suffix):
+    """The numpy function-word flags of a folded document are exactly set membership."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    text = " ".join(w + suffix if i % 3 == 0 else w.upper() for i, w in enumerate(words))
+    da, _, _ = mod._folded_pair(mod._fold(text), mod._fold("other words"))
+    flags = da.stop_flags()
+    assert flags == bytes(w in mod._STOPWORDS_BYTES for w in da.all_words())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    xa=st.lists(st.integers(0, 40), min_size=1, max_size=8, unique=True),
+    xb=st.lists(st.integers(0, 40), min_size=1, max_size=8, unique=True),
+)
+def test_gap_opcodes_one_common_word_equal_difflib(xa, xb):
+    """Gaps sharing few words (the shortcut for exactly one common word) match difflib."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    want = difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
+    assert list(mod._gap_opcodes(xa, xb)) == [tuple(op) for op in want]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     pairs=st.dictionaries(st.integers(0, 60), st.integers(0, 60), max_size=50),
