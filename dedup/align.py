@@ -45,7 +45,7 @@ from array import array
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import accumulate, islice, repeat
 from typing import Any, Literal
 
@@ -1057,13 +1057,86 @@ def _edit_ops(
     return out
 
 
+def _script_ops(ops: list[_WOp], sa: Sequence[int], sb: Sequence[int], a_end: int, b_end: int) -> tuple[EditOp, ...]:
+    """The EditOps of word-level ops, in characters: op ``t`` spans cut ``t .. t + 1``.
+
+    An op ends where the next op's first word starts; the last op ends at the passage end.
+    """
+    kinds, a0s, _, b0s, _ = zip(*ops)
+    a_from = list(map(sa.__getitem__, a0s))
+    a_to = a_from[1:]
+    a_to.append(a_end)
+    b_from = list(map(sb.__getitem__, b0s))
+    b_to = b_from[1:]
+    b_to.append(b_end)
+    return _edit_ops(kinds, a_from, a_to, b_from, b_to)
+
+
+_PASSAGE_FIELDS = tuple(f.name for f in fields(Passage))
+_GET_OPS = Passage.__dict__["ops"].__get__
+_SET_OPS = Passage.__dict__["ops"].__set__
+
+
+class _LazyPassage(Passage):
+    """A :class:`Passage` made by :func:`align`, whose ``ops`` are built on first access.
+
+    The edit script of a passage (one EditOp per op, character offsets) costs about as much as
+    finding the passage; a caller that only needs the spans never pays it. In every other
+    respect this is a Passage: the same fields, equal to (and hashing like) a Passage with the
+    same values, the same repr, and it pickles and copies as a plain Passage.
+    """
+
+    __slots__ = ("_script",)
+    # (word ops, starts of a, starts of b, a_end, b_end) until the EditOps are built, then None.
+    _script: tuple[list[_WOp], Sequence[int], Sequence[int], int, int] | None
+
+    def _get_ops(self) -> tuple[EditOp, ...]:
+        script = self._script
+        if script is not None:
+            ops = _script_ops(*script)
+            _SET_OPS(self, ops)  # before the script is dropped: a reader seeing None finds ops
+            _SET_SCRIPT(self, None)
+            return ops
+        return _GET_OPS(self)
+
+    def _set_ops(self, value: tuple[EditOp, ...]) -> None:
+        # Only reachable through object.__setattr__ (the frozen Passage refuses assignment):
+        # the dataclass __init__, as called by dataclasses.replace().
+        _SET_OPS(self, value)
+        _SET_SCRIPT(self, None)
+
+    ops = property(_get_ops, _set_ops, doc="Word-level edit script (tuple of EditOp), built when first read.")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Passage):
+            return _passage_tuple(self) == _passage_tuple(other)
+        return NotImplemented
+
+    __hash__ = Passage.__hash__
+
+    def __repr__(self) -> str:
+        return "Passage(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in _PASSAGE_FIELDS) + ")"
+
+    def __reduce__(self) -> tuple[type[Passage], tuple[Any, ...]]:
+        return Passage, _passage_tuple(self)
+
+
+_SET_SCRIPT = _LazyPassage.__dict__["_script"].__set__
+# Passage fields are set with the slot descriptors' setters (no frozen-dataclass __init__).
+_PASSAGE_SETTERS = tuple(Passage.__dict__[n].__set__ for n in _PASSAGE_FIELDS if n != "ops")
+
+
+def _passage_tuple(p: Passage) -> tuple[Any, ...]:
+    return tuple(getattr(p, n) for n in _PASSAGE_FIELDS)
+
+
 def _passages(found: list[tuple[int, list[_WOp]]], da: _Doc, db: _Doc) -> list[Passage]:
     """The passages of the candidates ``(matched words, ops)`` that do not repeat a better one.
 
     A candidate that mostly repeats a better one on both sides (shifted self-matches in
     repetitive text) is dropped; a sentence reused twice overlaps on one side only and is kept.
-    Only the kept candidates become :class:`Passage` objects, and the EditOps of all of them are
-    built in one batch (see :func:`_edit_ops`).
+    Only the kept candidates become passages (:class:`_LazyPassage`: their EditOps are built
+    when first read).
     """
     sa, ea = da.starts, da.ends
     sb, eb = db.starts, db.ends
@@ -1082,43 +1155,21 @@ def _passages(found: list[tuple[int, list[_WOp]]], da: _Doc, db: _Doc) -> list[P
         else:
             kept.append(c)
     kept.sort(key=lambda c: (c[1], c[3]))
-    # Character cuts of all ops of all kept passages: op t spans cut t .. t + 1 of its passage
-    # (an op ends where the next op's first word starts; the last op ends at the passage end).
-    kinds: list[str] = []
-    a_from: list[int] = []
-    a_to: list[int] = []
-    b_from: list[int] = []
-    b_to: list[int] = []
-    for _, _, a_end, _, b_end, ops in kept:
-        k_, a0s, _, b0s, _ = zip(*ops)
-        kinds += k_
-        cuts = list(map(sa.__getitem__, a0s))
-        a_from += cuts
-        a_to += islice(cuts, 1, None)
-        a_to.append(a_end)
-        cuts = list(map(sb.__getitem__, b0s))
-        b_from += cuts
-        b_to += islice(cuts, 1, None)
-        b_to.append(b_end)
-    edit_ops = _edit_ops(kinds, a_from, a_to, b_from, b_to)
-    out = []
-    t = 0
+    out: list[Passage] = []
+    set_a_start, set_a_end, set_b_start, set_b_end, set_sim, set_wa, set_wb, set_matched = _PASSAGE_SETTERS
     for matched, a_start, a_end, b_start, b_end, ops in kept:
         wa, wb = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
-        out.append(
-            Passage(
-                a_start=a_start,
-                a_end=a_end,
-                b_start=b_start,
-                b_end=b_end,
-                similarity=2.0 * matched / (wa + wb),
-                ops=edit_ops[t : t + len(ops)],
-                a_words=wa,
-                b_words=wb,
-                matched_words=matched,
-            )
-        )
-        t += len(ops)
+        p = _new_object(_LazyPassage)
+        set_a_start(p, a_start)
+        set_a_end(p, a_end)
+        set_b_start(p, b_start)
+        set_b_end(p, b_end)
+        set_sim(p, 2.0 * matched / (wa + wb))
+        set_wa(p, wa)
+        set_wb(p, wb)
+        set_matched(p, matched)
+        _SET_SCRIPT(p, (ops, sa, sb, a_end, b_end))
+        out.append(p)
     return out
 
 

@@ -543,6 +543,37 @@ def test_bad_types(bad):
         align("text", bad)
 
 
+def test_passages_build_ops_lazily_and_behave_as_passages():
+    """align's passages build their EditOps when first read; otherwise they are Passages."""
+    import copy
+    import dataclasses
+    import pickle
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    texts = _fixture_texts()
+    found = align(texts[0], texts[1])
+    assert found
+    for p in found:
+        assert isinstance(p, Passage) and dataclasses.is_dataclass(p)
+        assert p._script is not None  # not built yet
+        want = mod._script_ops(*p._script)
+        ops = p.ops
+        assert ops == want and p.ops is ops and p._script is None  # built once, then kept
+        plain = Passage(*(getattr(p, f.name) for f in dataclasses.fields(Passage)))
+        assert p == plain and plain == p and hash(p) == hash(plain) and repr(p) == repr(plain)
+        assert p != dataclasses.replace(plain, a_start=p.a_start + 1)
+        assert dataclasses.replace(p, a_end=p.a_end) == plain
+        assert dataclasses.asdict(p) == dataclasses.asdict(plain)
+        for clone in (pickle.loads(pickle.dumps(p)), copy.copy(p), copy.deepcopy(p)):
+            assert type(clone) is Passage and clone == p
+        with pytest.raises(AttributeError):
+            p.ops = ()  # type: ignore[misc]
+    # Equal and hashing alike before their ops are built, too.
+    again = align(texts[0], texts[1])
+    assert again == found and {hash(p) for p in again} == {hash(p) for p in found}
+
+
 def test_passage_is_frozen():
     [p] = align("a b c d e f g h i j", "a b c d e f g h i j")
     with pytest.raises(AttributeError):
