@@ -245,6 +245,9 @@ def _stop_tables(bits: int = 12) -> tuple[np.uint64, np.uint64, np.ndarray, np.n
 # ones (few) are found by their first 8 bytes and checked as bytes. Looked up in numpy with a
 # direct-mapped table (a binary search costs more: its branches are unpredictable).
 _STOP_MUL, _STOP_SHIFT, _STOP_SHORT, _STOP_LONG = _stop_tables()
+# Every function word longer than 8 bytes contains this (checked at import).
+_STOP_LONG_HINT = b"selves"
+assert all(_STOP_LONG_HINT in w for w in _STOPWORDS_BYTES if len(w) > 8)
 _ASCII_BYTES = bytes(range(128))
 # bytes.translate table for folded text: space -> 0, anything else (a word character) -> 1.
 _IS_WORD = bytes(0 if c == 32 else 1 for c in range(256))
@@ -350,10 +353,10 @@ class _Doc:
             slot >>= _STOP_SHIFT
             hit = _STOP_SHORT.take(slot) == f8  # no word's first 8 bytes are all 0
             hit &= lens <= 8  # f8 is the whole word
-            long = _STOP_LONG.take(slot) == f8
-            long &= lens > 8
-            if long.any():  # rare: a long word starting like a long function word
-                assert self.folded is not None
+            assert self.folded is not None
+            if _STOP_LONG_HINT in self.folded:  # rare: maybe a long function word
+                long = _STOP_LONG.take(slot) == f8
+                long &= lens > 8
                 for t in long.nonzero()[0].tolist():
                     w = self.folded[self.starts[t] : self.ends[t]]
                     hit[t] = w in _STOPWORDS_BYTES
@@ -362,23 +365,29 @@ class _Doc:
 
 
 def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
-    """Both documents from folded text, in one numpy pass over ``fa + " " + fb`` (padded).
+    """Both documents from their folded texts (see :func:`_folded_padded`)."""
+    return _folded_padded(_PAD + fa + b" " + fb + _PAD, len(fa))
 
-    Returns the two documents and the word hashes of both (those of ``a`` first), see
-    :func:`_word_keys`. Few numpy calls on purpose: on article-sized text their fixed cost, not
-    the work, is what counts.
+
+def _folded_padded(padded: bytes, len_a: int) -> tuple[_Doc, _Doc, np.ndarray]:
+    """Both documents from ``padded``: ``_PAD + fa + " " + fb + _PAD`` with ``len(fa) == len_a``.
+
+    One numpy pass over both texts. Returns the two documents and the word hashes of both
+    (those of ``a`` first), see :func:`_word_keys`. Few numpy calls on purpose: on
+    article-sized text their fixed cost, not the work, is what counts.
     """
-    padded = _PAD + fa + b" " + fb + _PAD
+    fa = padded[_PAD_LEN : _PAD_LEN + len_a]
+    fb = padded[_PAD_LEN + len_a + 1 : -_PAD_LEN]
     # is_word[q]: character q - 1 of fa + " " + fb is a word character (q = 0 is padding).
-    is_word = np.frombuffer(padded.translate(_IS_WORD), dtype=np.bool_)[_PAD_LEN - 1 :]
+    is_word = np.frombuffer(padded, dtype=np.uint8)[_PAD_LEN - 1 :] != 32
     # Word edges in the coordinates of fa + " " + fb: starts and ends (exclusive), alternating.
     edges = (is_word[1:] != is_word[:-1]).nonzero()[0]
     flat = array("q")
     flat.frombytes(edges.tobytes())
-    e_a = bisect_right(flat, len(fa))  # edges of a: those up to len(fa)
+    e_a = bisect_right(flat, len_a)  # edges of a: those up to len(fa)
     da = _Doc(flat[0:e_a:2], flat[1:e_a:2], None, fa)
     flat_b = array("q")
-    flat_b.frombytes((edges[e_a:] - (len(fa) + 1)).tobytes())
+    flat_b.frombytes((edges[e_a:] - (len_a + 1)).tobytes())
     db = _Doc(flat_b[0::2], flat_b[1::2], None, fb)
     hashes, first8, lens = _word_keys(padded, edges[0::2], edges[1::2])
     da.first8, da.lens = first8[: e_a // 2], lens[: e_a // 2]
@@ -468,6 +477,7 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 # is checked word by word (and a failed check sends the pair to the exact path).
 _PAD_LEN = 8
 _PAD = b" " * _PAD_LEN
+_PAD_STR = " " * _PAD_LEN
 # _LOW[m]: the low m bytes of a uint64; _HIGH[m]: the high m bytes (m = 0..8).
 _LOW = np.array([(1 << (8 * m)) - 1 for m in range(9)], dtype=np.uint64)
 _HIGH = np.array([(1 << 64) - (1 << (8 * (8 - m))) for m in range(9)], dtype=np.uint64)
@@ -859,18 +869,31 @@ def _small_opcodes(xa: list[Any], xb: list[Any]) -> list[tuple[str, int, int, in
     la, lb = len(xa), len(xb)
     found: list[tuple[int, int, int]] = []
     queue = [(0, la, 0, lb)]
+    # Positions of each word in xb, increasing: the cells where xb[j] == xa[i], in the order a
+    # scan of every cell (i, then j) would meet them.
+    b2j: dict[Any, list[int]] = {}
+    for j, x in enumerate(xb):
+        b2j.setdefault(x, []).append(j)
     while queue:
         alo, ahi, blo, bhi = queue.pop()
         besti = bestj = bestk = 0
-        for i in range(alo, ahi - bestk):
-            x = xa[i]
-            for j in range(blo, bhi - bestk):
-                if xb[j] == x:
-                    k = 1
-                    while i + k < ahi and j + k < bhi and xa[i + k] == xb[j + k]:
-                        k += 1
-                    if k > bestk:
-                        besti, bestj, bestk = i, j, k
+        for i in range(alo, ahi):
+            if i >= ahi - bestk:
+                break  # a block from here on would be no longer than the best
+            js = b2j.get(xa[i])
+            if js is None:
+                continue
+            end = bhi - bestk
+            for j in js:
+                if j < blo:
+                    continue
+                if j >= end:
+                    break
+                k = 1
+                while i + k < ahi and j + k < bhi and xa[i + k] == xb[j + k]:
+                    k += 1
+                if k > bestk:
+                    besti, bestj, bestk = i, j, k
         if bestk:
             found.append((besti, bestj, bestk))
             if alo < besti and blo < bestj:
@@ -1182,10 +1205,14 @@ def _prepare(
     hashes, checked blocks); everything else tokenizes with :func:`tokenize` and finds blocks
     from the words (pure Python for article sizes, numpy for long documents).
     """
-    fa = _fold(xa) if isinstance(xa, str) and len(xa) <= _SMALL_PAIR_CHARS else None
-    fb = _fold(xb) if isinstance(xb, str) and fa is not None and len(xb) <= _SMALL_PAIR_CHARS else None
-    if fa is not None and fb is not None:
-        da, db, hashes = _folded_pair(fa, fb)
+    padded = None
+    if isinstance(xa, str) and isinstance(xb, str) and len(xa) <= _SMALL_PAIR_CHARS and len(xb) <= _SMALL_PAIR_CHARS:
+        # Both texts folded in one go (folding is per character): _PAD + fa + " " + fb + _PAD.
+        padded = _fold(_PAD_STR + xa + " " + xb + _PAD_STR)
+    if padded is not None:
+        da, db, hashes = _folded_padded(padded, len(xa))
+        fa, fb = da.folded, db.folded
+        assert fa is not None and fb is not None
         if len(da) < k or len(db) < k:
             return None, None, []
         if len(da) + len(db) <= _SMALL_PAIR_WORDS:

@@ -609,6 +609,25 @@ def test_fast_path_tokens_equal_tokenize(a, b):
         assert list(db.starts) == toks.starts.tolist()
 
 
+@settings(max_examples=100, deadline=None)
+@given(a=st.one_of(_text, _wordy), b=st.one_of(_text, _wordy))
+def test_pair_folded_in_one_go(a, b):
+    """align folds both texts in one call; folding is per character, so that is both folds."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    fa, fb = mod._fold(a), mod._fold(b)
+    both = mod._fold(mod._PAD_STR + a + " " + b + mod._PAD_STR)
+    if fa is None or fb is None:
+        assert both is None
+    else:
+        assert both == mod._PAD + fa + b" " + fb + mod._PAD
+        da, db, keys = mod._folded_padded(both, len(a))
+        da2, db2, keys2 = mod._folded_pair(fa, fb)
+        assert (da.folded, db.folded, list(da.starts), list(db.ends)) == (fa, fb, list(da2.starts), list(db2.ends))
+        assert keys.tolist() == keys2.tolist()
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10**6), rate=st.floats(0.0, 0.3), k=st.integers(1, 4))
 def test_fast_path_equals_tokens_path(seed, rate, k):
