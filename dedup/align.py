@@ -578,7 +578,8 @@ def _runs_unique(i: np.ndarray, j: np.ndarray, na: int, k: int) -> list[_Block]:
     position ``p``, or -2) describes them all: a run continues at ``p`` when
     ``b_of[p] == b_of[p - 1] + 1``. Blocks come out sorted by ``a`` start.
     """
-    b_of = np.full(na + 2, -2, dtype=np.int64)  # b_of[p + 1]: anchor of position p; ends -2
+    b_of = np.empty(na + 2, dtype=np.int64)  # b_of[p + 1]: anchor of position p; ends -2
+    b_of.fill(-2)
     b_of[i + 1] = j
     cont = (b_of[1:] - b_of[:-1]) == 1  # cont[p]: position p continues the run of p - 1
     anchor = b_of[1:-1] >= 0
@@ -789,14 +790,11 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
     trim = [0] * nb
     gap_cost = _GAP_COST * 0.5
     shift_cost = _SHIFT_COST
-    for k in range(nb):
-        ak0 = a0s[k]
-        bk0 = b0s[k]
-        length = a1s[k] - ak0
+    max_pred = _MAX_PREDECESSORS
+    for k, (ak0, ak1, bk0, _) in enumerate(blocks):
+        length = ak1 - ak0
         best, best_p, best_t = float(length), -1, 0
-        lo = k - 1 - _MAX_PREDECESSORS
-        if lo < -1:
-            lo = -1
+        lo = k - 1 - max_pred if k > max_pred else -1
         horizon = ak0 - max_gap
         for p in range(k - 1, lo, -1):
             if reach[p] < horizon:
@@ -1044,6 +1042,9 @@ def _pieces(ops: list[_WOp]) -> list[list[_WOp]]:
     What trimming cuts off a chain (a block chained across a gap to an unrelated block) is not
     lost: it may be a passage of its own.
     """
+    lo, hi = _trim(ops)
+    if lo == 0 and hi == len(ops):
+        return [ops]  # the usual case: the whole chain
     out: list[list[_WOp]] = []
     todo = [ops]
     while todo:
