@@ -245,6 +245,8 @@ def _stop_tables(bits: int = 12) -> tuple[np.uint64, np.uint64, np.ndarray, np.n
 # ones (few) are found by their first 8 bytes and checked as bytes. Looked up in numpy with a
 # direct-mapped table (a binary search costs more: its branches are unpredictable).
 _STOP_MUL, _STOP_SHIFT, _STOP_SHORT, _STOP_LONG = _stop_tables()
+# Documents of at most this many words get their function-word flags in Python.
+_PY_STOP_WORDS = 96
 # Every function word longer than 8 bytes contains this (checked at import).
 _STOP_LONG_HINT = b"selves"
 assert all(_STOP_LONG_HINT in w for w in _STOPWORDS_BYTES if len(w) > 8)
@@ -344,24 +346,32 @@ class _Doc:
     def stop_flags(self) -> bytes | None:
         """One byte per word, 1 for a function word (:data:`_STOPWORDS`), 0 for any other.
 
-        Computed (once) with numpy from :attr:`first8` and :attr:`lens`; ``None`` for a
-        document without them (then test the words themselves).
+        Computed once, for folded documents only (``None`` otherwise: then test the words
+        themselves): with numpy from :attr:`first8` and :attr:`lens`, or for a short document
+        (where numpy's fixed cost dominates) from its words. Both give the same flags.
         """
-        if self._stop_flags is None and self.first8 is not None and self.lens is not None:
-            f8, lens = self.first8, self.lens
-            slot = f8 * _STOP_MUL
-            slot >>= _STOP_SHIFT
-            hit = _STOP_SHORT.take(slot) == f8  # no word's first 8 bytes are all 0
-            hit &= lens <= 8  # f8 is the whole word
-            assert self.folded is not None
-            if _STOP_LONG_HINT in self.folded:  # rare: maybe a long function word
-                long = _STOP_LONG.take(slot) == f8
-                long &= lens > 8
-                for t in long.nonzero()[0].tolist():
-                    w = self.folded[self.starts[t] : self.ends[t]]
-                    hit[t] = w in _STOPWORDS_BYTES
-            self._stop_flags = hit.view(np.uint8).tobytes()
+        if self._stop_flags is None and self.folded is not None:
+            if len(self.starts) <= _PY_STOP_WORDS:
+                self._stop_flags = bytes(map(_STOPWORDS_BYTES.__contains__, self.folded.split()))
+            else:
+                self._stop_flags = self._stop_flags_numpy()
         return self._stop_flags
+
+    def _stop_flags_numpy(self) -> bytes:
+        """:meth:`stop_flags` with numpy: a direct-mapped table lookup of each word's first 8
+        bytes (a function word of 9+ bytes is checked as bytes)."""
+        f8, lens, folded = self.first8, self.lens, self.folded
+        assert f8 is not None and lens is not None and folded is not None
+        slot = f8 * _STOP_MUL
+        slot >>= _STOP_SHIFT
+        hit = _STOP_SHORT.take(slot) == f8  # no word's first 8 bytes are all 0
+        hit &= lens <= 8  # f8 is the whole word
+        if _STOP_LONG_HINT in folded:  # rare: maybe a long function word
+            long = _STOP_LONG.take(slot) == f8
+            long &= lens > 8
+            for t in long.nonzero()[0].tolist():
+                hit[t] = folded[self.starts[t] : self.ends[t]] in _STOPWORDS_BYTES
+        return hit.view(np.uint8).tobytes()
 
 
 def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
@@ -526,6 +536,11 @@ def _shingle_keys(hashes: np.ndarray, k: int) -> np.ndarray:
     return acc
 
 
+# Up to this many anchors, blocks are built from them in Python (_runs_python): cheaper than the
+# fixed cost of numpy's calls (_runs_unique, _runs_numpy) for a few dozen anchors.
+_PY_ANCHORS = 48
+
+
 def _runs_python(codes: set[int], m: int, k: int) -> list[_Block]:
     """Blocks from anchors coded ``i * m + j`` (``m`` > every ``j``), sorted by a then b start."""
     step = m + 1
@@ -646,12 +661,17 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
     cross = (i < na) & (j >= na)  # a group of two is an anchor when its first is in a
     i = i[cross]
     j = j[cross] - na
-    if xi:
+    if len(i) + len(xi) <= _PY_ANCHORS:
+        # Few anchors: the set-based runs cost less than numpy's per-call overhead.
+        m = len(db) + 1
+        codes = {x * m + y for x, y in zip(i.tolist() + xi, j.tolist() + xj)}
+        blocks = _runs_python(codes, m, k) if codes else []
+    elif xi:
         i = np.concatenate((i, np.array(xi, dtype=np.int64)))
         j = np.concatenate((j, np.array(xj, dtype=np.int64)))
-        blocks = _runs_numpy(i, j, wa, len(db), k) if len(i) else []
+        blocks = _runs_numpy(i, j, wa, len(db), k)
     else:
-        blocks = _runs_unique(i, j, na, k) if len(i) else []
+        blocks = _runs_unique(i, j, na, k)
     # Every block, word by word: the same folded text, or the same words.
     fa, fb = da.folded, db.folded
     assert fa is not None and fb is not None
