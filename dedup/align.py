@@ -29,6 +29,11 @@ How it works, in four stages (all linear or near-linear in the document lengths)
    and its word similarity is at least ``min_similarity``, so a common phrase such as "according
    to the" never pairs two unrelated sentences.
 
+To align one text against many (an agency story against its reprints), :func:`prepare` it once
+and pass the :class:`PreparedText` instead of the text: the per-text work is then done once.
+The passages' edit scripts (``Passage.ops``) are built when first read, so a caller that only
+needs the spans does not pay for them.
+
 >>> a = "He said: ‘Things are bad with food, we are constantly saving it.’ Then he left."
 >>> b = 'Earlier: "things are bad with FOOD. We are constantly saving it," said the POW.'
 >>> [p] = align(a, b)
@@ -54,7 +59,7 @@ import numpy as np
 from .errors import InvalidParameterError, InvalidTypeError
 from .text import Tokens, coerce_text, token_hashes, tokenize
 
-__all__ = ["align", "Passage", "EditOp", "DEFAULT_SHINGLE_SIZE"]
+__all__ = ["align", "prepare", "PreparedText", "Passage", "EditOp", "DEFAULT_SHINGLE_SIZE"]
 
 #: Default anchor size in words. Smaller than the index's 5: alignment runs on a pair already known
 #: to share text, so it can afford more anchors, and with 30% word edits a run of 3 unedited words
@@ -402,6 +407,22 @@ def _folded_padded(padded: bytes, len_a: int) -> tuple[_Doc, _Doc, np.ndarray]:
     hashes, first8, lens = _word_keys(padded, edges[0::2], edges[1::2])
     da.first8, da.lens = first8[: e_a // 2], lens[: e_a // 2]
     return da, db, hashes
+
+
+def _folded_one(padded: bytes) -> tuple[_Doc, np.ndarray]:
+    """One document from ``padded`` (``_PAD + folded + _PAD``) and its word hashes.
+
+    The same documents and hashes as :func:`_folded_padded` gives for it as either side of a
+    pair (a word's hash depends on its bytes only).
+    """
+    folded = padded[_PAD_LEN:-_PAD_LEN]
+    is_word = np.frombuffer(padded, dtype=np.uint8)[_PAD_LEN - 1 : len(padded) - _PAD_LEN + 1] != 32
+    edges = (is_word[1:] != is_word[:-1]).nonzero()[0]
+    flat = array("q")
+    flat.frombytes(edges.tobytes())
+    doc = _Doc(flat[0::2], flat[1::2], None, folded)
+    hashes, doc.first8, doc.lens = _word_keys(padded, edges[0::2], edges[1::2])
+    return doc, hashes
 
 
 def _tokens_doc(tok: Tokens) -> _Doc:
@@ -1217,36 +1238,117 @@ def _passages(found: list[tuple[int, list[_WOp]]], da: _Doc, db: _Doc) -> list[P
     return out
 
 
+class PreparedText:
+    """A text prepared once for many alignments: :func:`align` accepts it for ``a`` or ``b``.
+
+    Made by :func:`prepare`. Aligning one text against many others (an agency story against
+    its reprints) repeats the per-text work for that text on every call: folding, word
+    boundaries, word hashes, function-word flags. A PreparedText does it once and keeps the
+    result; ``align(prepared, other)`` gives exactly what ``align(prepared.text, other)`` gives.
+    It holds a few arrays of a few bytes per word besides the text, is read-only, and may be
+    shared between threads.
+
+    Attributes
+    ----------
+    text : str
+        The text, as given (bytes decoded as UTF-8; the text of Tokens). Passage offsets on
+        this side are offsets into it.
+    """
+
+    __slots__ = ("text", "_doc", "_hashes")
+
+    def __init__(self, text: str, doc: _Doc, hashes: np.ndarray | None) -> None:
+        self.text = text
+        self._doc = doc
+        self._hashes = hashes  # word hashes (fast path) or None (exact path)
+
+    def __len__(self) -> int:
+        """Number of words (tokens)."""
+        return len(self._doc)
+
+    def __repr__(self) -> str:
+        return f"PreparedText({len(self._doc)} words, {len(self.text)} characters)"
+
+
+def prepare(text: str | bytes | Tokens) -> PreparedText:
+    """Prepare ``text`` once for many calls of :func:`align` (see :class:`PreparedText`).
+
+    >>> story = prepare("Pskov. About 60 servicemen from Pskov refused to go to war on Ukrainian territory.")
+    >>> reprints = ["It said: “about 60 SERVICEMEN from Pskov refused to fight on Ukrainian territory”.",
+    ...             "Weather: sunny."]
+    >>> [[story.text[p.a_start:p.a_end] for p in align(story, r)] for r in reprints]
+    [['About 60 servicemen from Pskov refused to go to war on Ukrainian territory'], []]
+
+    Raises
+    ------
+    InvalidTypeError
+        When ``text`` is not text, bytes or Tokens.
+    """
+    return _prepared(_text_of(text, "text"))
+
+
+def _prepared(x: str | Tokens | PreparedText) -> PreparedText:
+    if isinstance(x, PreparedText):
+        return x
+    if isinstance(x, str) and len(x) <= _SMALL_PAIR_CHARS:
+        padded = _fold(_PAD_STR + x + _PAD_STR)
+        if padded is not None:
+            doc, hashes = _folded_one(padded)
+            return PreparedText(x, doc, hashes)
+    return PreparedText(x.text if isinstance(x, Tokens) else x, _str_doc(x), None)
+
+
+def _exact_doc(doc: _Doc) -> _Doc:
+    """``doc`` with str words (the exact path), from its folded text when it has one."""
+    if doc.words is not None or doc.folded is None:
+        return doc
+    return _Doc(doc.starts, doc.ends, doc.folded.decode("ascii").split(), None)
+
+
 def _prepare(
-    xa: str | Tokens, xb: str | Tokens, k: int, max_repeats: int
+    xa: str | Tokens | PreparedText, xb: str | Tokens | PreparedText, k: int, max_repeats: int
 ) -> tuple[_Doc | None, _Doc | None, list[_Block]]:
     """Both documents and their exact blocks (``None`` documents when one has too few words).
 
     Article-sized pairs of text with ASCII words take the fast path (folded bytes, numpy word
     hashes, checked blocks); everything else tokenizes with :func:`tokenize` and finds blocks
-    from the words (pure Python for article sizes, numpy for long documents).
+    from the words (pure Python for article sizes, numpy for long documents). Two texts are
+    prepared together (one buffer); a :class:`PreparedText` brings its own preparation.
     """
-    padded = None
-    if isinstance(xa, str) and isinstance(xb, str) and len(xa) <= _SMALL_PAIR_CHARS and len(xb) <= _SMALL_PAIR_CHARS:
-        # Both texts folded in one go (folding is per character): _PAD + fa + " " + fb + _PAD.
-        padded = _fold(_PAD_STR + xa + " " + xb + _PAD_STR)
-    if padded is not None:
-        da, db, hashes = _folded_padded(padded, len(xa))
-        fa, fb = da.folded, db.folded
-        assert fa is not None and fb is not None
+    if isinstance(xa, PreparedText) or isinstance(xb, PreparedText):
+        pa, pb = _prepared(xa), _prepared(xb)
+        da, db = pa._doc, pb._doc
         if len(da) < k or len(db) < k:
             return None, None, []
-        if len(da) + len(db) <= _SMALL_PAIR_WORDS:
-            blocks = _blocks_hashed(da, db, hashes, k, max_repeats)
+        if pa._hashes is not None and pb._hashes is not None and len(da) + len(db) <= _SMALL_PAIR_WORDS:
+            blocks = _blocks_hashed(da, db, np.concatenate((pa._hashes, pb._hashes)), k, max_repeats)
             if blocks is not None:
                 return da, db, blocks
-        # Long pair or hash collision: the same documents with str words, exact path.
-        da = _Doc(da.starts, da.ends, fa.decode("ascii").split(), None)
-        db = _Doc(db.starts, db.ends, fb.decode("ascii").split(), None)
+        da, db = _exact_doc(da), _exact_doc(db)
     else:
-        da, db = _str_doc(xa), _str_doc(xb)
-        if len(da) < k or len(db) < k:
-            return None, None, []
+        padded = None
+        if (
+            isinstance(xa, str)
+            and isinstance(xb, str)
+            and len(xa) <= _SMALL_PAIR_CHARS
+            and len(xb) <= _SMALL_PAIR_CHARS
+        ):
+            # Both texts folded in one go (folding is per character): _PAD + fa + " " + fb + _PAD.
+            padded = _fold(_PAD_STR + xa + " " + xb + _PAD_STR)
+        if padded is not None:
+            da, db, hashes = _folded_padded(padded, len(xa))
+            if len(da) < k or len(db) < k:
+                return None, None, []
+            if len(da) + len(db) <= _SMALL_PAIR_WORDS:
+                blocks = _blocks_hashed(da, db, hashes, k, max_repeats)
+                if blocks is not None:
+                    return da, db, blocks
+            # Long pair or hash collision: the same documents with str words, exact path.
+            da, db = _exact_doc(da), _exact_doc(db)
+        else:
+            da, db = _str_doc(xa), _str_doc(xb)
+            if len(da) < k or len(db) < k:
+                return None, None, []
     wa, wb = da.all_words(), db.all_words()
     if len(wa) + len(wb) <= _SMALL_PAIR_WORDS:
         return da, db, _blocks_small(wa, wb, k, max_repeats)
@@ -1254,8 +1356,8 @@ def _prepare(
 
 
 def align(
-    a: str | bytes | Tokens,
-    b: str | bytes | Tokens,
+    a: str | bytes | Tokens | PreparedText,
+    b: str | bytes | Tokens | PreparedText,
     *,
     shingle_size: int = DEFAULT_SHINGLE_SIZE,
     min_words: int = 8,
@@ -1267,10 +1369,11 @@ def align(
 
     Parameters
     ----------
-    a, b : str, bytes or Tokens
-        The two documents: text (``bytes`` are decoded as UTF-8) or the output of
-        :func:`dedup.text.tokenize` (for example tokens an index has cached). Empty texts and
-        texts without words give no passage.
+    a, b : str, bytes, Tokens or PreparedText
+        The two documents: text (``bytes`` are decoded as UTF-8), the output of
+        :func:`dedup.text.tokenize` (for example tokens an index has cached), or a text
+        prepared once with :func:`prepare` for aligning it against many others (same result
+        as its ``.text``). Empty texts and texts without words give no passage.
     shingle_size : int, default 3
         Anchor size in words (1..16): two documents must share a run of this many identical
         normalized words for a passage to start. The index uses 5-word shingles to find
@@ -1325,7 +1428,8 @@ def align(
     max_gap = _check_int("max_gap", max_gap, 0, 10**6)
     min_similarity = _check_fraction("min_similarity", min_similarity)
     max_repeats = _check_int("max_repeats", max_repeats, 1, 10**6)
-    xa, xb = _text_of(a, "a"), _text_of(b, "b")
+    xa = a if isinstance(a, PreparedText) else _text_of(a, "a")
+    xb = b if isinstance(b, PreparedText) else _text_of(b, "b")
     da, db, blocks = _prepare(xa, xb, shingle_size, max_repeats)
     if da is None or db is None:
         return []

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dedup.align import _STOPWORDS, EditOp, Passage, align
+from dedup.align import _STOPWORDS, EditOp, Passage, PreparedText, align, prepare
 from dedup.errors import InvalidParameterError, InvalidTypeError
 from dedup.evaluation import Case, PanScores, pan_scores
 from dedup.text import tokenize
@@ -751,6 +751,50 @@ def test_runs_unique_equals_runs_python(pairs, k):
     assert (mod._runs_unique(i, j, na, k) if pairs else []) == want
     if pairs:
         assert mod._runs_numpy(i, j, na + k - 1, m - 1, k) == want
+
+
+def _all_ways(a: str, b: str, **kwargs: object) -> list[list[tuple]]:
+    """align of (a, b) with each side as text and as a PreparedText (fresh and reused)."""
+    pa, pb = prepare(a), prepare(b)
+    out = []
+    for x, y in ((a, b), (pa, b), (a, pb), (pa, pb), (pa, pb)):
+        out.append(_key(align(x, y, **kwargs)))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), rate=st.floats(0.0, 0.3), k=st.integers(1, 4))
+def test_prepared_text_equals_text(seed, rate, k):
+    """A PreparedText on either side gives exactly what its text gives."""
+    pair = make_pair(seed, rate, rate)
+    got = _all_ways(pair.a, pair.b, shingle_size=k, min_words=4)
+    assert all(x == got[0] for x in got)
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=st.one_of(_text, _wordy), b=st.one_of(_text, _wordy))
+def test_prepared_text_equals_text_arbitrary(a, b):
+    """Also for arbitrary text: non-ASCII words (exact path), no words, one side only fast."""
+    got = _all_ways(a, b, min_words=2, shingle_size=2)
+    assert all(x == got[0] for x in got)
+
+
+def test_prepared_text_against_many():
+    """One prepared story against many texts: reused, the same results as the plain text."""
+    texts = _fixture_texts()
+    story = prepare(texts[0])
+    assert isinstance(story, PreparedText) and story.text == texts[0] and len(story) == len(tokenize(texts[0]))
+    for other in texts + [texts[0].upper(), "", "Café Zürich " * 50, "war " * 20_000]:
+        assert _key(align(story, other)) == _key(align(texts[0], other))
+        assert _key(align(other, story)) == _key(align(other, texts[0]))
+    # bytes and Tokens are accepted too; long texts (exact path) as well
+    assert prepare(texts[1].encode("utf-8")).text == texts[1]
+    assert _key(align(prepare(tokenize(texts[1])), story)) == _key(align(texts[1], texts[0]))
+    long_a = " ".join(_words(15_000, 30))
+    long_b = " ".join(_words(500, 31)) + " " + long_a[:20_000]
+    assert _key(align(prepare(long_a), prepare(long_b))) == _key(align(long_a, long_b))
+    with pytest.raises(InvalidTypeError):
+        prepare(None)  # type: ignore[arg-type]
 
 
 def test_non_ascii_words_take_the_exact_path():
