@@ -57,7 +57,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import InvalidParameterError, InvalidTypeError
-from .text import Tokens, coerce_text, token_hashes, tokenize
+from .text import Tokens, _bmp_word_table, coerce_text, token_hashes, tokenize
 
 __all__ = ["align", "prepare", "PreparedText", "Passage", "EditOp", "DEFAULT_SHINGLE_SIZE"]
 
@@ -209,6 +209,8 @@ def _check_fraction(name: str, value: object) -> float:
 _FOLD: bytes | None = None
 # False when some ASCII character does not normalize to one ASCII character (fast path off).
 _FOLD_OK = True
+# _fold_table() extended to every BMP code point (see _fold16_table).
+_FOLD16: np.ndarray | None = None
 # Non-ASCII code point -> is it a word character (filled on demand, bounded).
 _NON_ASCII_WORD: dict[int, bool] = {}
 _NON_ASCII_MAX = 100_000
@@ -296,16 +298,33 @@ def _fold(text: str) -> bytes | None:
     if not _FOLD_OK:
         return None
     if text.isascii():
-        raw = text.encode("ascii")
-    else:
-        # The non-ASCII characters alone: UTF-8 without its ASCII bytes, decoded again (C-level
-        # string operations; cheaper than numpy on article-sized text).
-        rest = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
-        for ch in set(rest.decode("utf-8", "surrogatepass")):
-            if _is_word_char(ord(ch)):
-                return None
-        raw = text.encode("ascii", "replace")  # one "?" per non-ASCII character
-    return raw.translate(table)
+        return text.encode("ascii").translate(table)
+    units = text.encode("utf-16-le", "surrogatepass")
+    if len(units) == 2 * len(text):
+        # One UTF-16 unit per character (no astral character): one table lookup per character.
+        folded = _fold16_table().take(np.frombuffer(units, dtype="<u2")).tobytes()
+        return None if 0 in folded else folded  # 0: a non-ASCII word character
+    # The non-ASCII characters alone: UTF-8 without its ASCII bytes, decoded again.
+    rest = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
+    for ch in set(rest.decode("utf-8", "surrogatepass")):
+        if _is_word_char(ord(ch)):
+            return None
+    return text.encode("ascii", "replace").translate(table)  # one "?" per non-ASCII character
+
+
+def _fold16_table() -> np.ndarray:
+    """:func:`_fold_table` for every BMP code point (uint8): an ASCII character as there, a
+    non-ASCII word character 0 (not foldable), any other non-ASCII character a space.
+
+    Word characters are those of :func:`dedup.text.tokenize` (its own table of BMP word
+    characters); built on first use.
+    """
+    global _FOLD16
+    if _FOLD16 is None:
+        t = np.where(_bmp_word_table(), 0, 32).astype(np.uint8)
+        t[:128] = np.frombuffer(_fold_table()[:128], dtype=np.uint8)
+        _FOLD16 = t
+    return _FOLD16
 
 
 class _Doc:

@@ -609,6 +609,34 @@ def test_fast_path_tokens_equal_tokenize(a, b):
         assert list(db.starts) == toks.starts.tolist()
 
 
+def _fold_reference(text: str) -> bytes | None:
+    """Folding by definition: None when a non-ASCII character is a word character of
+    tokenize, else each character's ASCII normal form (non-word characters as spaces)."""
+    out = bytearray()
+    for ch in text:
+        words = tokenize(ch).words
+        if not ch.isascii():
+            if words:
+                return None
+            out += b" "
+        else:
+            out += words[0].encode("ascii") if words else b" "
+    return bytes(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_text, _wordy, st.text(max_size=50)))
+def test_fold_equals_definition(text):
+    """The folding paths (ASCII, one UTF-16 unit per character, astral characters) agree with
+    the definition, lone surrogates included."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    assert mod._fold(text) == _fold_reference(text)
+    for extra in ("\U0001d400", "\ud800", "\u2019", "\u00e9"):  # astral word, lone surrogate, quote, é
+        assert mod._fold(text + extra) == _fold_reference(text + extra)
+
+
 @settings(max_examples=100, deadline=None)
 @given(a=st.one_of(_text, _wordy), b=st.one_of(_text, _wordy))
 def test_pair_folded_in_one_go(a, b):
