@@ -258,8 +258,6 @@ _PY_STOP_WORDS = 96
 _STOP_LONG_HINT = b"selves"
 assert all(_STOP_LONG_HINT in w for w in _STOPWORDS_BYTES if len(w) > 8)
 _ASCII_BYTES = bytes(range(128))
-# bytes.translate table for folded text: space -> 0, anything else (a word character) -> 1.
-_IS_WORD = bytes(0 if c == 32 else 1 for c in range(256))
 
 
 def _fold_table() -> bytes:
@@ -1164,8 +1162,9 @@ _SET_OPS = Passage.__dict__["ops"].__set__
 class _LazyPassage(Passage):
     """A :class:`Passage` made by :func:`align`, whose ``ops`` are built on first access.
 
-    The edit script of a passage (one EditOp per op, character offsets) costs about as much as
-    finding the passage; a caller that only needs the spans never pays it. In every other
+    The edit script of a passage (one EditOp object per op, in character offsets) is a
+    noticeable share of align's time; a caller that only needs the spans never pays it, and one
+    that reads ``ops`` pays it then, once (the same EditOps as before). In every other
     respect this is a Passage: the same fields, equal to (and hashing like) a Passage with the
     same values, the same repr, and it pickles and copies as a plain Passage.
     """
