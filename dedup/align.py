@@ -29,6 +29,11 @@ How it works, in four stages (all linear or near-linear in the document lengths)
    and its word similarity is at least ``min_similarity``, so a common phrase such as "according
    to the" never pairs two unrelated sentences.
 
+To align one text against many (an agency story against its reprints), :func:`prepare` it once
+and pass the :class:`PreparedText` instead of the text: the per-text work is then done once.
+The passages' edit scripts (``Passage.ops``) are built when first read, so a caller that only
+needs the spans does not pay for them.
+
 >>> a = "He said: ‘Things are bad with food, we are constantly saving it.’ Then he left."
 >>> b = 'Earlier: "things are bad with FOOD. We are constantly saving it," said the POW.'
 >>> [p] = align(a, b)
@@ -45,17 +50,16 @@ from array import array
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import accumulate, islice, repeat
-from operator import add, mul
 from typing import Any, Literal
 
 import numpy as np
 
 from .errors import InvalidParameterError, InvalidTypeError
-from .text import Tokens, coerce_text, token_hashes, tokenize
+from .text import Tokens, _bmp_word_table, coerce_text, token_hashes, tokenize
 
-__all__ = ["align", "Passage", "EditOp", "DEFAULT_SHINGLE_SIZE"]
+__all__ = ["align", "prepare", "PreparedText", "Passage", "EditOp", "DEFAULT_SHINGLE_SIZE"]
 
 #: Default anchor size in words. Smaller than the index's 5: alignment runs on a pair already known
 #: to share text, so it can afford more anchors, and with 30% word edits a run of 3 unedited words
@@ -205,13 +209,55 @@ def _check_fraction(name: str, value: object) -> float:
 _FOLD: bytes | None = None
 # False when some ASCII character does not normalize to one ASCII character (fast path off).
 _FOLD_OK = True
+# _fold_table() extended to every BMP code point (see _fold16_table).
+_FOLD16: np.ndarray | None = None
 # Non-ASCII code point -> is it a word character (filled on demand, bounded).
 _NON_ASCII_WORD: dict[int, bool] = {}
 _NON_ASCII_MAX = 100_000
 _STOPWORDS_BYTES = frozenset(w.encode("ascii") for w in _STOPWORDS)
+
+
+def _first8(word: bytes) -> int:
+    """The first 8 bytes of ``word`` as a little-endian integer (zero-padded)."""
+    return int.from_bytes(word[:8], "little")
+
+
+def _stop_tables(bits: int = 12) -> tuple[np.uint64, np.uint64, np.ndarray, np.ndarray]:
+    """Direct-mapped tables of the function words, by their first 8 bytes.
+
+    Slot ``(first8 * mul) >> (64 - bits)`` of the first table holds the first 8 bytes of the
+    function word of at most 8 bytes that maps there (0 if none), the second those of the longer
+    function words (their first 8 bytes). ``mul`` is the first odd multiplier of a fixed seeded
+    sequence that gives every key of a table its own slot (deterministic).
+    """
+    short = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) <= 8})
+    long = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) > 8})
+    shift = 64 - bits
+    for mul in np.random.default_rng(0x57095).integers(1, 2**63, size=1000, dtype=np.uint64).tolist():
+        mul |= 1
+        s_slots = [((k * mul) % 2**64) >> shift for k in short]
+        l_slots = [((k * mul) % 2**64) >> shift for k in long]
+        if len(set(s_slots)) == len(short) and len(set(l_slots)) == len(long):
+            break
+    else:  # pragma: no cover - 1,000 tries at a few percent each
+        raise RuntimeError("no collision-free multiplier for the function-word tables")
+    t_short = np.zeros(1 << bits, dtype=np.uint64)
+    t_short[s_slots] = short
+    t_long = np.zeros(1 << bits, dtype=np.uint64)
+    t_long[l_slots] = long
+    return np.uint64(mul), np.uint64(shift), t_short, t_long
+
+
+# Function words of at most 8 bytes are exactly their first 8 bytes (with the length); longer
+# ones (few) are found by their first 8 bytes and checked as bytes. Looked up in numpy with a
+# direct-mapped table (a binary search costs more: its branches are unpredictable).
+_STOP_MUL, _STOP_SHIFT, _STOP_SHORT, _STOP_LONG = _stop_tables()
+# Documents of at most this many words get their function-word flags in Python.
+_PY_STOP_WORDS = 96
+# Every function word longer than 8 bytes contains this (checked at import).
+_STOP_LONG_HINT = b"selves"
+assert all(_STOP_LONG_HINT in w for w in _STOPWORDS_BYTES if len(w) > 8)
 _ASCII_BYTES = bytes(range(128))
-# bytes.translate table for folded text: space -> 0, anything else (a word character) -> 1.
-_IS_WORD = bytes(0 if c == 32 else 1 for c in range(256))
 
 
 def _fold_table() -> bytes:
@@ -250,22 +296,39 @@ def _fold(text: str) -> bytes | None:
     if not _FOLD_OK:
         return None
     if text.isascii():
-        raw = text.encode("ascii")
-    else:
-        # The non-ASCII characters alone: UTF-8 without its ASCII bytes, decoded again (C-level
-        # string operations; cheaper than numpy on article-sized text).
-        rest = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
-        for ch in set(rest.decode("utf-8", "surrogatepass")):
-            if _is_word_char(ord(ch)):
-                return None
-        raw = text.encode("ascii", "replace")  # one "?" per non-ASCII character
-    return raw.translate(table)
+        return text.encode("ascii").translate(table)
+    units = text.encode("utf-16-le", "surrogatepass")
+    if len(units) == 2 * len(text):
+        # One UTF-16 unit per character (no astral character): one table lookup per character.
+        folded = _fold16_table().take(np.frombuffer(units, dtype="<u2")).tobytes()
+        return None if 0 in folded else folded  # 0: a non-ASCII word character
+    # The non-ASCII characters alone: UTF-8 without its ASCII bytes, decoded again.
+    rest = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
+    for ch in set(rest.decode("utf-8", "surrogatepass")):
+        if _is_word_char(ord(ch)):
+            return None
+    return text.encode("ascii", "replace").translate(table)  # one "?" per non-ASCII character
+
+
+def _fold16_table() -> np.ndarray:
+    """:func:`_fold_table` for every BMP code point (uint8): an ASCII character as there, a
+    non-ASCII word character 0 (not foldable), any other non-ASCII character a space.
+
+    Word characters are those of :func:`dedup.text.tokenize` (its own table of BMP word
+    characters); built on first use.
+    """
+    global _FOLD16
+    if _FOLD16 is None:
+        t = np.where(_bmp_word_table(), 0, 32).astype(np.uint8)
+        t[:128] = np.frombuffer(_fold_table()[:128], dtype=np.uint8)
+        _FOLD16 = t
+    return _FOLD16
 
 
 class _Doc:
     """One side of an alignment: word offsets (lists) and access to the normalized words."""
 
-    __slots__ = ("starts", "ends", "words", "folded", "stop")
+    __slots__ = ("starts", "ends", "words", "folded", "stop", "first8", "lens", "_stop_flags")
 
     def __init__(
         self,
@@ -279,6 +342,10 @@ class _Doc:
         self.words = words
         self.folded = folded
         self.stop: frozenset[str] | frozenset[bytes] = _STOPWORDS if words is not None else _STOPWORDS_BYTES
+        # Folded documents only: the first 8 bytes of each word (zero-padded) and its length.
+        self.first8: np.ndarray | None = None
+        self.lens: np.ndarray | None = None
+        self._stop_flags: bytes | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -298,26 +365,81 @@ class _Doc:
         assert self.folded is not None
         return self.folded.split()
 
+    def stop_flags(self) -> bytes | None:
+        """One byte per word, 1 for a function word (:data:`_STOPWORDS`), 0 for any other.
+
+        Computed once, for folded documents only (``None`` otherwise: then test the words
+        themselves): with numpy from :attr:`first8` and :attr:`lens`, or for a short document
+        (where numpy's fixed cost dominates) from its words. Both give the same flags.
+        """
+        if self._stop_flags is None and self.folded is not None:
+            if len(self.starts) <= _PY_STOP_WORDS:
+                self._stop_flags = bytes(map(_STOPWORDS_BYTES.__contains__, self.folded.split()))
+            else:
+                self._stop_flags = self._stop_flags_numpy()
+        return self._stop_flags
+
+    def _stop_flags_numpy(self) -> bytes:
+        """:meth:`stop_flags` with numpy: a direct-mapped table lookup of each word's first 8
+        bytes (a function word of 9+ bytes is checked as bytes)."""
+        f8, lens, folded = self.first8, self.lens, self.folded
+        assert f8 is not None and lens is not None and folded is not None
+        slot = f8 * _STOP_MUL
+        slot >>= _STOP_SHIFT
+        hit = _STOP_SHORT.take(slot) == f8  # no word's first 8 bytes are all 0
+        hit &= lens <= 8  # f8 is the whole word
+        if _STOP_LONG_HINT in folded:  # rare: maybe a long function word
+            long = _STOP_LONG.take(slot) == f8
+            long &= lens > 8
+            for t in long.nonzero()[0].tolist():
+                hit[t] = folded[self.starts[t] : self.ends[t]] in _STOPWORDS_BYTES
+        return hit.view(np.uint8).tobytes()
+
 
 def _folded_pair(fa: bytes, fb: bytes) -> tuple[_Doc, _Doc, np.ndarray]:
-    """Both documents from folded text, in one numpy pass over ``" " + fa + " " + fb + " "``.
+    """Both documents from their folded texts (see :func:`_folded_padded`)."""
+    return _folded_padded(_PAD + fa + b" " + fb + _PAD, len(fa))
 
-    Returns the two documents and the word hashes of both (those of ``a`` first). Few numpy
-    calls on purpose: on article-sized text their fixed cost, not the work, is what counts.
+
+def _folded_padded(padded: bytes, len_a: int) -> tuple[_Doc, _Doc, np.ndarray]:
+    """Both documents from ``padded``: ``_PAD + fa + " " + fb + _PAD`` with ``len(fa) == len_a``.
+
+    One numpy pass over both texts. Returns the two documents and the word hashes of both
+    (those of ``a`` first), see :func:`_word_keys`. Few numpy calls on purpose: on
+    article-sized text their fixed cost, not the work, is what counts.
     """
-    padded = b" " + fa + b" " + fb + b" "
-    x = np.frombuffer(padded, dtype=np.uint8)
-    is_word = np.frombuffer(padded.translate(_IS_WORD), dtype=np.bool_)
+    fa = padded[_PAD_LEN : _PAD_LEN + len_a]
+    fb = padded[_PAD_LEN + len_a + 1 : -_PAD_LEN]
+    # is_word[q]: character q - 1 of fa + " " + fb is a word character (q = 0 is padding).
+    is_word = np.frombuffer(padded, dtype=np.uint8)[_PAD_LEN - 1 :] != 32
     # Word edges in the coordinates of fa + " " + fb: starts and ends (exclusive), alternating.
     edges = (is_word[1:] != is_word[:-1]).nonzero()[0]
     flat = array("q")
     flat.frombytes(edges.tobytes())
-    e_a = bisect_right(flat, len(fa))  # edges of a: those up to len(fa)
+    e_a = bisect_right(flat, len_a)  # edges of a: those up to len(fa)
     da = _Doc(flat[0:e_a:2], flat[1:e_a:2], None, fa)
     flat_b = array("q")
-    flat_b.frombytes((edges[e_a:] - (len(fa) + 1)).tobytes())
+    flat_b.frombytes((edges[e_a:] - (len_a + 1)).tobytes())
     db = _Doc(flat_b[0::2], flat_b[1::2], None, fb)
-    return da, db, _word_hashes(x, edges)
+    hashes, first8, lens = _word_keys(padded, edges[0::2], edges[1::2])
+    da.first8, da.lens = first8[: e_a // 2], lens[: e_a // 2]
+    return da, db, hashes
+
+
+def _folded_one(padded: bytes) -> tuple[_Doc, np.ndarray]:
+    """One document from ``padded`` (``_PAD + folded + _PAD``) and its word hashes.
+
+    The same documents and hashes as :func:`_folded_padded` gives for it as either side of a
+    pair (a word's hash depends on its bytes only).
+    """
+    folded = padded[_PAD_LEN:-_PAD_LEN]
+    is_word = np.frombuffer(padded, dtype=np.uint8)[_PAD_LEN - 1 : len(padded) - _PAD_LEN + 1] != 32
+    edges = (is_word[1:] != is_word[:-1]).nonzero()[0]
+    flat = array("q")
+    flat.frombytes(edges.tobytes())
+    doc = _Doc(flat[0::2], flat[1::2], None, folded)
+    hashes, doc.first8, doc.lens = _word_keys(padded, edges[0::2], edges[1::2])
+    return doc, hashes
 
 
 def _tokens_doc(tok: Tokens) -> _Doc:
@@ -395,46 +517,45 @@ def _blocks_small(wa: list[str], wb: list[str], k: int, max_repeats: int) -> lis
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
-# Word hashes of folded text without a Python loop: a polynomial hash of each word's bytes,
-# sum of T[byte] * M**(end - position), computed from one prefix sum over the whole text as
-# M**end * (P[end] - P[start]) with P the prefix sum of T[byte] * M**-position (M is odd, so it is
-# invertible modulo 2**64). Collisions are possible, so every block found with these hashes is
-# checked word by word (and a failed check sends the pair to the exact path).
-_CHAR_T = np.random.default_rng(0x5EED).integers(1, 2**63, size=256, dtype=np.uint64)
-_POW = np.ones(1, dtype=np.uint64)
-_IPOW = np.ones(1, dtype=np.uint64)
+# Word hashes of folded text without a Python loop and without a pass over every character: a
+# word of at most 16 bytes is exactly its length, its first 8 bytes and its last 8 bytes (which
+# overlap when it is shorter), and numpy reads those 8-byte groups at any offset from one
+# unaligned uint64 view of the text. The hash mixes the three; a longer word is hashed by those
+# 16 bytes and its length only. Collisions are possible, so every block found with these hashes
+# is checked word by word (and a failed check sends the pair to the exact path).
+_PAD_LEN = 8
+_PAD = b" " * _PAD_LEN
+_PAD_STR = " " * _PAD_LEN
+# _LOW[m]: the low m bytes of a uint64; _HIGH[m]: the high m bytes (m = 0..8).
+_LOW = np.array([(1 << (8 * m)) - 1 for m in range(9)], dtype=np.uint64)
+_HIGH = np.array([(1 << 64) - (1 << (8 * (8 - m))) for m in range(9)], dtype=np.uint64)
+_KEY_C1 = np.uint64(0x9E3779B97F4A7C15)
+_KEY_C2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_KEY_SHIFT = np.uint64(29)
 
 
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``M**t`` and ``M**-t`` modulo 2**64 for ``t < n`` (tables grown by doubling)."""
-    global _POW, _IPOW
-    if len(_POW) < n:
-        size = max(n, 2 * len(_POW), 4096)
-        inv = np.uint64(pow(int(_MIX), -1, 2**64))
-        with np.errstate(over="ignore"):
-            pw = np.empty(size, dtype=np.uint64)
-            ipw = np.empty(size, dtype=np.uint64)
-            pw[0] = ipw[0] = 1
-            np.cumprod(np.full(size - 1, _MIX, dtype=np.uint64), out=pw[1:])
-            np.cumprod(np.full(size - 1, inv, dtype=np.uint64), out=ipw[1:])
-        _POW, _IPOW = pw, ipw
-    return _POW, _IPOW
+def _word_keys(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """uint64 hashes of the words ``[starts[t], ends[t])`` of ``padded[_PAD_LEN:-_PAD_LEN]``,
+    their first 8 bytes (zero-padded, as little-endian uint64) and their lengths.
 
-
-def _word_hashes(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Hashes of the words whose edges (starts and ends, alternating) are ``edges``.
-
-    ``x`` is the text with one character more in front (edge ``e`` is character ``e + 1``), so
-    a word ``[s, e)`` is characters ``s + 1 .. e`` of ``x`` and its hash is
-    ``(P[e] - P[s]) * M**e`` with ``P`` the inclusive prefix sum of ``T[x[t]] * M**-t``.
+    ``padded`` has at least ``_PAD_LEN`` bytes before and after the text, so the 8 bytes from a
+    word's start and the 8 bytes up to its end are always inside it.
     """
-    n = len(x)
-    pw, ipw = _powers(n)
-    v = _CHAR_T.take(x)
-    v *= ipw[:n]
-    v.cumsum(out=v)
-    p = v.take(edges)
-    return (p[1::2] - p[0::2]) * pw.take(edges[1::2])
+    n = len(padded) - 2 * _PAD_LEN + 1
+    from_start = np.ndarray((n,), dtype="<u8", buffer=padded, offset=_PAD_LEN, strides=(1,))
+    up_to_end = np.ndarray((n,), dtype="<u8", buffer=padded, offset=0, strides=(1,))
+    lens = ends - starts
+    m = np.minimum(lens, 8)
+    first8 = from_start.take(starts)
+    first8 &= _LOW.take(m)
+    h = first8 * _KEY_C1
+    last = up_to_end.take(ends)
+    last &= _HIGH.take(m)
+    last *= _KEY_C2
+    h += last
+    h += lens.view(np.uint64)
+    h ^= h >> _KEY_SHIFT
+    return h, first8, lens
 
 
 def _shingle_keys(hashes: np.ndarray, k: int) -> np.ndarray:
@@ -453,9 +574,9 @@ def _shingle_keys(hashes: np.ndarray, k: int) -> np.ndarray:
     return acc
 
 
-# Up to this many anchors, blocks are built from the anchors in Python (cheaper than numpy's
-# per-call cost); more go through the numpy code.
-_PY_ANCHORS = 2000
+# Up to this many anchors, blocks are built from them in Python (_runs_python): cheaper than the
+# fixed cost of numpy's calls (_runs_unique, _runs_numpy) for a few dozen anchors.
+_PY_ANCHORS = 48
 
 
 def _runs_python(codes: set[int], m: int, k: int) -> list[_Block]:
@@ -503,15 +624,23 @@ def _runs_numpy(i: np.ndarray, j: np.ndarray, wa: int, wb: int, k: int) -> list[
     return [(x, x + m, y, y + m) for x, y, m in zip(a0.tolist(), b0.tolist(), length.tolist())]
 
 
-def _same_words(da: _Doc, db: _Doc, a0: int, a1: int, b0: int, b1: int) -> bool:
-    """Are words ``a0 .. a1 - 1`` of ``a`` those ``b0 .. b1 - 1`` of ``b`` (same count)?"""
-    if da.folded is not None and db.folded is not None:
-        xa = da.folded[da.starts[a0] : da.ends[a1 - 1]]
-        xb = db.folded[db.starts[b0] : db.ends[b1 - 1]]
-        if xa == xb:  # the same folded text (spaces too): the same words
-            return True
-        return xa.split() == xb.split()
-    return da.slice(a0, a1) == db.slice(b0, b1)
+def _runs_unique(i: np.ndarray, j: np.ndarray, na: int, k: int) -> list[_Block]:
+    """The same as :func:`_runs_numpy` when every ``a`` position has at most one anchor.
+
+    With one anchor per position, ``b_of[p]`` (the ``b`` position of the anchor at ``a``
+    position ``p``, or -2) describes them all: a run continues at ``p`` when
+    ``b_of[p] == b_of[p - 1] + 1``. Blocks come out sorted by ``a`` start.
+    """
+    b_of = np.empty(na + 2, dtype=np.int64)  # b_of[p + 1]: anchor of position p; ends -2
+    b_of.fill(-2)
+    b_of[i + 1] = j
+    cont = (b_of[1:] - b_of[:-1]) == 1  # cont[p]: position p continues the run of p - 1
+    anchor = b_of[1:-1] >= 0
+    first = (anchor & ~cont[:-1]).nonzero()[0]
+    last = (anchor & ~cont[1:]).nonzero()[0]
+    b0 = b_of.take(first + 1)
+    length = last - first + k
+    return [(x, x + n, y, y + n) for x, y, n in zip(first.tolist(), b0.tolist(), length.tolist())]
 
 
 def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: int) -> list[_Block] | None:
@@ -567,19 +696,28 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
             else:
                 xi += [x for x in pa for _ in pb]
                 xj += pb * len(pa)
-    if len(t2) + len(xi) <= _PY_ANCHORS:
-        # A group of two is an anchor when its first is in a and its second in b.
+    cross = (i < na) & (j >= na)  # a group of two is an anchor when its first is in a
+    i = i[cross]
+    j = j[cross] - na
+    if len(i) + len(xi) <= _PY_ANCHORS:
+        # Few anchors: the set-based runs cost less than numpy's per-call overhead.
         m = len(db) + 1
-        codes = {x * m + y - na for x, y in zip(i.tolist(), j.tolist()) if x < na <= y}
-        codes.update(map(add, map(mul, xi, repeat(m)), xj))
+        codes = {x * m + y for x, y in zip(i.tolist() + xi, j.tolist() + xj)}
         blocks = _runs_python(codes, m, k) if codes else []
+    elif xi:
+        i = np.concatenate((i, np.array(xi, dtype=np.int64)))
+        j = np.concatenate((j, np.array(xj, dtype=np.int64)))
+        blocks = _runs_numpy(i, j, wa, len(db), k)
     else:
-        cross = (i < na) & (j >= na)
-        i = np.concatenate((i[cross], np.array(xi, dtype=np.int64)))
-        j = np.concatenate((j[cross] - na, np.array(xj, dtype=np.int64)))
-        blocks = _runs_numpy(i, j, wa, len(db), k) if len(i) else []
+        blocks = _runs_unique(i, j, na, k)
+    # Every block, word by word: the same folded text, or the same words.
+    fa, fb = da.folded, db.folded
+    assert fa is not None and fb is not None
+    sa, ea, sb, eb = da.starts, da.ends, db.starts, db.ends
     for a0_, a1_, b0_, b1_ in blocks:
-        if not _same_words(da, db, a0_, a1_, b0_, b1_):
+        xa = fa[sa[a0_] : ea[a1_ - 1]]
+        xb = fb[sb[b0_] : eb[b1_ - 1]]
+        if xa != xb and xa.split() != xb.split():
             return None
     return blocks
 
@@ -690,14 +828,18 @@ def _blocks_numpy(wa: list[str], wb: list[str], k: int, max_repeats: int) -> lis
 
 
 def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
-    """Chain blocks (sorted by a start); chains best first, blocks trimmed not to overlap."""
+    """Chain blocks (sorted by a start); chains best first, blocks trimmed not to overlap.
+
+    A chaining DP: the score of block ``k`` is its length plus the best score of a predecessor
+    ``p`` (a block starting earlier on both sides, at most ``max_gap`` words before it on each
+    side), less the costs of the gap and the diagonal shift between them. A predecessor whose
+    score plus the block's length cannot beat the best found so far is skipped before its gaps
+    are computed (every cost is >= 0, so this never changes the result).
+    """
     nb = len(blocks)
     if nb == 0:
         return []
-    a0s = [blk[0] for blk in blocks]
-    a1s = [blk[1] for blk in blocks]
-    b0s = [blk[2] for blk in blocks]
-    b1s = [blk[3] for blk in blocks]
+    a0s, a1s, b0s, b1s = zip(*blocks)
     # reach[p]: the largest a end among blocks 0..p. Once it is more than max_gap words before
     # a block's start, no earlier block can precede that block (the scan stops there).
     reach = list(accumulate(a1s, max))
@@ -706,20 +848,22 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
     trim = [0] * nb
     gap_cost = _GAP_COST * 0.5
     shift_cost = _SHIFT_COST
-    for k in range(nb):
-        ak0, ak1, bk0, _ = blocks[k]
+    max_pred = _MAX_PREDECESSORS
+    for k, (ak0, ak1, bk0, _) in enumerate(blocks):
         length = ak1 - ak0
         best, best_p, best_t = float(length), -1, 0
-        lo = max(-1, k - 1 - _MAX_PREDECESSORS)
+        lo = k - 1 - max_pred if k > max_pred else -1
         horizon = ak0 - max_gap
         for p in range(k - 1, lo, -1):
             if reach[p] < horizon:
                 break
-            ap0, ap1, bp0, bp1 = blocks[p]
-            if ap0 >= ak0 or bp0 >= bk0:
+            sp = score[p]
+            if sp + length <= best:
+                continue  # s below is at most sp + length
+            if a0s[p] >= ak0 or b0s[p] >= bk0:
                 continue
-            ga = ak0 - ap1
-            gb = bk0 - bp1
+            ga = ak0 - a1s[p]
+            gb = bk0 - b1s[p]
             if ga > max_gap or gb > max_gap:
                 continue
             # t = max(0, -ga, -gb), without the calls
@@ -730,7 +874,7 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
             ga += t
             gb += t
             shift = ga - gb if ga >= gb else gb - ga
-            s = score[p] + (length - t) - gap_cost * (ga + gb) - shift_cost * shift
+            s = sp + (length - t) - gap_cost * (ga + gb) - shift_cost * shift
             if s > best:
                 best, best_p, best_t = s, p, t
         score[k] = best
@@ -738,7 +882,8 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
         trim[k] = best_t
     used = [False] * nb
     chains: list[list[_Block]] = []
-    for k in sorted(range(nb), key=lambda x: -score[x]):
+    # Best first; equal scores in block order (sorted() with reverse=True stays stable).
+    for k in sorted(range(nb), key=score.__getitem__, reverse=True):
         if used[k]:
             continue
         chain = []
@@ -747,13 +892,13 @@ def _chains(blocks: list[_Block], max_gap: int) -> list[list[_Block]]:
             used[cur] = True
             chain.append(cur)
             cur = pred[cur]
-        chain.reverse()
-        out = []
-        for pos, c in enumerate(chain):
-            t = trim[c] if pos > 0 else 0
-            out.append((a0s[c] + t, a1s[c], b0s[c] + t, b1s[c]))
-        # The first block kept its full length; if the chain was cut at a used block, the next
-        # block may overlap that one's region only, never another block of this chain.
+        # The first block keeps its full length; the others are trimmed not to overlap their
+        # predecessor. If the chain was cut at a used block, the next block may overlap that
+        # one's region only, never another block of this chain.
+        out = [blocks[chain.pop()]]
+        for c in reversed(chain):
+            t = trim[c]
+            out.append((a0s[c] + t, a1s[c], b0s[c] + t, b1s[c]) if t else blocks[c])
         chains.append(out)
     return chains
 
@@ -780,18 +925,31 @@ def _small_opcodes(xa: list[Any], xb: list[Any]) -> list[tuple[str, int, int, in
     la, lb = len(xa), len(xb)
     found: list[tuple[int, int, int]] = []
     queue = [(0, la, 0, lb)]
+    # Positions of each word in xb, increasing: the cells where xb[j] == xa[i], in the order a
+    # scan of every cell (i, then j) would meet them.
+    b2j: dict[Any, list[int]] = {}
+    for j, x in enumerate(xb):
+        b2j.setdefault(x, []).append(j)
     while queue:
         alo, ahi, blo, bhi = queue.pop()
         besti = bestj = bestk = 0
-        for i in range(alo, ahi - bestk):
-            x = xa[i]
-            for j in range(blo, bhi - bestk):
-                if xb[j] == x:
-                    k = 1
-                    while i + k < ahi and j + k < bhi and xa[i + k] == xb[j + k]:
-                        k += 1
-                    if k > bestk:
-                        besti, bestj, bestk = i, j, k
+        for i in range(alo, ahi):
+            if i >= ahi - bestk:
+                break  # a block from here on would be no longer than the best
+            js = b2j.get(xa[i])
+            if js is None:
+                continue
+            end = bhi - bestk
+            for j in js:
+                if j < blo:
+                    continue
+                if j >= end:
+                    break
+                k = 1
+                while i + k < ahi and j + k < bhi and xa[i + k] == xb[j + k]:
+                    k += 1
+                if k > bestk:
+                    besti, bestj, bestk = i, j, k
         if bestk:
             found.append((besti, bestj, bestk))
             if alo < besti and blo < bestj:
@@ -827,12 +985,28 @@ def _gap_opcodes(xa: list[Any], xb: list[Any]) -> Sequence[tuple[str, int, int, 
     """``difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()``, cheaper.
 
     Two gaps without a common word (most gaps: one word replaced by another) are one
-    ``"replace"``, as difflib says too, without building a matcher; other short gaps go to
-    :func:`_small_opcodes` (the same algorithm without the matcher's set-up).
+    ``"replace"``, as difflib says too, without building a matcher. When the two share exactly
+    one word, found once on each side, that word is the only matching block difflib can find
+    (a longer one would need two common words), so the opcodes follow directly. Other short
+    gaps go to :func:`_small_opcodes` (the same algorithm without the matcher's set-up).
     """
-    if set(xa).isdisjoint(xb):
-        return [("replace", 0, len(xa), 0, len(xb))]
-    if len(xa) * len(xb) <= _SMALL_GAP_CELLS:
+    common = set(xa).intersection(xb)
+    la, lb = len(xa), len(xb)
+    if not common:
+        return [("replace", 0, la, 0, lb)]
+    if len(common) == 1:
+        (w,) = common
+        if xa.count(w) == 1 and xb.count(w) == 1:
+            i, j = xa.index(w), xb.index(w)
+            ops = []
+            if i or j:
+                ops.append(("replace" if i and j else "delete" if i else "insert", 0, i, 0, j))
+            ops.append(("equal", i, i + 1, j, j + 1))
+            if i + 1 < la or j + 1 < lb:
+                kind = "replace" if i + 1 < la and j + 1 < lb else "delete" if i + 1 < la else "insert"
+                ops.append((kind, i + 1, la, j + 1, lb))
+            return ops
+    if la * lb <= _SMALL_GAP_CELLS:
         return _small_opcodes(xa, xb)
     return difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
 
@@ -840,64 +1014,83 @@ def _gap_opcodes(xa: list[Any], xb: list[Any]) -> Sequence[tuple[str, int, int, 
 def _word_ops(chain: list[_Block], da: _Doc, db: _Doc) -> list[_WOp]:
     """The word-level ops of a chain: its blocks (``"equal"``) and the gaps between them.
 
-    An empty op is dropped and an op of the same kind as the previous one extends it.
+    An empty op is dropped and an op of the same kind as the previous one extends it. The
+    current ``"equal"`` op is kept pending (its start in ``eq_a``, ``eq_b``) until a gap ends it;
+    the common gaps (words only deleted, only inserted, or replaced by words they do not share)
+    are one op each, and only a gap whose two sides share a word is matched word by word.
     """
+    eq_a, pa1, eq_b, pb1 = chain[0]
+    if len(chain) == 1:
+        return [("equal", eq_a, pa1, eq_b, pb1)]
     ops: list[_WOp] = []
     append = ops.append
     starts_a, ends_a, fa = da.starts, da.ends, da.folded
     starts_b, ends_b, fb = db.starts, db.ends, db.folded
-    pa1 = pb1 = -1
-    gap: Sequence[tuple[str, int, int, int, int]]
-    for a0, a1, b0, b1 in chain:
-        if pa1 < 0:
-            gap = ()
-        elif a0 > pa1 and b0 > pb1:
-            if (
-                a0 == pa1 + 1
-                and b0 == pb1 + 1
-                and fa is not None
-                and fb is not None
-                and fa[starts_a[pa1] : ends_a[pa1]] != fb[starts_b[pb1] : ends_b[pb1]]
-            ):
-                gap = (("replace", 0, 1, 0, 1),)  # one word replaced by another
+    for a0, a1, b0, b1 in islice(chain, 1, None):
+        if a0 > pa1:
+            if b0 > pb1:
+                if (
+                    a0 == pa1 + 1
+                    and b0 == pb1 + 1
+                    and fa is not None
+                    and fb is not None
+                    and fa[starts_a[pa1] : ends_a[pa1]] != fb[starts_b[pb1] : ends_b[pb1]]
+                ):
+                    gap = None  # one word replaced by another
+                else:
+                    gap = _gap_opcodes(da.slice(pa1, a0), db.slice(pb1, b0))
+                    if len(gap) == 1 and gap[0][0] == "replace":
+                        gap = None  # no common word: one "replace"
+                if gap is None:
+                    append(("equal", eq_a, pa1, eq_b, pb1))
+                    append(("replace", pa1, a0, pb1, b0))
+                else:
+                    # A gap sharing words: its ops merge with the ops around them.
+                    append(("equal", eq_a, pa1, eq_b, pb1))
+                    for kind, i1, i2, j1, j2 in gap:
+                        if i1 == i2 and j1 == j2:
+                            continue
+                        if ops[-1][0] == kind:
+                            last = ops[-1]
+                            ops[-1] = (kind, last[1], pa1 + i2, last[3], pb1 + j2)
+                        else:
+                            append((kind, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2))
+                    if ops[-1][0] == "equal":
+                        _, eq_a, _, eq_b, _ = ops.pop()
+                        pa1, pb1 = a1, b1
+                        continue
             else:
-                gap = _gap_opcodes(da.slice(pa1, a0), db.slice(pb1, b0))
-        elif a0 > pa1:
-            gap = (("delete", 0, a0 - pa1, 0, 0),)
+                append(("equal", eq_a, pa1, eq_b, pb1))
+                append(("delete", pa1, a0, pb1, pb1))
         elif b0 > pb1:
-            gap = (("insert", 0, 0, 0, b0 - pb1),)
+            append(("equal", eq_a, pa1, eq_b, pb1))
+            append(("insert", pa1, pa1, pb1, b0))
         else:
-            gap = ()
-        for kind, i1, i2, j1, j2 in gap:
-            if i1 == i2 and j1 == j2:
-                continue
-            if ops and ops[-1][0] == kind:
-                last = ops[-1]
-                ops[-1] = (kind, last[1], pa1 + i2, last[3], pb1 + j2)
-            else:
-                append((kind, pa1 + i1, pa1 + i2, pb1 + j1, pb1 + j2))
-        if ops and ops[-1][0] == "equal":
-            last = ops[-1]
-            ops[-1] = ("equal", last[1], a1, last[3], b1)
-        else:
-            append(("equal", a0, a1, b0, b1))
+            pa1, pb1 = a1, b1  # no gap: the block extends the pending "equal"
+            continue
+        eq_a, eq_b = a0, b0
         pa1, pb1 = a1, b1
+    append(("equal", eq_a, pa1, eq_b, pb1))
     return ops
 
 
 def _trim(ops: list[_WOp]) -> tuple[int, int]:
-    """Best-scoring contiguous run ``ops[lo:hi]`` (maximum subarray), so weak ends are cut off."""
+    """Best-scoring contiguous run ``ops[lo:hi]`` (maximum subarray), so weak ends are cut off.
+
+    A matched word scores 1 and an unmatched word ``-_TRIM_COST`` (averaged over both sides).
+    """
     best, best_lo, best_hi = 0.0, 0, 0
-    cur, lo = 0.0, 0
-    for idx, (kind, a0, a1, b0, b1) in enumerate(ops):
-        n_a, n_b = a1 - a0, b1 - b0
-        v = float(n_a) if kind == "equal" else -_TRIM_COST * 0.5 * (n_a + n_b)
+    cur: float = 0.0
+    lo = 0
+    cost = _TRIM_COST * 0.5
+    for idx, (kind, a0, a1, b0, b1) in enumerate(ops, 1):
+        v = a1 - a0 if kind == "equal" else -cost * (a1 - a0 + b1 - b0)
         if cur <= 0:
-            cur, lo = v, idx
+            cur, lo = v, idx - 1
         else:
             cur += v
         if cur > best:
-            best, best_lo, best_hi = cur, lo, idx + 1
+            best, best_lo, best_hi = cur, lo, idx
     return best_lo, best_hi
 
 
@@ -907,6 +1100,9 @@ def _pieces(ops: list[_WOp]) -> list[list[_WOp]]:
     What trimming cuts off a chain (a block chained across a gap to an unrelated block) is not
     lost: it may be a passage of its own.
     """
+    lo, hi = _trim(ops)
+    if lo == 0 and hi == len(ops):
+        return [ops]  # the usual case: the whole chain
     out: list[list[_WOp]] = []
     todo = [ops]
     while todo:
@@ -929,97 +1125,257 @@ _SET_B_START = EditOp.__dict__["b_start"].__set__
 _SET_B_END = EditOp.__dict__["b_end"].__set__
 
 
-def _edit_ops(kinds: Sequence[str], a_cuts: list[int], b_cuts: list[int]) -> tuple[EditOp, ...]:
-    """EditOps ``(kinds[t], a_cuts[t], a_cuts[t + 1], b_cuts[t], b_cuts[t + 1])``."""
+def _edit_ops(
+    kinds: Sequence[str], a_from: list[int], a_to: list[int], b_from: list[int], b_to: list[int]
+) -> tuple[EditOp, ...]:
+    """EditOps ``(kinds[t], a_from[t], a_to[t], b_from[t], b_to[t])``."""
     n = len(kinds)
     out = tuple(map(_new_object, repeat(EditOp, n)))
     deque(map(_SET_KIND, out, kinds), 0)
-    deque(map(_SET_A_START, out, a_cuts), 0)
-    deque(map(_SET_A_END, out, islice(a_cuts, 1, None)), 0)
-    deque(map(_SET_B_START, out, b_cuts), 0)
-    deque(map(_SET_B_END, out, islice(b_cuts, 1, None)), 0)
+    deque(map(_SET_A_START, out, a_from), 0)
+    deque(map(_SET_A_END, out, a_to), 0)
+    deque(map(_SET_B_START, out, b_from), 0)
+    deque(map(_SET_B_END, out, b_to), 0)
     return out
 
 
-def _make_passage(ops: list[_WOp], da: _Doc, db: _Doc, matched: int) -> Passage:
-    kinds, a0s, a1s, b0s, b1s = zip(*ops)
-    a_first, a_last = a0s[0], a1s[-1]
-    b_first, b_last = b0s[0], b1s[-1]
+def _script_ops(ops: list[_WOp], sa: Sequence[int], sb: Sequence[int], a_end: int, b_end: int) -> tuple[EditOp, ...]:
+    """The EditOps of word-level ops, in characters: op ``t`` spans cut ``t .. t + 1``.
+
+    An op ends where the next op's first word starts; the last op ends at the passage end.
+    """
+    kinds, a0s, _, b0s, _ = zip(*ops)
+    a_from = list(map(sa.__getitem__, a0s))
+    a_to = a_from[1:]
+    a_to.append(a_end)
+    b_from = list(map(sb.__getitem__, b0s))
+    b_to = b_from[1:]
+    b_to.append(b_end)
+    return _edit_ops(kinds, a_from, a_to, b_from, b_to)
+
+
+_PASSAGE_FIELDS = tuple(f.name for f in fields(Passage))
+_GET_OPS = Passage.__dict__["ops"].__get__
+_SET_OPS = Passage.__dict__["ops"].__set__
+
+
+class _LazyPassage(Passage):
+    """A :class:`Passage` made by :func:`align`, whose ``ops`` are built on first access.
+
+    The edit script of a passage (one EditOp object per op, in character offsets) is a
+    noticeable share of align's time; a caller that only needs the spans never pays it, and one
+    that reads ``ops`` pays it then, once (the same EditOps as before). In every other
+    respect this is a Passage: the same fields, equal to (and hashing like) a Passage with the
+    same values, the same repr, and it pickles and copies as a plain Passage.
+    """
+
+    __slots__ = ("_script",)
+    # (word ops, starts of a, starts of b, a_end, b_end) until the EditOps are built, then None.
+    _script: tuple[list[_WOp], Sequence[int], Sequence[int], int, int] | None
+
+    def _get_ops(self) -> tuple[EditOp, ...]:
+        script = self._script
+        if script is not None:
+            ops = _script_ops(*script)
+            _SET_OPS(self, ops)  # before the script is dropped: a reader seeing None finds ops
+            _SET_SCRIPT(self, None)
+            return ops
+        return _GET_OPS(self)
+
+    def _set_ops(self, value: tuple[EditOp, ...]) -> None:
+        # Only reachable through object.__setattr__ (the frozen Passage refuses assignment):
+        # the dataclass __init__, as called by dataclasses.replace().
+        _SET_OPS(self, value)
+        _SET_SCRIPT(self, None)
+
+    ops = property(_get_ops, _set_ops, doc="Word-level edit script (tuple of EditOp), built when first read.")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Passage):
+            return _passage_tuple(self) == _passage_tuple(other)
+        return NotImplemented
+
+    __hash__ = Passage.__hash__
+
+    def __repr__(self) -> str:
+        return "Passage(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in _PASSAGE_FIELDS) + ")"
+
+    def __reduce__(self) -> tuple[type[Passage], tuple[Any, ...]]:
+        return Passage, _passage_tuple(self)
+
+
+_SET_SCRIPT = _LazyPassage.__dict__["_script"].__set__
+# Passage fields are set with the slot descriptors' setters (no frozen-dataclass __init__).
+_PASSAGE_SETTERS = tuple(Passage.__dict__[n].__set__ for n in _PASSAGE_FIELDS if n != "ops")
+
+
+def _passage_tuple(p: Passage) -> tuple[Any, ...]:
+    return tuple(getattr(p, n) for n in _PASSAGE_FIELDS)
+
+
+def _passages(found: list[tuple[int, list[_WOp]]], da: _Doc, db: _Doc) -> list[Passage]:
+    """The passages of the candidates ``(matched words, ops)`` that do not repeat a better one.
+
+    A candidate that mostly repeats a better one on both sides (shifted self-matches in
+    repetitive text) is dropped; a sentence reused twice overlaps on one side only and is kept.
+    Only the kept candidates become passages (:class:`_LazyPassage`: their EditOps are built
+    when first read).
+    """
     sa, ea = da.starts, da.ends
     sb, eb = db.starts, db.ends
-    a_end, b_end = ea[a_last - 1], eb[b_last - 1]
-    # An op ends where the next op's first word starts; the last op ends at the passage end.
-    if a1s[:-1] == a0s[1:] and b1s[:-1] == b0s[1:] and a0s[-1] < a_last and b0s[-1] < b_last:
-        # The ops tile the passage (they always do): op t spans cuts t .. t + 1.
-        a_cuts = list(map(sa.__getitem__, a0s))
-        a_cuts.append(a_end)
-        b_cuts = list(map(sb.__getitem__, b0s))
-        b_cuts.append(b_end)
-        edit_ops = _edit_ops(kinds, a_cuts, b_cuts)
-    else:
-        edit_ops = tuple(
-            EditOp(
-                kind,  # type: ignore[arg-type]
-                a_end if a0 >= a_last else sa[a0],
-                a_end if a1 >= a_last else sa[a1],
-                b_end if b0 >= b_last else sb[b0],
-                b_end if b1 >= b_last else sb[b1],
-            )
-            for kind, a0, a1, b0, b1 in ops
-        )
-    wa, wb = a_last - a_first, b_last - b_first
-    return Passage(
-        a_start=sa[a_first],
-        a_end=a_end,
-        b_start=sb[b_first],
-        b_end=b_end,
-        similarity=2.0 * matched / (wa + wb),
-        ops=edit_ops,
-        a_words=wa,
-        b_words=wb,
-        matched_words=matched,
-    )
+    # (matched, a_start, a_end, b_start, b_end, ops), better first (ties keep their order).
+    spans = [
+        (matched, sa[ops[0][1]], ea[ops[-1][2] - 1], sb[ops[0][3]], eb[ops[-1][4] - 1], ops) for matched, ops in found
+    ]
+    spans.sort(key=lambda c: (-c[0], c[1], c[3]))
+    kept: list[tuple[int, int, int, int, int, list[_WOp]]] = []
+    for c in spans:
+        _, p0, p1, q0, q1, _ = c
+        for _, x0, x1, y0, y1, _ in kept:
+            # More than half of c's span overlaps on both sides: a repeat.
+            if (min(p1, x1) - max(p0, x0)) * 2 > p1 - p0 and (min(q1, y1) - max(q0, y0)) * 2 > q1 - q0:
+                break
+        else:
+            kept.append(c)
+    kept.sort(key=lambda c: (c[1], c[3]))
+    out: list[Passage] = []
+    set_a_start, set_a_end, set_b_start, set_b_end, set_sim, set_wa, set_wb, set_matched = _PASSAGE_SETTERS
+    for matched, a_start, a_end, b_start, b_end, ops in kept:
+        wa, wb = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
+        p = _new_object(_LazyPassage)
+        set_a_start(p, a_start)
+        set_a_end(p, a_end)
+        set_b_start(p, b_start)
+        set_b_end(p, b_end)
+        set_sim(p, 2.0 * matched / (wa + wb))
+        set_wa(p, wa)
+        set_wb(p, wb)
+        set_matched(p, matched)
+        _SET_SCRIPT(p, (ops, sa, sb, a_end, b_end))
+        out.append(p)
+    return out
+
+
+class PreparedText:
+    """A text prepared once for many alignments: :func:`align` accepts it for ``a`` or ``b``.
+
+    Made by :func:`prepare`. Aligning one text against many others (an agency story against
+    its reprints) repeats the per-text work for that text on every call: folding, word
+    boundaries, word hashes, function-word flags. A PreparedText does it once and keeps the
+    result; ``align(prepared, other)`` gives exactly what ``align(prepared.text, other)`` gives.
+    It holds a few arrays of a few bytes per word besides the text, is read-only, and may be
+    shared between threads.
+
+    Attributes
+    ----------
+    text : str
+        The text, as given (bytes decoded as UTF-8; the text of Tokens). Passage offsets on
+        this side are offsets into it.
+    """
+
+    __slots__ = ("text", "_doc", "_hashes")
+
+    def __init__(self, text: str, doc: _Doc, hashes: np.ndarray | None) -> None:
+        self.text = text
+        self._doc = doc
+        self._hashes = hashes  # word hashes (fast path) or None (exact path)
+
+    def __len__(self) -> int:
+        """Number of words (tokens)."""
+        return len(self._doc)
+
+    def __repr__(self) -> str:
+        return f"PreparedText({len(self._doc)} words, {len(self.text)} characters)"
+
+
+def prepare(text: str | bytes | Tokens) -> PreparedText:
+    """Prepare ``text`` once for many calls of :func:`align` (see :class:`PreparedText`).
+
+    >>> story = prepare("Pskov. About 60 servicemen from Pskov refused to go to war on Ukrainian territory.")
+    >>> reprints = ["It said: “about 60 SERVICEMEN from Pskov refused to fight on Ukrainian territory”.",
+    ...             "Weather: sunny."]
+    >>> [[story.text[p.a_start:p.a_end] for p in align(story, r)] for r in reprints]
+    [['About 60 servicemen from Pskov refused to go to war on Ukrainian territory'], []]
+
+    Raises
+    ------
+    InvalidTypeError
+        When ``text`` is not text, bytes or Tokens.
+    """
+    return _prepared(_text_of(text, "text"))
+
+
+def _prepared(x: str | Tokens | PreparedText) -> PreparedText:
+    if isinstance(x, PreparedText):
+        return x
+    if isinstance(x, str) and len(x) <= _SMALL_PAIR_CHARS:
+        padded = _fold(_PAD_STR + x + _PAD_STR)
+        if padded is not None:
+            doc, hashes = _folded_one(padded)
+            return PreparedText(x, doc, hashes)
+    return PreparedText(x.text if isinstance(x, Tokens) else x, _str_doc(x), None)
+
+
+def _exact_doc(doc: _Doc) -> _Doc:
+    """``doc`` with str words (the exact path), from its folded text when it has one."""
+    if doc.words is not None or doc.folded is None:
+        return doc
+    return _Doc(doc.starts, doc.ends, doc.folded.decode("ascii").split(), None)
 
 
 def _prepare(
-    xa: str | Tokens, xb: str | Tokens, k: int, max_repeats: int
+    xa: str | Tokens | PreparedText, xb: str | Tokens | PreparedText, k: int, max_repeats: int
 ) -> tuple[_Doc | None, _Doc | None, list[_Block]]:
     """Both documents and their exact blocks (``None`` documents when one has too few words).
 
     Article-sized pairs of text with ASCII words take the fast path (folded bytes, numpy word
     hashes, checked blocks); everything else tokenizes with :func:`tokenize` and finds blocks
-    from the words (pure Python for article sizes, numpy for long documents).
+    from the words (pure Python for article sizes, numpy for long documents). Two texts are
+    prepared together (one buffer); a :class:`PreparedText` brings its own preparation.
     """
-    fa = _fold(xa) if isinstance(xa, str) and len(xa) <= _SMALL_PAIR_CHARS else None
-    fb = _fold(xb) if isinstance(xb, str) and fa is not None and len(xb) <= _SMALL_PAIR_CHARS else None
-    if fa is not None and fb is not None:
-        da, db, hashes = _folded_pair(fa, fb)
+    if isinstance(xa, PreparedText) or isinstance(xb, PreparedText):
+        pa, pb = _prepared(xa), _prepared(xb)
+        da, db = pa._doc, pb._doc
         if len(da) < k or len(db) < k:
             return None, None, []
-        if len(da) + len(db) <= _SMALL_PAIR_WORDS:
-            blocks = _blocks_hashed(da, db, hashes, k, max_repeats)
+        if pa._hashes is not None and pb._hashes is not None and len(da) + len(db) <= _SMALL_PAIR_WORDS:
+            blocks = _blocks_hashed(da, db, np.concatenate((pa._hashes, pb._hashes)), k, max_repeats)
             if blocks is not None:
                 return da, db, blocks
-        # Long pair or hash collision: the same documents with str words, exact path.
-        da = _Doc(da.starts, da.ends, fa.decode("ascii").split(), None)
-        db = _Doc(db.starts, db.ends, fb.decode("ascii").split(), None)
+        da, db = _exact_doc(da), _exact_doc(db)
     else:
-        da, db = _str_doc(xa), _str_doc(xb)
-        if len(da) < k or len(db) < k:
-            return None, None, []
+        padded = None
+        if (
+            isinstance(xa, str)
+            and isinstance(xb, str)
+            and len(xa) <= _SMALL_PAIR_CHARS
+            and len(xb) <= _SMALL_PAIR_CHARS
+        ):
+            # Both texts folded in one go (folding is per character): _PAD + fa + " " + fb + _PAD.
+            padded = _fold(_PAD_STR + xa + " " + xb + _PAD_STR)
+        if padded is not None:
+            da, db, hashes = _folded_padded(padded, len(xa))
+            if len(da) < k or len(db) < k:
+                return None, None, []
+            if len(da) + len(db) <= _SMALL_PAIR_WORDS:
+                blocks = _blocks_hashed(da, db, hashes, k, max_repeats)
+                if blocks is not None:
+                    return da, db, blocks
+            # Long pair or hash collision: the same documents with str words, exact path.
+            da, db = _exact_doc(da), _exact_doc(db)
+        else:
+            da, db = _str_doc(xa), _str_doc(xb)
+            if len(da) < k or len(db) < k:
+                return None, None, []
     wa, wb = da.all_words(), db.all_words()
     if len(wa) + len(wb) <= _SMALL_PAIR_WORDS:
         return da, db, _blocks_small(wa, wb, k, max_repeats)
     return da, db, _blocks_numpy(wa, wb, k, max_repeats)
 
 
-def _overlap(x0: int, x1: int, y0: int, y1: int) -> int:
-    return max(0, min(x1, y1) - max(x0, y0))
-
-
 def align(
-    a: str | bytes | Tokens,
-    b: str | bytes | Tokens,
+    a: str | bytes | Tokens | PreparedText,
+    b: str | bytes | Tokens | PreparedText,
     *,
     shingle_size: int = DEFAULT_SHINGLE_SIZE,
     min_words: int = 8,
@@ -1031,10 +1387,11 @@ def align(
 
     Parameters
     ----------
-    a, b : str, bytes or Tokens
-        The two documents: text (``bytes`` are decoded as UTF-8) or the output of
-        :func:`dedup.text.tokenize` (for example tokens an index has cached). Empty texts and
-        texts without words give no passage.
+    a, b : str, bytes, Tokens or PreparedText
+        The two documents: text (``bytes`` are decoded as UTF-8), the output of
+        :func:`dedup.text.tokenize` (for example tokens an index has cached), or a text
+        prepared once with :func:`prepare` for aligning it against many others (same result
+        as its ``.text``). Empty texts and texts without words give no passage.
     shingle_size : int, default 3
         Anchor size in words (1..16): two documents must share a run of this many identical
         normalized words for a passage to start. The index uses 5-word shingles to find
@@ -1089,46 +1446,40 @@ def align(
     max_gap = _check_int("max_gap", max_gap, 0, 10**6)
     min_similarity = _check_fraction("min_similarity", min_similarity)
     max_repeats = _check_int("max_repeats", max_repeats, 1, 10**6)
-    xa, xb = _text_of(a, "a"), _text_of(b, "b")
+    xa = a if isinstance(a, PreparedText) else _text_of(a, "a")
+    xb = b if isinstance(b, PreparedText) else _text_of(b, "b")
     da, db, blocks = _prepare(xa, xb, shingle_size, max_repeats)
     if da is None or db is None:
         return []
-    candidates: list[Passage] = []
+    found: list[tuple[int, list[_WOp]]] = []
     is_stop = da.stop.__contains__
     for chain in _chains(blocks, max_gap):
         if chain[-1][1] - chain[0][0] < min_words or chain[-1][3] - chain[0][2] < min_words:
             continue  # every passage of the chain lies within its span
-        for ops in _pieces(_word_ops(chain, da, db)):
-            n_a, n_b = ops[-1][2] - ops[0][1], ops[-1][4] - ops[0][3]
-            if min(n_a, n_b) < min_words:
+        chain_ops = _word_ops(chain, da, db)
+        for ops in _pieces(chain_ops) if len(chain_ops) > 1 else (chain_ops,):
+            first, last = ops[0], ops[-1]
+            base = first[1]
+            n_a, n_b = last[2] - base, last[4] - first[3]
+            if n_a < min_words or n_b < min_words:
                 continue
-            matched = sum(a1 - a0 for kind, a0, a1, _, _ in ops if kind == "equal")
+            matched = 0
+            for kind, a0, a1, _, _ in ops:
+                if kind == "equal":
+                    matched += a1 - a0
             if 2.0 * matched / (n_a + n_b) < min_similarity:
                 continue
             # Evidence: matched content words (not function words), relative to the length.
-            base = ops[0][1]
-            stop = bytes(map(is_stop, da.slice(base, ops[-1][2])))  # 1 per function word
-            content = matched - sum(
-                stop.count(1, a0 - base, a1 - base) for kind, a0, a1, _, _ in ops if kind == "equal"
-            )
+            stop = da.stop_flags()  # 1 per function word
+            if stop is None:
+                stop = bytes(map(is_stop, da.slice(base, last[2])))
+            else:
+                base = 0
+            content = matched
+            for kind, a0, a1, _, _ in ops:
+                if kind == "equal":
+                    content -= stop.count(1, a0 - base, a1 - base)
             if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(n_a, n_b)):
                 continue
-            candidates.append(_make_passage(ops, da, db, matched))
-    # Drop a passage that mostly repeats a better one on both sides (shifted self-matches in
-    # repetitive text); a sentence reused twice overlaps on one side only and is kept.
-    candidates.sort(key=lambda p: (-p.matched_words, p.a_start, p.b_start))
-    kept: list[Passage] = []
-    for p in candidates:
-        la_, lb_ = p.a_end - p.a_start, p.b_end - p.b_start
-        dup = False
-        for q in kept:
-            if (
-                _overlap(p.a_start, p.a_end, q.a_start, q.a_end) * 2 > la_
-                and _overlap(p.b_start, p.b_end, q.b_start, q.b_end) * 2 > lb_
-            ):
-                dup = True
-                break
-        if not dup:
-            kept.append(p)
-    kept.sort(key=lambda p: (p.a_start, p.b_start))
-    return kept
+            found.append((matched, ops))
+    return _passages(found, da, db)

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dedup.align import _STOPWORDS, EditOp, Passage, align
+from dedup.align import _STOPWORDS, EditOp, Passage, PreparedText, align, prepare
 from dedup.errors import InvalidParameterError, InvalidTypeError
 from dedup.evaluation import Case, PanScores, pan_scores
 from dedup.text import tokenize
@@ -543,6 +543,37 @@ def test_bad_types(bad):
         align("text", bad)
 
 
+def test_passages_build_ops_lazily_and_behave_as_passages():
+    """align's passages build their EditOps when first read; otherwise they are Passages."""
+    import copy
+    import dataclasses
+    import pickle
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    texts = _fixture_texts()
+    found = align(texts[0], texts[1])
+    assert found
+    for p in found:
+        assert isinstance(p, Passage) and dataclasses.is_dataclass(p)
+        assert p._script is not None  # not built yet
+        want = mod._script_ops(*p._script)
+        ops = p.ops
+        assert ops == want and p.ops is ops and p._script is None  # built once, then kept
+        plain = Passage(*(getattr(p, f.name) for f in dataclasses.fields(Passage)))
+        assert p == plain and plain == p and hash(p) == hash(plain) and repr(p) == repr(plain)
+        assert p != dataclasses.replace(plain, a_start=p.a_start + 1)
+        assert dataclasses.replace(p, a_end=p.a_end) == plain
+        assert dataclasses.asdict(p) == dataclasses.asdict(plain)
+        for clone in (pickle.loads(pickle.dumps(p)), copy.copy(p), copy.deepcopy(p)):
+            assert type(clone) is Passage and clone == p
+        with pytest.raises(AttributeError):
+            p.ops = ()  # type: ignore[misc]
+    # Equal and hashing alike before their ops are built, too.
+    again = align(texts[0], texts[1])
+    assert again == found and {hash(p) for p in again} == {hash(p) for p in found}
+
+
 def test_passage_is_frozen():
     [p] = align("a b c d e f g h i j", "a b c d e f g h i j")
     with pytest.raises(AttributeError):
@@ -578,6 +609,53 @@ def test_fast_path_tokens_equal_tokenize(a, b):
         assert list(db.starts) == toks.starts.tolist()
 
 
+def _fold_reference(text: str) -> bytes | None:
+    """Folding by definition: None when a non-ASCII character is a word character of
+    tokenize, else each character's ASCII normal form (non-word characters as spaces)."""
+    out = bytearray()
+    for ch in text:
+        words = tokenize(ch).words
+        if not ch.isascii():
+            if words:
+                return None
+            out += b" "
+        else:
+            out += words[0].encode("ascii") if words else b" "
+    return bytes(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(_text, _wordy, st.text(max_size=50)))
+def test_fold_equals_definition(text):
+    """The folding paths (ASCII, one UTF-16 unit per character, astral characters) agree with
+    the definition, lone surrogates included."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    assert mod._fold(text) == _fold_reference(text)
+    for extra in ("\U0001d400", "\ud800", "\u2019", "\u00e9"):  # astral word, lone surrogate, quote, é
+        assert mod._fold(text + extra) == _fold_reference(text + extra)
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=st.one_of(_text, _wordy), b=st.one_of(_text, _wordy))
+def test_pair_folded_in_one_go(a, b):
+    """align folds both texts in one call; folding is per character, so that is both folds."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    fa, fb = mod._fold(a), mod._fold(b)
+    both = mod._fold(mod._PAD_STR + a + " " + b + mod._PAD_STR)
+    if fa is None or fb is None:
+        assert both is None
+    else:
+        assert both == mod._PAD + fa + b" " + fb + mod._PAD
+        da, db, keys = mod._folded_padded(both, len(a))
+        da2, db2, keys2 = mod._folded_pair(fa, fb)
+        assert (da.folded, db.folded, list(da.starts), list(db.ends)) == (fa, fb, list(da2.starts), list(db2.ends))
+        assert keys.tolist() == keys2.tolist()
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10**6), rate=st.floats(0.0, 0.3), k=st.integers(1, 4))
 def test_fast_path_equals_tokens_path(seed, rate, k):
@@ -602,8 +680,9 @@ def test_hash_collisions_fall_back_to_exact_path(monkeypatch):
     mod = sys.modules["dedup.align"]
     texts = _fixture_texts()
     want = _key(align(tokenize(texts[0]), tokenize(texts[1])))
-    # Every character hashes alike: words of equal length collide, blocks fail the word check.
-    monkeypatch.setattr(mod, "_CHAR_T", np.ones(256, dtype=np.uint64))
+    # Word hashes from the lengths only: words of equal length collide, blocks fail the word check.
+    monkeypatch.setattr(mod, "_KEY_C1", np.uint64(0))
+    monkeypatch.setattr(mod, "_KEY_C2", np.uint64(0))
     assert mod._blocks_hashed(*mod._folded_pair(mod._fold(texts[0]), mod._fold(texts[1])), 3, 16) is None
     assert _key(align(texts[0], texts[1])) == want
 
@@ -621,6 +700,129 @@ def test_small_gap_opcodes_equal_difflib(xa, xb):
     assert mod._small_opcodes(xa, xb) == [tuple(op) for op in want]
     if xa and xb:  # gaps are never empty
         assert list(mod._gap_opcodes(xa, xb)) == [tuple(op) for op in want]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=st.lists(
+        st.text(alphabet="abcxyz019", min_size=1, max_size=20),
+        min_size=1,
+        max_size=60,
+    ),
+    seps=st.lists(st.sampled_from([" ", "  ", ", ", "\n", " -- "]), min_size=60, max_size=60),
+)
+def test_word_keys_equal_for_equal_words(words, seps):
+    """Word keys read 8-byte groups at any offset: equal words hash alike wherever they are
+    (text start and end, words longer than 16 bytes), and words of at most 16 bytes that differ
+    hash apart (for these inputs)."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    text = "".join(w + sep for w, sep in zip(words, seps))
+    fa = mod._fold(text)
+    da, db, keys = mod._folded_pair(fa, fa)
+    assert len(keys) == 2 * len(words)
+    by_word: dict[bytes, int] = {}
+    for w, h in zip(da.all_words() + db.all_words(), keys.tolist()):
+        assert by_word.setdefault(w, h) == h
+    short = {w: h for w, h in by_word.items() if len(w) <= 16}
+    assert len(set(short.values())) == len(short)
+
+
+_STOP_PIECES = sorted(_STOPWORDS) + ["yourselfs", "themselvesx", "ourselve", "thee", "abouts", "x", "war"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(st.sampled_from(_STOP_PIECES), max_size=60), suffix=st.sampled_from(["", "s", "x1"]))
+def test_stop_flags_equal_stopword_set(words, suffix):
+    """The numpy function-word flags of a folded document are exactly set membership."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    text = " ".join(w + suffix if i % 3 == 0 else w.upper() for i, w in enumerate(words))
+    da, _, _ = mod._folded_pair(mod._fold(text), mod._fold("other words"))
+    want = bytes(w in mod._STOPWORDS_BYTES for w in da.all_words())
+    assert da.stop_flags() == want  # Python for short documents
+    assert da._stop_flags_numpy() == want  # numpy for longer ones
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    xa=st.lists(st.integers(0, 40), min_size=1, max_size=8, unique=True),
+    xb=st.lists(st.integers(0, 40), min_size=1, max_size=8, unique=True),
+)
+def test_gap_opcodes_one_common_word_equal_difflib(xa, xb):
+    """Gaps sharing few words (the shortcut for exactly one common word) match difflib."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    want = difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
+    assert list(mod._gap_opcodes(xa, xb)) == [tuple(op) for op in want]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pairs=st.dictionaries(st.integers(0, 60), st.integers(0, 60), max_size=50),
+    k=st.integers(1, 4),
+)
+def test_runs_unique_equals_runs_python(pairs, k):
+    """Blocks from anchors with one anchor per a position: numpy runs == the set-based runs."""
+    import sys
+
+    import numpy as np
+
+    mod = sys.modules["dedup.align"]
+    na, m = 61, 62
+    i = np.array(list(pairs), dtype=np.int64)
+    j = np.array(list(pairs.values()), dtype=np.int64)
+    want = mod._runs_python({x * m + y for x, y in pairs.items()}, m, k) if pairs else []
+    assert (mod._runs_unique(i, j, na, k) if pairs else []) == want
+    if pairs:
+        assert mod._runs_numpy(i, j, na + k - 1, m - 1, k) == want
+
+
+def _all_ways(a: str, b: str, **kwargs: object) -> list[list[tuple]]:
+    """align of (a, b) with each side as text and as a PreparedText (fresh and reused)."""
+    pa, pb = prepare(a), prepare(b)
+    out = []
+    for x, y in ((a, b), (pa, b), (a, pb), (pa, pb), (pa, pb)):
+        out.append(_key(align(x, y, **kwargs)))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), rate=st.floats(0.0, 0.3), k=st.integers(1, 4))
+def test_prepared_text_equals_text(seed, rate, k):
+    """A PreparedText on either side gives exactly what its text gives."""
+    pair = make_pair(seed, rate, rate)
+    got = _all_ways(pair.a, pair.b, shingle_size=k, min_words=4)
+    assert all(x == got[0] for x in got)
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=st.one_of(_text, _wordy), b=st.one_of(_text, _wordy))
+def test_prepared_text_equals_text_arbitrary(a, b):
+    """Also for arbitrary text: non-ASCII words (exact path), no words, one side only fast."""
+    got = _all_ways(a, b, min_words=2, shingle_size=2)
+    assert all(x == got[0] for x in got)
+
+
+def test_prepared_text_against_many():
+    """One prepared story against many texts: reused, the same results as the plain text."""
+    texts = _fixture_texts()
+    story = prepare(texts[0])
+    assert isinstance(story, PreparedText) and story.text == texts[0] and len(story) == len(tokenize(texts[0]))
+    for other in texts + [texts[0].upper(), "", "Café Zürich " * 50, "war " * 20_000]:
+        assert _key(align(story, other)) == _key(align(texts[0], other))
+        assert _key(align(other, story)) == _key(align(other, texts[0]))
+    # bytes and Tokens are accepted too; long texts (exact path) as well
+    assert prepare(texts[1].encode("utf-8")).text == texts[1]
+    assert _key(align(prepare(tokenize(texts[1])), story)) == _key(align(texts[1], texts[0]))
+    long_a = " ".join(_words(15_000, 30))
+    long_b = " ".join(_words(500, 31)) + " " + long_a[:20_000]
+    assert _key(align(prepare(long_a), prepare(long_b))) == _key(align(long_a, long_b))
+    with pytest.raises(InvalidTypeError):
+        prepare(None)  # type: ignore[arg-type]
 
 
 def test_non_ascii_words_take_the_exact_path():
