@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .align import EditOp, Passage, align
+from .align import EditOp, Passage, PreparedText, align, prepare
 from .config import IndexConfig
 from .errors import (
     ConfigMismatchError,
@@ -24,7 +24,9 @@ __version__ = "0.1.0"
 __all__ = [
     "EditOp",
     "Passage",
+    "PreparedText",
     "align",
+    "prepare",
     "AddReport",
     "Boilerplate",
     "Cluster",
