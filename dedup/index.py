@@ -718,10 +718,16 @@ class Index:
             parts.append((part[0] + g0, *part[1:]))
             g0 = g1
         seg_g = np.concatenate([p[0] for p in parts])
-        fields = [np.concatenate([p[1][k] for p in parts]) for k in range(len(parts[0][1]))]
         cov_a = np.concatenate([p[2] for p in parts])
         cov_b = np.concatenate([p[3] for p in parts])
+        block_fields: list[list[Any]] = [list(p[1]) for p in parts]
         del parts
+        fields = []
+        for k in range(len(block_fields[0])):  # one column at a time: the blocks' copy is freed as it goes
+            fields.append(np.concatenate([f[k] for f in block_fields]))
+            for f in block_fields:
+                f[k] = None
+        del block_fields
         offsets = np.searchsorted(seg_g, np.arange(n_g + 1, dtype=np.int64))
         doc_a, doc_b = da[g_start], db[g_start]
         ntok = np.asarray(self._doc_ntok, dtype=np.int64)
@@ -739,13 +745,13 @@ class Index:
             a_coverage=np.minimum(1.0, frac_a),
             b_coverage=np.minimum(1.0, frac_b),
             offsets=offsets.astype(np.int64),
-            a_index=pa.astype(np.int32),
-            b_index=pb.astype(np.int32),
-            a_start=sa.astype(np.int32),
-            a_end=ea.astype(np.int32),
-            b_start=sb.astype(np.int32),
-            b_end=eb.astype(np.int32),
-            similarity=_round6(sim),
+            a_index=pa,
+            b_index=pb,
+            a_start=sa,
+            a_end=ea,
+            b_start=sb,
+            b_end=eb,
+            similarity=sim,
             exact=is_exact,
             boilerplate=is_boiler,
         )
@@ -1067,16 +1073,26 @@ def _fold_paragraphs(
     span_ea = np.where(any_whole, w_ea, np.maximum.reduceat(ea, st))
     span_sb = np.where(any_whole, w_sb, np.minimum.reduceat(sb, st))
     span_eb = np.where(any_whole, w_eb, np.maximum.reduceat(eb, st))
-    fields = [pa[st], pb[st], span_sa, span_ea, span_sb, span_eb, top.astype(np.float64), is_exact[best]]
-    fields.append(np.logical_and.reduceat(boiler, st))
+    # the table's column types: int32 indexes and spans (a document has at most
+    # MAX_DOCUMENT_CHARS characters), similarity rounded to 6 decimals
+    fields: list[Any] = [pa[st], pb[st], span_sa, span_ea, span_sb, span_eb]
+    fields = [f.astype(np.int32) for f in fields]
+    fields += [_round6(top), is_exact[best], np.logical_and.reduceat(boiler, st)]
     cov_a = _side_coverage(cols, g, ua[order], n_g)
     cov_b = _side_coverage(cols, g, ub[order], n_g)
     return g[st], fields, cov_a, cov_b
 
 
-def _round6(x: np.ndarray) -> np.ndarray:
-    """``round(v, 6)`` of every value (Python's correctly rounded ``round``, as :func:`_score`), float64."""
-    return np.array(list(map(round, x.tolist(), repeat(6))), dtype=np.float64)
+def _round6(x: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
+    """``round(v, 6)`` of every value (Python's correctly rounded ``round``, as :func:`_score`), float64.
+
+    In chunks: a Python float per value for a whole column would take gigabytes at a million
+    articles.
+    """
+    out = np.empty(len(x), dtype=np.float64)
+    for lo in range(0, len(x), chunk):
+        out[lo : lo + chunk] = list(map(round, x[lo : lo + chunk].tolist(), repeat(6)))
+    return out
 
 
 def _empty_table(doc_ids: list[str]) -> PairTable:
