@@ -124,3 +124,15 @@ def test_group_docs_counts_distinct_documents_per_group(seed: int) -> None:
     # group numbers too wide to pack with the documents: the general path gives the same counts
     assert np.array_equal(_group_docs(unit_group, unit_doc, n_groups, 2**62), want)
     assert _group_docs(unit_group[:0], unit_doc[:0], n_groups, n_docs).tolist() == [0] * n_groups
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_segments_are_the_runs_of_equal_values(seed: int) -> None:
+    from dedup.analysis import _segments
+
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.integers(0, int(rng.integers(1, 50)), int(rng.integers(1, 300))))
+    _, first, counts = np.unique(x, return_index=True, return_counts=True)
+    starts, lengths = _segments(x)
+    assert starts.tolist() == first.tolist() and lengths.tolist() == counts.tolist()
+    assert [len(a) for a in _segments(x[:0])] == [0, 0]
