@@ -169,7 +169,6 @@ class Index:
         self._live: np.ndarray | None = None
         self._tables: dict[bool, BandTable] = {}
         self._analysis: dict[float, Analysis] = {}
-        # document pairs (a, b, score) of the last pairs() per threshold, for clusters()
         # threshold -> document pairs (a, b, score) of the last pairs/clusters call, for clusters()
         self._edges: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -658,7 +657,7 @@ class Index:
             raise InvalidParameterError(f"min_score must be a number, got {min_score!r}")
         table = self._doc_pairs(self._threshold(threshold), include_boilerplate)
         if table is None:
-            return _empty_table(self._ids)
+            return _empty_table(tuple(self._ids))
         if min_score <= 0.0:
             return table
         keep = table.score >= min_score
@@ -666,7 +665,7 @@ class Index:
         counts = np.diff(table.offsets)[keep]
         offsets = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        pair_cols = {c: getattr(table, c)[keep] for c in ("a", "b", "score", "a_coverage", "b_coverage")}
+        pair_cols = {c: getattr(table, c)[keep] for c in PairTable.PAIR_COLUMNS}
         match_cols = {c: getattr(table, c)[rows] for c in PairTable.MATCH_COLUMNS}
         return PairTable(doc_ids=table.doc_ids, offsets=offsets, **pair_cols, **match_cols)
 
@@ -738,7 +737,7 @@ class Index:
             self._edges = {t: (doc_a, doc_b, scores)}
         pa, pb, sa, ea, sb, eb, sim, is_exact, is_boiler = fields
         return PairTable(
-            doc_ids=self._ids,
+            doc_ids=tuple(self._ids),
             a=doc_a,
             b=doc_b,
             score=scores,
@@ -1095,7 +1094,7 @@ def _round6(x: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
     return out
 
 
-def _empty_table(doc_ids: list[str]) -> PairTable:
+def _empty_table(doc_ids: tuple[str, ...]) -> PairTable:
     cols = {c: np.empty(0, dtype=np.int64) for c in ("a", "b")}
     cols.update({c: np.empty(0, dtype=np.int32) for c in PairTable.MATCH_COLUMNS[:6]})
     cols.update({c: np.empty(0, dtype=np.float64) for c in ("score", "a_coverage", "b_coverage", "similarity")})

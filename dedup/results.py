@@ -114,6 +114,9 @@ class PairTable:
 
     Attributes:
         doc_ids: the id of every document number (removed documents keep their number).
+
+    The arrays are read-only (the index keeps some of them for :meth:`Index.clusters`); copy a
+    column to change it.
     """
 
     doc_ids: Sequence[str]
@@ -133,6 +136,12 @@ class PairTable:
     exact: np.ndarray
     boilerplate: np.ndarray
 
+    def __post_init__(self) -> None:
+        for name in self.PAIR_COLUMNS + ("offsets",) + self.MATCH_COLUMNS:
+            getattr(self, name).flags.writeable = False  # a result: shared with the index's cache
+
+    #: the document-pair columns, in :class:`DocPair` field order (ids as numbers)
+    PAIR_COLUMNS = ("a", "b", "score", "a_coverage", "b_coverage")
     #: the paragraph columns, in :class:`ParagraphMatch` field order
     MATCH_COLUMNS = ("a_index", "b_index", "a_start", "a_end", "b_start", "b_end", "similarity", "exact", "boilerplate")
 

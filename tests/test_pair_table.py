@@ -117,3 +117,16 @@ def test_removed_documents_leave_the_table():
     after = idx.pair_table()
     assert gone not in {after.doc_ids[d] for d in np.concatenate([after.a, after.b]).tolist()}
     assert list(after) == list(idx.pairs())
+
+
+def test_columns_are_read_only_and_do_not_touch_the_index(index):
+    table = index.pair_table()
+    clusters = index.clusters()
+    with pytest.raises(ValueError):
+        table.score[0] = 0.0
+    with pytest.raises(ValueError):
+        table.a_start[:] = 0
+    assert isinstance(table.doc_ids, tuple)
+    column = table.score.copy()
+    column[:] = 0.0  # a copy is the caller's
+    assert index.clusters() == clusters
