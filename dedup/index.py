@@ -1085,9 +1085,18 @@ def _fold_paragraphs(
 def _round6(x: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
     """``round(v, 6)`` of every value (Python's correctly rounded ``round``, as :func:`_score`), float64.
 
-    In chunks: a Python float per value for a whole column would take gigabytes at a million
-    articles.
+    float32 values (similarities) are rounded in numpy with the same result: ``v * 1e6`` is
+    exact in float64 for them (a 24-bit mantissa times 10**6 < 2**20 needs at most 44 bits), so
+    ``rint`` (half to even) picks the integer ``round`` picks, and dividing it by 1e6 gives the
+    float nearest that decimal, as ``round`` does. Other values go through ``round`` in chunks
+    (a Python float per value for a whole column would take gigabytes at a million articles).
     """
+    if x.dtype == np.float32:
+        out = x.astype(np.float64)
+        out *= 1e6
+        np.rint(out, out=out)
+        out /= 1e6
+        return out
     out = np.empty(len(x), dtype=np.float64)
     for lo in range(0, len(x), chunk):
         out[lo : lo + chunk] = list(map(round, x[lo : lo + chunk].tolist(), repeat(6)))

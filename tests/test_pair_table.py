@@ -130,3 +130,17 @@ def test_columns_are_read_only_and_do_not_touch_the_index(index):
     column = table.score.copy()
     column[:] = 0.0  # a copy is the caller's
     assert index.clusters() == clusters
+
+
+def test_similarities_round_like_python_round():
+    """The numpy rounding of float32 similarities equals Python's round(v, 6) value for value."""
+    from itertools import repeat
+
+    from dedup.index import _round6
+
+    rng = np.random.default_rng(2)
+    ratios = [np.float32(k) / np.float32(n) for n in range(1, 200) for k in range(n + 1)]
+    x = np.concatenate([np.array(ratios, dtype=np.float32), rng.random(200_000, dtype=np.float32)])
+    want = list(map(round, x.astype(np.float64).tolist(), repeat(6)))
+    assert _round6(x).tolist() == want
+    assert _round6(x.astype(np.float64), chunk=1000).tolist() == want  # the Python path
