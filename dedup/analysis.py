@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -29,6 +29,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .config import IndexConfig
 from .lsh import Bands, bucket_pairs, key_pairs, pair_keys, run_pairs, sorted_unique
+from .parallel import fork_map
 from .shingles import ramp
 
 __all__ = ["Analysis", "analyze", "components", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_ABOVE"]
@@ -329,8 +330,10 @@ def _coverage(
     para_ntok: np.ndarray,
     doc_ntok: np.ndarray,
     min_docs: int,
+    workers: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Coverage figures behind the boilerplate rule.
+    """Coverage figures behind the boilerplate rule (chunks of groups shared out among
+    ``workers`` forked processes; the figures do not depend on it).
 
     Returns ``(doc_coverage, group_docs, group_coverage)``: the share of each document's words
     shared with any other document; the number of documents of each group; and for each group
@@ -380,32 +383,27 @@ def _coverage(
     gst, gln = _segments(g_local[cand_ci])
     cost = np.add.reduceat(reps_all, gst) if len(gst) else np.zeros(0, np.int64)
     cum = np.cumsum(cost)
+    # with workers, at least two chunks each (a chunk's cost is known only roughly)
+    total = int(cum[-1]) if len(cum) else 0
+    limit = COVERAGE_CHUNK if workers < 2 else max(1, min(COVERAGE_CHUNK, total // (2 * workers) + 1))
+    bounds = []
     lo_g = 0
     while lo_g < len(gst):
         base_cost = cum[lo_g - 1] if lo_g else 0
-        hi_g = max(lo_g + 1, int(np.searchsorted(cum, base_cost + COVERAGE_CHUNK, side="right")))
-        a, b = int(gst[lo_g]), int(gst[hi_g - 1] + gln[hi_g - 1])
-        ci = np.sort(cand_ci[a:b])
-        _chunk_coverage(ci, g_local, sd, sg, stok, m, dst, dln, doc_of, doc_len, len(gids), group_cov)
+        hi_g = max(lo_g + 1, int(np.searchsorted(cum, base_cost + limit, side="right")))
+        bounds.append((int(gst[lo_g]), int(gst[hi_g - 1] + gln[hi_g - 1])))
         lo_g = hi_g
+    shared = (cand_ci, g_local, sd, sg, stok, m, dst, dln, doc_of, doc_len, len(gids))
+    for groups, cov in fork_map(_chunk_coverage, shared, bounds, workers):
+        group_cov[groups] = cov
     return doc_cov, group_docs, group_cov
 
 
-def _chunk_coverage(
-    ci: np.ndarray,
-    g_local: np.ndarray,
-    sd: np.ndarray,
-    sg: np.ndarray,
-    stok: np.ndarray,
-    m: csr_matrix,
-    dst: np.ndarray,
-    dln: np.ndarray,
-    doc_of: np.ndarray,
-    doc_len: np.ndarray,
-    n_gids: int,
-    group_cov: np.ndarray,
-) -> None:
-    """Median coverage of the candidate groups whose incidences (sorted) are ``ci``; see :func:`_coverage`."""
+def _chunk_coverage(shared: tuple[Any, ...], bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Median coverage of the candidate groups of one chunk, the incidences
+    ``cand_ci[bounds[0]:bounds[1]]``: ``(groups, coverage)``; see :func:`_coverage`."""
+    cand_ci, g_local, sd, sg, stok, m, dst, dln, doc_of, doc_len, n_gids = shared
+    ci = np.sort(cand_ci[bounds[0] : bounds[1]])
     cand_local = np.unique(g_local[ci])
     cand_row = np.full(n_gids, -1, dtype=np.int64)
     cand_row[cand_local] = np.arange(len(cand_local))
@@ -436,7 +434,7 @@ def _chunk_coverage(
     gst, gln = _segments(g_sorted)
     lo = gst + (gln - 1) // 2
     hi = gst + gln // 2
-    group_cov[g_sorted[gst]] = (c_sorted[lo] + c_sorted[hi]) / 2
+    return g_sorted[gst], (c_sorted[lo] + c_sorted[hi]) / 2
 
 
 def analyze(
@@ -492,6 +490,7 @@ def analyze(
         para_ntok,
         doc_ntok,
         config.boilerplate_min_docs,
+        workers,
     )
     boiler_loose = (loose_docs >= config.boilerplate_min_docs) & (loose_cov <= config.boilerplate_max_coverage)
     unit_boiler = boiler_loose[loose]

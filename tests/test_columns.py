@@ -190,6 +190,34 @@ def test_boilerplate_judged_in_chunks_gives_the_same_result(corpus, monkeypatch)
     chunked.add_many(corpus)
     assert (chunked.boilerplate(), list(chunked.pairs())) == expected
     assert expected[0]
+    # chunks shared out among forked workers (at least two chunks each)
+    monkeypatch.setattr(analysis, "COVERAGE_CHUNK", 8_000_000)
+    shared = Index(workers=2)
+    shared.add_many(corpus)
+    assert (shared.boilerplate(), list(shared.pairs())) == expected
+
+
+def test_coverage_chunks_in_workers_match_one_process():
+    """_coverage with workers (chunks in forked processes) gives the same figures, also with
+    no candidate group at all."""
+    from dedup.analysis import _coverage
+
+    rng = np.random.default_rng(8)
+    n, n_docs = 3000, 300
+    unit_doc = np.sort(rng.integers(0, n_docs, n))
+    unit_group = rng.integers(0, 400, n)
+    unit_group = np.unique(unit_group, return_inverse=True)[1]  # labels 0..k-1
+    unit_kind = (rng.random(n) < 0.3).astype(np.uint8)
+    unit_ntok = rng.integers(1, 40, n)
+    unit_para_global = np.arange(n)
+    para_ntok = unit_ntok.copy()
+    doc_ntok = np.bincount(unit_doc, weights=unit_ntok, minlength=n_docs).astype(np.int64)
+    args = (unit_group, unit_doc, unit_kind, unit_ntok, unit_para_global, para_ntok, doc_ntok)
+    for min_docs in (3, 10_000):
+        one = _coverage(*args, min_docs, workers=1)
+        two = _coverage(*args, min_docs, workers=2)
+        assert all(np.array_equal(x, y) for x, y in zip(one, two))
+    assert (one[2] == 1.0).all()  # min_docs above every group: no candidate
 
 
 def test_pairs_folded_and_yielded_in_blocks_give_the_same_result(corpus, monkeypatch):
