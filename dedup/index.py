@@ -649,8 +649,8 @@ class Index:
         """Every reused document pair and its paragraph pairs, as numpy columns.
 
         The same pairs as :meth:`pairs` with the same arguments, without building a Python object
-        per paragraph pair: for batch jobs over large corpora (at a million articles the objects
-        take longer than finding the pairs). See :class:`~dedup.results.PairTable`; iterating the
+        per paragraph pair: for batch jobs over large corpora (a million articles give millions
+        of paragraph pairs, a few GB as objects). See :class:`~dedup.results.PairTable`; iterating the
         table yields the :class:`DocPair` objects of :meth:`pairs`.
         """
         if not isinstance(min_score, (int, float)) or isinstance(min_score, bool):
