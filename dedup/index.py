@@ -650,7 +650,7 @@ class Index:
 
         The same pairs as :meth:`pairs` with the same arguments, without building a Python object
         per paragraph pair: for batch jobs over large corpora (a million articles give millions
-        of paragraph pairs, a few GB as objects). See :class:`~dedup.results.PairTable`; iterating the
+        of paragraph pairs, about 3 GB as objects). See :class:`~dedup.results.PairTable`; iterating the
         table yields the :class:`DocPair` objects of :meth:`pairs`.
         """
         if not isinstance(min_score, (int, float)) or isinstance(min_score, bool):
