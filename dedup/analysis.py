@@ -312,11 +312,8 @@ def _group_docs(unit_group: np.ndarray, unit_doc: np.ndarray, n_groups: int, n_d
     key <<= bd
     key |= unit_doc
     key.sort()
-    first = np.empty(len(key), dtype=bool)
-    first[0] = True
-    np.not_equal(key[1:], key[:-1], out=first[1:])
-    g = key[first]
-    del key, first
+    g = sorted_unique(key, presorted=True)  # the distinct (group, document) keys
+    del key
     g >>= bd
     return np.bincount(g, minlength=n_groups).astype(np.int64)
 
