@@ -562,7 +562,7 @@ class Index:
             pms, cov_q, cov_d = self._paragraph_matches(
                 vars(q), qrow[rows], cols, unit[rows], sims[rows], is_exact[rows], boiler[rows]
             )
-            score = _score(cov_q, cov_d, q_ntok, self._doc_ntok[d])
+            score = float(_scores(np.array([cov_q]), np.array([cov_d]), q_ntok, self._doc_ntok[d])[0][0])
             matches.append(
                 Match(self._ids[d], score, tuple(sorted(pms, key=lambda p: -p.similarity)), dict(self._meta[d]))
             )
@@ -730,9 +730,7 @@ class Index:
         offsets = np.searchsorted(seg_g, np.arange(n_g + 1, dtype=np.int64))
         doc_a, doc_b = da[g_start], db[g_start]
         ntok = np.asarray(self._doc_ntok, dtype=np.int64)
-        frac_a = cov_a / np.maximum(ntok[doc_a], 1)
-        frac_b = cov_b / np.maximum(ntok[doc_b], 1)
-        scores = _round6(np.minimum(1.0, np.maximum(frac_a, frac_b)))
+        scores, a_cov, b_cov = _scores(cov_a, cov_b, ntok[doc_a], ntok[doc_b])
         if not include_boilerplate:
             self._edges = {t: (doc_a, doc_b, scores)}
         pa, pb, sa, ea, sb, eb, sim, is_exact, is_boiler = fields
@@ -741,8 +739,8 @@ class Index:
             a=doc_a,
             b=doc_b,
             score=scores,
-            a_coverage=np.minimum(1.0, frac_a),
-            b_coverage=np.minimum(1.0, frac_b),
+            a_coverage=a_cov,
+            b_coverage=b_cov,
             offsets=offsets.astype(np.int64),
             a_index=pa,
             b_index=pb,
@@ -1083,7 +1081,7 @@ def _fold_paragraphs(
 
 
 def _round6(x: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
-    """``round(v, 6)`` of every value (Python's correctly rounded ``round``, as :func:`_score`), float64.
+    """``round(v, 6)`` of every value (Python's correctly rounded ``round``), float64.
 
     float32 values (similarities) are rounded in numpy with the same result: ``v * 1e6`` is
     exact in float64 for them (a 24-bit mantissa times 10**6 < 2**20 needs at most 44 bits), so
@@ -1111,10 +1109,16 @@ def _empty_table(doc_ids: tuple[str, ...]) -> PairTable:
     return PairTable(doc_ids=doc_ids, offsets=np.zeros(1, dtype=np.int64), **cols)
 
 
-def _score(cov_a: int, cov_b: int, n_a: int, n_b: int) -> float:
-    fa = cov_a / max(n_a, 1)
-    fb = cov_b / max(n_b, 1)
-    return round(min(1.0, max(fa, fb)), 6)
+def _scores(cov_a: np.ndarray, cov_b: np.ndarray, n_a: Any, n_b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores of document pairs from their covered words and lengths (in tokens), with each
+    side's covered share: ``(score, a_coverage, b_coverage)``, float64.
+
+    The score is the larger share, at most 1, rounded to 6 decimals (Python's ``round``); the
+    same numbers for query matches and for pairs.
+    """
+    frac_a = cov_a / np.maximum(n_a, 1)
+    frac_b = cov_b / np.maximum(n_b, 1)
+    return _round6(np.minimum(1.0, np.maximum(frac_a, frac_b))), np.minimum(1.0, frac_a), np.minimum(1.0, frac_b)
 
 
 def _empty_column(name: str, config: IndexConfig) -> np.ndarray:
