@@ -100,11 +100,18 @@ def _build(ctx: _Ctx, corpus: str, index: Index | None = None) -> Index:
     return idx
 
 
-def _load(path: str) -> Index:
+def _load(ctx: _Ctx, path: str) -> Index:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no index at {path} (build one with: dedup index CORPUS --index {path})")
-    return Index.load(p)
+    idx = Index.load(p)
+    idx.workers = os.cpu_count() or 1  # as the index commands' default: results are the same for any number
+    if not idx.analyzed and len(idx):
+        ctx.info(
+            f"note: {path} was saved without its corpus analysis; analysing its {len(idx)} documents "
+            f"first (build it with 'dedup index --analyze' to skip this step)"
+        )
+    return idx
 
 
 def _has_index(path: str) -> bool:
@@ -254,7 +261,7 @@ def _write_report(
 
 def cmd_report(ctx: _Ctx) -> int:
     a = ctx.args
-    idx = _load(a.index)
+    idx = _load(ctx, a.index)
     pairs = list(ctx.bar(idx.pairs(threshold=a.threshold), "pairs", "pair"))
     clusters = idx.clusters(threshold=a.threshold)
     boiler = idx.boilerplate()
@@ -275,6 +282,7 @@ def cmd_index(ctx: _Ctx) -> int:
         raise DedupError(f"--checkpoint-every must be >= 1, got {a.checkpoint_every}")
     existing = _has_index(a.index)
     idx = Index.load(a.index, mmap=False) if existing else _new_index(ctx)
+    idx.workers = a.workers or os.cpu_count() or 1
     before = len(idx)
     already = 0
     saved = len(idx)
@@ -305,7 +313,8 @@ def cmd_index(ctx: _Ctx) -> int:
             if len(idx) - saved >= a.checkpoint_every:
                 idx.save(a.index)
                 saved = len(idx)
-        idx.save(a.index)
+        # the last save: with the corpus analysis when asked, so later commands start at once
+        idx.save(a.index, analyze=a.analyze and not stop)
         saved = len(idx)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -326,7 +335,7 @@ def cmd_index(ctx: _Ctx) -> int:
 
 def cmd_pairs(ctx: _Ctx) -> int:
     a = ctx.args
-    idx = _load(a.index)
+    idx = _load(ctx, a.index)
     n = write_records(a.out or "-", (_pair_record(p) for p in idx.pairs(threshold=a.threshold, min_score=a.min_score)))
     if a.out:
         ctx.info(f"wrote {n} pairs to {a.out}")
@@ -335,7 +344,7 @@ def cmd_pairs(ctx: _Ctx) -> int:
 
 def cmd_clusters(ctx: _Ctx) -> int:
     a = ctx.args
-    idx = _load(a.index)
+    idx = _load(ctx, a.index)
     cl = idx.clusters(threshold=a.threshold, min_score=a.min_score)
     n = write_records(a.out or "-", (_cluster_record(i, c) for i, c in enumerate(cl)))
     if a.out:
@@ -351,7 +360,7 @@ def _read_text(path: str) -> str:
 
 def cmd_query(ctx: _Ctx) -> int:
     a = ctx.args
-    idx = _load(a.index)
+    idx = _load(ctx, a.index)
     text = _read_text(a.textfile)
     matches = idx.query(text, threshold=a.threshold)[: a.limit]
     if a.json:
@@ -390,7 +399,7 @@ def cmd_diff(ctx: _Ctx) -> int:
 
 def cmd_passages(ctx: _Ctx) -> int:
     a = ctx.args
-    idx = _load(a.index)
+    idx = _load(ctx, a.index)
     ps = idx.passages(a.id_a, a.id_b, include_boilerplate=a.include_boilerplate)
     _show_passages(idx.text(a.id_a), idx.text(a.id_b), ps, a.color)
     return 0
@@ -511,6 +520,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=20_000,
         metavar="N",
         help="save the index after every N new documents (default 20000); a killed run resumes from the last save",
+    )
+    p.add_argument(
+        "--analyze",
+        action="store_true",
+        help="analyse the corpus (verified pairs, boilerplate) before the last save and store the result, "
+        "so that pairs, clusters, query, passages and report on this index start at once",
     )
     p.set_defaults(func=cmd_index)
 

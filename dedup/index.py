@@ -871,10 +871,21 @@ class Index:
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, path: str | Path) -> Path:
-        """Write the index to directory ``path`` atomically; returns the path. See :mod:`dedup.storage`."""
+    def save(self, path: str | Path, *, analyze: bool = False) -> Path:
+        """Write the index to directory ``path`` atomically; returns the path. See :mod:`dedup.storage`.
+
+        The corpus analysis at the index's threshold (verified paragraph pairs, groups,
+        boilerplate) is saved with the index whenever it has been computed (by ``pairs``,
+        ``pair_table``, ``clusters``, ``boilerplate`` or ``query``); ``analyze=True`` computes it
+        first if needed. An index loaded with its analysis answers those calls without analysing
+        the corpus again (about 5 minutes at a million articles on 2 cores, 25 s at 100,000).
+        """
         from .storage import save_index
 
+        if not isinstance(analyze, bool):
+            raise InvalidParameterError(f"analyze must be a bool, got {analyze!r}")
+        if analyze:
+            self._analyze(self.config.threshold)
         return save_index(self, Path(path))
 
     @classmethod
@@ -883,6 +894,13 @@ class Index:
         from .storage import load_index
 
         return load_index(cls, Path(path), mmap=mmap)
+
+    @property
+    def analyzed(self) -> bool:
+        """Whether the corpus analysis at the index's threshold is computed (or was loaded with the
+        index): ``pairs``, ``pair_table``, ``clusters``, ``boilerplate`` and ``query`` then start at
+        once. Any change to the index (add, remove, merge) clears it."""
+        return float(self.config.threshold) in self._analysis
 
     @property
     def directory(self) -> Path | None:

@@ -11,6 +11,13 @@ Layout of ``path/``::
         texts.bin        document texts, UTF-8, one after another; ``text_offsets.npy`` has
                          their byte offsets
         docs.jsonl       one line per document: id and metadata
+        analysis.*.npy   optional: the corpus analysis at the index's threshold (verified unit
+                         pairs, groups, boilerplate flags; one file per field of
+                         :class:`~dedup.analysis.Analysis`), written when the index had computed
+                         it (any of ``pairs``, ``pair_table``, ``clusters``, ``boilerplate``,
+                         ``query``, or ``save(analyze=True)``). A loaded index then answers those
+                         calls without analysing the corpus again; without these files the first
+                         such call analyses it (minutes at a million articles).
 
 A save writes a new version directory, syncs it, then atomically replaces ``CURRENT``; only then
 are older versions deleted. A crash at any point leaves the previous index loadable. ``load``
@@ -24,12 +31,15 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xxhash
 
+from .analysis import Analysis
 from .columns import Column, SignatureStore, TextStore
 from .config import IndexConfig
 from .errors import CorruptIndexError, FormatVersionError, IndexFormatError, InvalidParameterError
@@ -42,6 +52,8 @@ __all__ = ["save_index", "load_index", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "dedup-index"
 FORMAT_VERSION = 4
+# fields of the analysis indexed by document (the others by unit, unit pair or group)
+_PER_DOCUMENT = ("doc_coverage",)
 _ARRAYS = (
     "unit_doc",
     "unit_para",
@@ -175,6 +187,14 @@ def save_index(index: Index, path: Path) -> Path:
     files: dict[str, dict[str, Any]] = {}
     for key, arr in arrays.items():
         _write_array(tmp / f"{key}.npy", arr)
+    analysis = index._analysis.get(float(index.config.threshold))
+    if analysis is not None:
+        # computed over the live units, numbered as the compacted unit arrays above
+        for field in fields(Analysis):
+            value = getattr(analysis, field.name)
+            if field.name in _PER_DOCUMENT:
+                value = value[np.asarray(docs, dtype=np.int64)]
+            _write_array(tmp / f"analysis.{field.name}.npy", value)
     lines = []
     for doc_id, meta in zip(ids, metas):
         try:
@@ -200,6 +220,8 @@ def save_index(index: Index, path: Path) -> Path:
         "files": files,
         "created_unix": int(time.time()),
     }
+    if analysis is not None:
+        manifest["analysis"] = {"threshold": float(index.config.threshold), "unit_pairs": int(len(analysis.pairs))}
     _write_file(tmp / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
     _fsync_dir(tmp)
     final = path / name
@@ -305,4 +327,28 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
     index._n_para = len(cols["para_doc"])
     index._chunks = {key: [cols[key]] for key in cols}
     index._invalidate()
+    if "analysis" in manifest:
+        index._analysis[config.threshold] = _load_analysis(arr, manifest["analysis"], config, n_units, n, vdir)
     return index
+
+
+def _load_analysis(
+    arr: Callable[[str], np.ndarray], info: Any, config: IndexConfig, n_units: int, n_docs: int, vdir: Path
+) -> Analysis:
+    """The saved analysis, checked against the index it belongs to."""
+    if not isinstance(info, dict) or info.get("threshold") != config.threshold:
+        raise CorruptIndexError(f"{vdir}/manifest.json describes an analysis that does not match the index threshold")
+    a = Analysis(**{f.name: arr(f"analysis.{f.name}") for f in fields(Analysis)})
+    m = len(a.pairs)
+    n_groups = len(a.group_docs)
+    ok = (
+        a.pairs.ndim == 2 and a.pairs.shape[1] == 2 and m == info.get("unit_pairs")
+        and len(a.sims) == m and len(a.exact) == m
+        and len(a.unit_group) == n_units and len(a.unit_boilerplate) == n_units
+        and len(a.doc_coverage) == n_docs and len(a.group_coverage) == n_groups
+        and a.boilerplate_pairs.ndim == 2 and a.boilerplate_pairs.shape[1] == 2
+        and (m == 0 or int(a.pairs.max()) < n_units) and (n_units == 0 or int(a.unit_group.max()) < n_groups)
+    )
+    if not ok:
+        raise CorruptIndexError(f"{vdir} holds an analysis whose arrays do not match the index")
+    return a

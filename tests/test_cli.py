@@ -86,6 +86,31 @@ def test_index_adds_to_existing(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert (pair["a"], pair["b"]) == ("a", "b")
 
 
+def test_index_analyze_saves_the_analysis(
+    synth_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dedup import Index
+
+    plain, analysed = str(tmp_path / "plain"), str(tmp_path / "analysed")
+    assert main(["index", str(synth_corpus), "--index", plain, "-q"]) == 0
+    assert main(["index", str(synth_corpus), "--index", analysed, "--analyze", "-q"]) == 0
+    assert not Index.load(plain).analyzed and Index.load(analysed).analyzed
+    capsys.readouterr()
+    assert main(["pairs", "--index", plain]) == 0
+    out_plain = capsys.readouterr()
+    assert "saved without its corpus analysis" in out_plain.err and "--analyze" in out_plain.err
+    assert main(["pairs", "--index", analysed]) == 0
+    out_analysed = capsys.readouterr()
+    assert "corpus analysis" not in out_analysed.err
+    assert out_analysed.out == out_plain.out and out_plain.out.strip()
+    # re-running with nothing new keeps the analysis; adding documents drops the stale one
+    assert main(["index", str(synth_corpus), "--index", analysed, "-q"]) == 0
+    assert Index.load(analysed).analyzed
+    extra = _jsonl(tmp_path / "extra.jsonl", [{"id": "extra", "text": BODY}])
+    assert main(["index", str(extra), "--index", analysed, "-q"]) == 0
+    assert not Index.load(analysed).analyzed
+
+
 def test_dedup_counts_add_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     recs = [
         {"id": "a", "text": BODY, "date": "2021"},

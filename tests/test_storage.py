@@ -145,3 +145,117 @@ def test_unserializable_metadata(tmp_path):
     idx.add("a", "some words in a row here", obj=object())
     with pytest.raises(InvalidParameterError, match="JSON"):
         idx.save(tmp_path / "ix")
+
+
+# ---------------------------------------------------------------- the saved analysis
+
+
+def _synth_index(n: int = 200, seed: int = 7) -> Index:
+    from dedup.synth import SynthConfig, generate
+
+    idx = Index()
+    idx.add_many((r["id"], r["text"]) for r in generate(SynthConfig(n_articles=n, seed=seed)))
+    return idx
+
+
+def _everything(idx: Index, text: str):
+    t = idx.pair_table(include_boilerplate=True)
+    # documents by id: a saved index drops removed documents, so its positions differ
+    cols = {c: [t.doc_ids[i] for i in getattr(t, c).tolist()] for c in ("a", "b")}
+    cols |= {c: getattr(t, c).tolist() for c in ("score", "a_start", "b_end", "similarity", "boilerplate")}
+    return cols, list(idx.pairs()), _summary(idx, text), idx.boilerplate_spans(list(idx)[3])
+
+
+def _no_analysis(monkeypatch):
+    import dedup.index
+
+    def refuse(**kw):
+        raise AssertionError("the corpus was analysed again")
+
+    monkeypatch.setattr(dedup.index, "analyze", refuse)
+
+
+def test_analysis_is_saved_and_reused(tmp_path, monkeypatch):
+    idx = _synth_index()
+    idx.remove(list(idx)[10])  # compaction renumbers units and documents: the analysis must follow
+    idx.remove(list(idx)[50])
+    probe = idx.text(list(idx)[20])
+    want = _everything(idx, probe)
+    assert want[0]["a"] and any(want[0]["boilerplate"]) and idx.boilerplate()
+    out = idx.save(tmp_path / "ix")
+    manifest = json.loads((_current(out) / "manifest.json").read_text())
+    assert manifest["analysis"]["threshold"] == idx.config.threshold
+    assert "analysis.pairs.npy" in manifest["files"]
+    _no_analysis(monkeypatch)
+    for mmap in (True, False):
+        loaded = Index.load(out, mmap=mmap)
+        assert _everything(loaded, probe) == want
+    # a change invalidates the loaded analysis: the next call analyses again
+    loaded.remove(list(loaded)[0])
+    with pytest.raises(AssertionError, match="analysed again"):
+        loaded.pair_table()
+
+
+def test_analysis_not_saved_unless_computed(tmp_path, monkeypatch, seeds):
+    idx = _build(seeds)
+    out = idx.save(tmp_path / "ix")
+    manifest = json.loads((_current(out) / "manifest.json").read_text())
+    assert "analysis" not in manifest and not any(f.startswith("analysis.") for f in manifest["files"])
+    want = _summary(idx, seeds["001"])
+    assert _summary(Index.load(out), seeds["001"]) == want  # analysed after loading
+    # analyze=True computes it before saving
+    fresh = _build(seeds)
+    out2 = fresh.save(tmp_path / "ix2", analyze=True)
+    assert "analysis" in json.loads((_current(out2) / "manifest.json").read_text())
+    _no_analysis(monkeypatch)
+    assert _summary(Index.load(out2), seeds["001"]) == want
+    with pytest.raises(InvalidParameterError):
+        fresh.save(tmp_path / "ix3", analyze="yes")  # type: ignore[arg-type]
+
+
+def test_empty_index_with_analysis(tmp_path):
+    idx = Index()
+    out = idx.save(tmp_path / "ix", analyze=True)
+    loaded = Index.load(out)
+    assert list(loaded.pairs()) == [] and loaded.clusters() == [] and len(loaded.pair_table()) == 0
+
+
+def _rewrite_manifest(out, change):
+    fn = _current(out) / "manifest.json"
+    m = json.loads(fn.read_text())
+    change(m)
+    fn.write_text(json.dumps(m))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m["analysis"].update(threshold=0.9),
+        lambda m: m["analysis"].update(unit_pairs=m["analysis"]["unit_pairs"] + 1),
+        lambda m: m.update(analysis=[1, 2]),
+        lambda m: m["files"].pop("analysis.unit_group.npy"),
+    ],
+)
+def test_mismatched_analysis_is_refused(tmp_path, change):
+    idx = _synth_index(60, seed=3)
+    out = idx.save(tmp_path / "ix", analyze=True)
+    assert Index.load(out).pair_table() is not None
+    _rewrite_manifest(out, change)
+    with pytest.raises(CorruptIndexError):
+        Index.load(out)
+
+
+def test_analysis_with_wrong_shape_is_refused(tmp_path):
+    idx = _synth_index(60, seed=3)
+    out = idx.save(tmp_path / "ix", analyze=True)
+    vdir = _current(out)
+    fn = vdir / "analysis.unit_boilerplate.npy"
+    np.save(fn, np.zeros(5, dtype=bool))
+    from dedup.storage import _checksum
+
+    def fix(m):  # a consistent manifest around an array of the wrong length
+        m["files"][fn.name] = {"bytes": fn.stat().st_size, "xxh3_128": _checksum(fn)}
+
+    _rewrite_manifest(out, fix)
+    with pytest.raises(CorruptIndexError, match="analysis"):
+        Index.load(out)
