@@ -22,6 +22,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from .corpus import corpus_path, read_records
 from .measure import peak_rss_bytes
@@ -29,7 +30,8 @@ from .report import RESULTS, machine
 from .systems import measure_queries
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse ``argv``, measure, write the results file (when queries ran); returns the figures."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.query_latency", description=__doc__.split("\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--size", type=int, help="build the index of the cached corpus of this size")
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     from dedup import Index
 
-    out: dict[str, object] = {"workers": a.workers}
+    out: dict[str, Any] = {"workers": a.workers}
     if a.index:
         t0 = time.perf_counter()
         idx = Index.load(a.index)
@@ -65,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS.mkdir(exist_ok=True)
         path = Path(RESULTS) / f"query-{out['size']}{'-loaded' if a.index else ''}.json"
         path.write_text(json.dumps(out, indent=1) + "\n")
-    print(json.dumps(out, indent=1))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    print(json.dumps(run(argv), indent=1))
     return 0
 
 

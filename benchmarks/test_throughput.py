@@ -111,6 +111,29 @@ def test_query(benchmark: Any, built_index: Any, records: list[tuple[str, str]])
     assert all(any(m.doc_id == d for m in r) for (d, _), r in zip(records, out))
 
 
+def test_query_saved_index(
+    benchmark: Any, built_index: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """A query service's start: a fresh load of an index saved with its analysis, then queries
+    (through ``python -m benchmarks.query_latency --index``, which writes nothing here)."""
+    import benchmarks.query_latency as ql
+
+    saved = built_index.save(tmp_path / "ix", analyze=True)
+    monkeypatch.setattr(ql, "RESULTS", tmp_path / "results")
+    out, s = run_timed(
+        benchmark, lambda: ql.run(["--index", str(saved), "--workers", str(workers), "--queries", "50"]), rounds=1
+    )
+    q = out["query"]
+    benchmark.extra_info.update(
+        load_s=round(out["load_s"], 3),
+        first_query_s=round(q["first_s"], 3),
+        median_ms=round(q["median_ms"], 2),
+        warm_median_ms=round(q["warm"]["median_ms"], 2),
+        index_docs=out["size"],
+    )
+    assert out["analyzed"] and out["size"] == len(built_index) and q["queries"] == 49
+
+
 def test_pairs(benchmark: Any, records: list[tuple[str, str]], n_paragraphs: int, text_mb: float) -> None:
     """All pairs on a freshly built index (includes candidate analysis and verification)."""
     out, s = run_timed(
