@@ -7,10 +7,11 @@ keys in a per-band sort, so building is a few ``argsort`` calls and a lookup is 
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -134,33 +135,34 @@ class BandTable:
         self.band_bits = max(1, (self.bands - 1).bit_length())
         self.ids = np.asarray(ids, dtype=np.int64)
         total = self.bands * n
+        # first level: where each value of the top ``prefix_bits`` bits starts (about 16 table
+        # entries per slot, at most 2**24 slots = 128 MB), so a lookup searches a few entries
+        self.prefix_bits = int(min(24, max(4, total.bit_length() - 4)))
         path = None if directory is None else Path(directory) / f"{prefix}table.u64"
         tmp = None if path is None else path.with_name(path.name + f".{os.getpid()}.tmp")
+        workers = workers if n > 1 else 1
         out: np.ndarray | None = None
-        if tmp is None:
-            out = np.empty(total, dtype=np.uint64)
-        else:
+        if tmp is not None:
             with open(tmp, "wb") as f:
                 f.truncate(total * 8)
-        shared = (sig, self.bits, self.band_bits, tmp)
-        for j, packed in enumerate(fork_map(_table_band, shared, range(self.bands), workers if n > 1 else 1)):
-            if out is not None:
-                out[j * n : (j + 1) * n] = packed
+        elif workers > 1 and total:
+            # shared anonymous memory: the forked workers write their bands in place (no copy of
+            # the table through their result pipes)
+            out = np.frombuffer(mmap.mmap(-1, total * 8), dtype=np.uint64)
+        else:
+            out = np.empty(total, dtype=np.uint64)
+        counts = np.zeros(1 << self.prefix_bits, dtype=np.int64)
+        shared = _TableJob(sig, self.bits, self.band_bits, self.prefix_bits, tmp, out)
+        for lo, band_counts in fork_map(_table_band, shared, range(self.bands), workers):
+            counts[lo : lo + len(band_counts)] += band_counts
         if out is None:
             assert path is not None and tmp is not None
             # a new file replaces the old one atomically: memory maps of an older table stay valid
             os.replace(tmp, path)
             out = np.memmap(path, dtype=np.uint64, mode="r", shape=(total,)) if total else np.empty(0, np.uint64)
         self.table = out
-        # first level: where each value of the top ``prefix_bits`` bits starts (about 16 table
-        # entries per slot, at most 2**24 slots = 128 MB), so a lookup searches a few entries
-        self.prefix_bits = int(min(24, max(4, total.bit_length() - 4)))
-        shift = np.uint64(64 - self.prefix_bits)
         self.starts = np.zeros((1 << self.prefix_bits) + 1, dtype=np.int64)
-        for lo in range(0, total, 1 << 24):
-            chunk = np.asarray(out[lo : lo + (1 << 24)]) >> shift
-            self.starts[1:] += np.bincount(chunk.astype(np.int64), minlength=1 << self.prefix_bits)
-        np.cumsum(self.starts, out=self.starts)
+        np.cumsum(counts, out=self.starts[1:])
 
     def _query_keys(self, query_sig: np.ndarray) -> np.ndarray:
         """Packed query keys (row bits zero), shape ``(n_query, bands)``."""
@@ -207,20 +209,39 @@ class BandTable:
             hi = np.where(active & ~go_right, mid, hi)
 
 
-def _table_band(shared: tuple[Bands, int, int, Path | None], j: int) -> np.ndarray:
-    """Sorted packed values of band ``j``; written at the band's place in the file when given."""
-    sig, bits, band_bits, path = shared
-    n = len(sig)
-    mask = np.uint64((1 << bits) - 1)
-    key = (band_key(sig.band(j), j) >> np.uint64(band_bits)) & ~mask
-    packed = (np.uint64(j) << np.uint64(64 - band_bits)) | key | np.arange(n, dtype=np.uint64)
+class _TableJob(NamedTuple):
+    """What the workers building a :class:`BandTable` share (inherited by fork)."""
+
+    sig: Bands
+    bits: int
+    band_bits: int
+    prefix_bits: int
+    path: Path | None  # the table file, or None to write into ``out``
+    out: np.ndarray | None
+
+
+def _table_band(job: _TableJob, j: int) -> tuple[int, np.ndarray]:
+    """Sort the packed values of band ``j`` into their place in the table (file or shared
+    array); returns ``(first slot, entries per slot from it)`` of the first-level index."""
+    n = len(job.sig)
+    mask = np.uint64((1 << job.bits) - 1)
+    key = (band_key(job.sig.band(j), j) >> np.uint64(job.band_bits)) & ~mask
+    packed = (np.uint64(j) << np.uint64(64 - job.band_bits)) | key | np.arange(n, dtype=np.uint64)
+    del key
     packed.sort()
-    if path is not None:
-        with open(path, "r+b") as f:
+    if job.path is not None:
+        with open(job.path, "r+b") as f:
             f.seek(j * n * 8)
-            f.write(packed.tobytes())
-        return np.empty(0, dtype=np.uint64)
-    return packed
+            packed.tofile(f)
+    else:
+        assert job.out is not None
+        job.out[j * n : (j + 1) * n] = packed
+    if not n:
+        return 0, np.zeros(0, np.int64)
+    packed >>= np.uint64(64 - job.prefix_bits)  # slots, still sorted
+    lo = int(packed[0])
+    packed -= np.uint64(lo)
+    return lo, np.bincount(packed.view(np.int64), minlength=int(packed[-1]) + 1)
 
 
 def bucket_pairs(

@@ -159,10 +159,18 @@ def test_band_table_lookup_matches_brute_force(tmp_path):
     q = rng.integers(0, 3, size=(7, 16), dtype=np.uint32)
     kq, ks = band_keys(q, 4, 4), band_keys(sig, 4, 4)
     want = sorted((i, int(ids[u])) for i in range(7) for u in range(500) if (kq[i] == ks[u]).any())
-    for kw in ({}, {"directory": tmp_path, "workers": 2}):
+    tables = []
+    for kw in ({}, {"workers": 2}, {"directory": tmp_path / "1"}, {"directory": tmp_path, "workers": 2}):
+        if "directory" in kw:
+            kw["directory"].mkdir(exist_ok=True)
         table = BandTable(ArrayBands(sig, 4, 4), ids, **kw)
         rows, units = table.lookup(q)
         assert sorted(set(zip(rows.tolist(), units.tolist()))) == want
+        tables.append(table)
+    # in RAM, in shared memory written by workers, in a file: the same table and first level
+    for t in tables[1:]:
+        assert np.array_equal(np.asarray(t.table), tables[0].table) and np.array_equal(t.starts, tables[0].starts)
+    assert tables[0].starts[-1] == len(tables[0].table) and (np.diff(tables[0].starts) >= 0).all()
     empty = BandTable(ArrayBands(sig[:0], 4, 4), ids[:0], directory=tmp_path)
     assert [len(x) for x in empty.lookup(q)] == [0, 0]
 
