@@ -54,6 +54,19 @@ FORMAT_NAME = "dedup-index"
 FORMAT_VERSION = 4
 # fields of the analysis indexed by document (the others by unit, unit pair or group)
 _PER_DOCUMENT = ("doc_coverage",)
+# numpy dtype kind of every field of a saved analysis ("i" integer, "f" float, "b" bool)
+_ANALYSIS_KINDS = {
+    "pairs": "i",
+    "sims": "f",
+    "exact": "b",
+    "unit_group": "i",
+    "unit_boilerplate": "b",
+    "boilerplate_groups": "i",
+    "group_docs": "i",
+    "group_coverage": "f",
+    "doc_coverage": "f",
+    "boilerplate_pairs": "i",
+}
 _ARRAYS = (
     "unit_doc",
     "unit_para",
@@ -339,14 +352,18 @@ def _load_analysis(
     if not isinstance(info, dict) or info.get("threshold") != config.threshold:
         raise CorruptIndexError(f"{vdir}/manifest.json describes an analysis that does not match the index threshold")
     a = Analysis(**{f.name: arr(f"analysis.{f.name}") for f in fields(Analysis)})
-    m = len(a.pairs)
-    n_groups = len(a.group_docs)
+    shapes_ok = all(
+        getattr(a, name).ndim == (2 if name.endswith("pairs") else 1)
+        and getattr(a, name).dtype.kind == _ANALYSIS_KINDS[name]
+        for name in _ANALYSIS_KINDS
+    )
+    m = len(a.pairs) if shapes_ok else -1
+    n_groups = len(a.group_docs) if shapes_ok else -1
     ok = (
-        a.pairs.ndim == 2 and a.pairs.shape[1] == 2 and m == info.get("unit_pairs")
-        and len(a.sims) == m and len(a.exact) == m
+        shapes_ok and a.pairs.shape[1] == 2 and a.boilerplate_pairs.shape[1] == 2
+        and m == info.get("unit_pairs") and len(a.sims) == m and len(a.exact) == m
         and len(a.unit_group) == n_units and len(a.unit_boilerplate) == n_units
         and len(a.doc_coverage) == n_docs and len(a.group_coverage) == n_groups
-        and a.boilerplate_pairs.ndim == 2 and a.boilerplate_pairs.shape[1] == 2
         and (m == 0 or int(a.pairs.max()) < n_units) and (n_units == 0 or int(a.unit_group.max()) < n_groups)
     )
     if not ok:

@@ -245,15 +245,25 @@ def test_mismatched_analysis_is_refused(tmp_path, change):
         Index.load(out)
 
 
-def test_analysis_with_wrong_shape_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    "field, make",
+    [
+        ("unit_boilerplate", lambda a: np.zeros(5, dtype=bool)),  # wrong length
+        ("unit_boilerplate", lambda a: a.astype(np.int8)),  # a mask saved as numbers
+        ("pairs", lambda a: a.ravel()),  # not (m, 2)
+        ("sims", lambda a: np.float32(0.5)),  # 0-d
+        ("pairs", lambda a: a + 10**6),  # units beyond the index
+    ],
+)
+def test_analysis_with_wrong_arrays_is_refused(tmp_path, field, make):
     idx = _synth_index(60, seed=3)
     out = idx.save(tmp_path / "ix", analyze=True)
     vdir = _current(out)
-    fn = vdir / "analysis.unit_boilerplate.npy"
-    np.save(fn, np.zeros(5, dtype=bool))
+    fn = vdir / f"analysis.{field}.npy"
+    np.save(fn, make(np.load(fn)))
     from dedup.storage import _checksum
 
-    def fix(m):  # a consistent manifest around an array of the wrong length
+    def fix(m):  # a consistent manifest around an array that does not fit the index
         m["files"][fn.name] = {"bytes": fn.stat().st_size, "xxh3_128": _checksum(fn)}
 
     _rewrite_manifest(out, fix)
