@@ -301,6 +301,9 @@ class TextStore:
         self._list: list[bytes] | None = None if path is not None else []
         self._blob = Column(np.uint8, 0, path) if path is not None else None
         self._offsets: list[int] = [0]
+        # a saved file mapped read-only (texts 0 .. n - 1), ``_list`` then holds texts added after
+        self._mapped: tuple[np.ndarray, np.ndarray] | None = None
+        self._cleared: set[int] = set()
 
     @classmethod
     def wrap(cls, texts: list[bytes]) -> TextStore:
@@ -308,8 +311,23 @@ class TextStore:
         store._list = texts
         return store
 
+    @classmethod
+    def mapped(cls, path: Path, offsets: np.ndarray) -> TextStore:
+        """The texts of a saved file, memory-mapped: ``offsets`` (``n + 1`` byte offsets) delimit
+        them. Nothing is read until a text is asked for; texts added later are kept in RAM."""
+        store = cls()
+        size = int(offsets[-1]) if len(offsets) else 0
+        blob = np.memmap(path, dtype=np.uint8, mode="r", shape=(size,)) if size else np.empty(0, np.uint8)
+        store._mapped = (blob, np.asarray(offsets, dtype=np.int64))
+        return store
+
+    def _n_mapped(self) -> int:
+        return 0 if self._mapped is None else len(self._mapped[1]) - 1
+
     def __len__(self) -> int:
-        return len(self._list) if self._list is not None else len(self._offsets) - 1
+        if self._list is not None:
+            return self._n_mapped() + len(self._list)
+        return len(self._offsets) - 1
 
     def extend(self, texts: Iterable[bytes]) -> None:
         texts = list(texts)
@@ -323,15 +341,22 @@ class TextStore:
             self._blob.append(np.frombuffer(b"".join(texts), dtype=np.uint8))
 
     def get(self, d: int) -> bytes:
+        if self._mapped is not None and d < self._n_mapped():
+            if d in self._cleared:
+                return b""
+            blob, offsets = self._mapped
+            return blob[offsets[d] : offsets[d + 1]].tobytes()
         if self._list is not None:
-            return self._list[d]
+            return self._list[d - self._n_mapped()]
         assert self._blob is not None
         return self._blob.array()[self._offsets[d] : self._offsets[d + 1]].tobytes()
 
     def clear(self, d: int) -> None:
         """Forget the text of a removed document (frees RAM; a file keeps its bytes)."""
-        if self._list is not None:
-            self._list[d] = b""
+        if d < self._n_mapped():
+            self._cleared.add(d)
+        elif self._list is not None:
+            self._list[d - self._n_mapped()] = b""
 
     def close(self) -> None:
         if self._blob is not None:

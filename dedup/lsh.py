@@ -7,8 +7,10 @@ keys in a per-band sort, so building is a few ``argsort`` calls and a lookup is 
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -148,13 +150,16 @@ class BandTable:
         elif workers > 1 and total:
             # shared anonymous memory: the forked workers write their bands in place (no copy of
             # the table through their result pipes)
-            out = np.frombuffer(mmap.mmap(-1, total * 8), dtype=np.uint64)
+            shm = mmap.mmap(-1, total * 8)
+            out = np.frombuffer(shm, dtype=np.uint64)
         else:
             out = np.empty(total, dtype=np.uint64)
         counts = np.zeros(1 << self.prefix_bits, dtype=np.int64)
         shared = _TableJob(sig, self.bits, self.band_bits, self.prefix_bits, tmp, out)
         for lo, band_counts in fork_map(_table_band, shared, range(self.bands), workers):
             counts[lo : lo + len(band_counts)] += band_counts
+        if tmp is None and workers > 1 and total:
+            _populate(shm)
         if out is None:
             assert path is not None and tmp is not None
             # a new file replaces the old one atomically: memory maps of an older table stay valid
@@ -207,6 +212,17 @@ class BandTable:
             go_right = (v <= keys) if right else (v < keys)
             lo = np.where(active & go_right, mid + 1, lo)
             hi = np.where(active & ~go_right, mid, hi)
+
+
+def _populate(buf: mmap.mmap) -> None:
+    """Map every page of ``buf`` into this process now. Pages written by forked workers are not
+    in this process's page tables: each would fault on its first read, one query at a time
+    (hundreds per query over a 10 GB table). Linux 5.14+; elsewhere the pages fault in as used."""
+    advice = getattr(mmap, "MADV_POPULATE_READ", 22 if sys.platform.startswith("linux") else None)
+    if advice is None:
+        return
+    with contextlib.suppress(OSError):  # an older kernel: the pages fault in as they are used
+        buf.madvise(advice)
 
 
 class _TableJob(NamedTuple):

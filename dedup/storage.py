@@ -308,14 +308,16 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
 
     index = cls(config=config)
     offsets = arr("text_offsets")
-    blob = (vdir / "texts.bin").read_bytes()
-    texts = [blob[int(a) : int(b)] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+    text_bytes = files.get("texts.bin", {}).get("bytes")
+    delimits = offsets.ndim == 1 and len(offsets) and offsets[0] == 0 and offsets[-1] == text_bytes
+    if not delimits or (np.diff(offsets) < 0).any():
+        raise CorruptIndexError(f"{vdir}/text_offsets.npy does not delimit the texts in texts.bin")
     try:
         docs = [json.loads(line) for line in (vdir / "docs.jsonl").read_text(encoding="utf-8").splitlines() if line]
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptIndexError(f"{vdir} holds damaged documents: {exc}") from None
     n = manifest["counts"]["documents"]
-    if len(texts) != n or len(docs) != n:
+    if len(offsets) - 1 != n or len(docs) != n:
         raise CorruptIndexError(f"{vdir} holds {len(docs)} documents, the manifest says {n}")
     cols = {key: arr(key) for key in _ARRAYS}
     n_bands = len(index._sigs.widths)
@@ -327,7 +329,11 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
     if len(cols["unit_doc"]) != n_units or any(len(p) != n_units for p in sigs.parts):
         raise CorruptIndexError(f"{vdir} arrays do not match the manifest")
     index._ids = [d["id"] for d in docs]
-    index._texts = TextStore.wrap(texts)
+    if mmap:  # read only when asked for (a million articles hold ~5 GB of text)
+        index._texts = TextStore.mapped(vdir / "texts.bin", offsets)
+    else:
+        blob = (vdir / "texts.bin").read_bytes()
+        index._texts = TextStore.wrap([blob[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())])
     index._sigs = sigs
     index._shingles = Column.wrap(cols.pop("shingles"))
     index._meta = [d.get("meta", {}) for d in docs]

@@ -269,3 +269,34 @@ def test_analysis_with_wrong_arrays_is_refused(tmp_path, field, make):
     _rewrite_manifest(out, fix)
     with pytest.raises(CorruptIndexError, match="analysis"):
         Index.load(out)
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+def test_texts_of_a_loaded_index(tmp_path, seeds, mmap):
+    idx = _build(seeds)
+    out = idx.save(tmp_path / "ix")
+    loaded = Index.load(out, mmap=mmap)  # memory-mapped texts are read when asked for
+    assert [loaded.text(d) for d in loaded] == [seeds[d] for d in sorted(seeds)]
+    loaded.remove("001")
+    loaded.add("new", "Ünïcode text, two paragraphs.\n\nAnd “quotes” too, in a second one.")
+    assert loaded.text("new").startswith("Ünïcode") and loaded.text("002") == seeds["002"]
+    again = Index.load(loaded.save(out), mmap=mmap)
+    assert list(again) == ["000", "002", "003", "004", "new"]
+    assert [again.text(d) for d in again] == [loaded.text(d) for d in loaded]
+
+
+@pytest.mark.parametrize(
+    "make", [lambda o: o[::-1].copy(), lambda o: o + 1, lambda o: o[:-1].copy(), lambda o: o.reshape(1, -1)]
+)
+def test_bad_text_offsets_are_refused(tmp_path, seeds, make):
+    out = _build(seeds).save(tmp_path / "ix")
+    fn = _current(out) / "text_offsets.npy"
+    np.save(fn, make(np.load(fn)))
+    from dedup.storage import _checksum
+
+    def fix(m):
+        m["files"][fn.name] = {"bytes": fn.stat().st_size, "xxh3_128": _checksum(fn)}
+
+    _rewrite_manifest(out, fix)
+    with pytest.raises(CorruptIndexError):
+        Index.load(out)
