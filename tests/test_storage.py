@@ -61,8 +61,9 @@ def test_truncated_file_is_refused(tmp_path, seeds):
     f = _current(out) / "sig-000.npy"
     data = f.read_bytes()
     f.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CorruptIndexError, match="truncated"):
-        Index.load(out)
+    for verify in (True, False):  # sizes are checked either way
+        with pytest.raises(CorruptIndexError, match="truncated"):
+            Index.load(out, verify=verify)
 
 
 def test_bit_flip_is_refused(tmp_path, seeds):
@@ -73,6 +74,11 @@ def test_bit_flip_is_refused(tmp_path, seeds):
     f.write_bytes(bytes(data))
     with pytest.raises(CorruptIndexError, match="checksum"):
         Index.load(out)
+    # verify=False trusts the contents (sizes and structure are still checked): the flip shows
+    loaded = Index.load(out, verify=False)
+    assert loaded.text("000") != seeds["000"] and len(loaded) == len(seeds)
+    with pytest.raises(InvalidParameterError):
+        Index.load(out, verify="no")  # type: ignore[arg-type]
 
 
 def test_other_format_version_is_refused(tmp_path, seeds):
