@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import DedupError
 from .index import AddReport, Index
-from .io import ErrorLog, read_corpus, write_records
+from .io import BadRecord, ErrorLog, read_corpus, write_records
 from .pipeline import DEDUP_MIN_SCORE, IndexStep, plan_dedup
 from .results import Boilerplate, Cluster, DocPair
 
@@ -358,17 +358,32 @@ def _read_text(path: str) -> str:
     return Path(path).read_bytes().decode("utf-8")
 
 
+def _match_record(m: Any) -> dict[str, Any]:
+    return {
+        "doc_id": m.doc_id,
+        "score": round(m.score, 4),
+        "paragraphs": [
+            {"a_start": p.a_start, "a_end": p.a_end, "b_start": p.b_start, "b_end": p.b_end,
+             "similarity": round(float(p.similarity), 4)}
+            for p in m.paragraphs
+        ],
+    }
+
+
 def cmd_query(ctx: _Ctx) -> int:
     a = ctx.args
+    if (a.textfile is None) == (a.corpus is None):
+        raise DedupError("give either TEXTFILE (one text) or --corpus CORPUS (one query per record)")
+    if a.limit < 1:
+        raise DedupError(f"--limit must be >= 1, got {a.limit}")
     idx = _load(ctx, a.index)
+    if a.corpus is not None:
+        return _query_corpus(ctx, idx)
     text = _read_text(a.textfile)
     matches = idx.query(text, threshold=a.threshold)[: a.limit]
     if a.json:
         for m in matches:
-            rec = {"doc_id": m.doc_id, "score": round(m.score, 4), "paragraphs": [
-                {"a_start": p.a_start, "a_end": p.a_end, "b_start": p.b_start, "b_end": p.b_end,
-                 "similarity": round(float(p.similarity), 4)} for p in m.paragraphs]}
-            print(json.dumps(rec, ensure_ascii=False))
+            print(json.dumps(_match_record(m), ensure_ascii=False))
         return 0
     if not matches:
         print("no reuse found")
@@ -376,6 +391,34 @@ def cmd_query(ctx: _Ctx) -> int:
         p = m.paragraphs[0] if m.paragraphs else None
         snippet = _snip(idx.text(m.doc_id)[p.b_start : p.b_end]) if p else ""
         print(f"{m.score:.2f} {m.doc_id} ({len(m.paragraphs)} paragraphs): \"{snippet}\"")
+    return 0
+
+
+def _query_corpus(ctx: _Ctx, idx: Index) -> int:
+    """One record per query document: its id and its matches (offsets into the query text as
+    ``a_*``, into the indexed document as ``b_*``). The index is loaded and its lookup table built
+    once for all the queries."""
+    a = ctx.args
+    n_queries = n_found = 0
+
+    def records() -> Iterator[dict[str, Any]]:
+        nonlocal n_queries, n_found
+        for rec in ctx.bar(_read(ctx, a.corpus), "querying"):
+            try:
+                matches = idx.query(rec["text"], threshold=a.threshold, limit=a.limit)
+            except DedupError as exc:  # a record with no word character, say: counted, reported
+                if a.on_error == "fail":
+                    raise
+                ctx.errors.add(BadRecord(a.corpus, 0, f"record {rec['id']!r}: {exc}"))
+                continue
+            n_queries += 1
+            n_found += bool(matches)
+            yield {"query_id": rec["id"], "matches": [_match_record(m) for m in matches]}
+
+    write_records(a.out or "-", records())
+    _report_skipped(ctx)
+    wrote = f"; wrote {a.out}" if a.out else ""
+    ctx.info(f"{n_queries} queries, {n_found} with matches, in {ctx.elapsed():.1f} s{wrote}")
     return 0
 
 
@@ -457,20 +500,25 @@ def cmd_dedup(ctx: _Ctx) -> int:
 # ---------------------------------------------------------------------------- parser
 
 
+def _corpus_options(g: Any) -> None:
+    """Options that say how to read a corpus (for a parser or an argument group)."""
+    g.add_argument("--id-field", default="id", help="record field holding the document id (default: id)")
+    g.add_argument("--text-field", default="text", help="record field holding the text (default: text)")
+    g.add_argument(
+        "--format", choices=["jsonl", "parquet", "csv", "txt"], default=None,
+        help="corpus format (default: from the file name; a directory means .txt files)",
+    )
+    g.add_argument(
+        "--on-error", choices=["skip", "fail"], default="skip",
+        help="bad records: skip and report them with file:line (default), or fail at the first",
+    )
+
+
 def _common(index_opts: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("common options")
     if index_opts:
-        g.add_argument("--id-field", default="id", help="record field holding the document id (default: id)")
-        g.add_argument("--text-field", default="text", help="record field holding the text (default: text)")
-        g.add_argument(
-            "--format", choices=["jsonl", "parquet", "csv", "txt"], default=None,
-            help="corpus format (default: from the file name; a directory means .txt files)",
-        )
-        g.add_argument(
-            "--on-error", choices=["skip", "fail"], default="skip",
-            help="bad records: skip and report them with file:line (default), or fail at the first",
-        )
+        _corpus_options(g)
         g.add_argument(
             "--workers", type=int, default=0,
             help="processes that featurize batches while indexing and share out the LSH bands when "
@@ -541,9 +589,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("query", parents=[light], help="find indexed documents that reuse a text",
                        description="Find indexed documents that share reused paragraphs with TEXTFILE (- for stdin).")
     p.add_argument("--index", required=True, metavar="DIR", help="index directory")
-    p.add_argument("textfile", metavar="TEXTFILE", help="UTF-8 text file, or - for stdin")
-    p.add_argument("--limit", type=int, default=20, help="show at most this many matches (default 20)")
+    p.add_argument("textfile", nargs="?", default=None, metavar="TEXTFILE", help="UTF-8 text file, or - for stdin")
+    p.add_argument(
+        "--corpus", default=None, metavar="CORPUS",
+        help="query every record of a corpus (formats as for 'index'; the index is loaded once) and write one "
+        "JSON record per query: query_id and its matches",
+    )
+    p.add_argument(
+        "--out", default=None, metavar="FILE", help="with --corpus: output .jsonl[.gz] or .parquet (default: stdout)"
+    )
+    p.add_argument("--limit", type=int, default=20, help="at most this many matches per query (default 20)")
     p.add_argument("--json", action="store_true", help="JSONL output with character offsets")
+    _corpus_options(p)
     p.set_defaults(func=cmd_query)
 
     color = argparse.ArgumentParser(add_help=False)

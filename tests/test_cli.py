@@ -74,6 +74,43 @@ def test_index_commands(sample_run: tuple[Path, str], tmp_path: Path, capsys: py
     assert err.startswith("dedup: error:") and "\n" not in err
 
 
+def test_query_a_corpus(sample_run: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dedup import Index
+
+    ix = sample_run[0] / "index"
+    idx = Index.load(ix)
+    ids = list(idx)
+    recs = [
+        {"id": "q1", "text": idx.text(ids[3])},
+        {"id": "q2", "text": "Nothing here was ever printed by anyone, said nobody at all today."},
+        {"id": "q3", "text": " ... "},  # no word character: reported, not a crash
+        {"id": "q4", "text": idx.text(ids[40])[:2000]},
+    ]
+    corpus = _jsonl(tmp_path / "queries.jsonl", recs)
+    out = tmp_path / "matches.jsonl"
+    assert main(["query", "--index", str(ix), "--corpus", str(corpus), "--out", str(out), "--limit", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "1 bad input records skipped" in err and "'q3'" in err and "3 queries, 2 with matches" in err
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [g["query_id"] for g in got] == ["q1", "q2", "q4"]
+    for g, rec in zip(got, [recs[0], recs[1], recs[3]]):
+        want = idx.query(rec["text"], limit=3)
+        assert [m["doc_id"] for m in g["matches"]] == [m.doc_id for m in want]
+        assert [m["score"] for m in g["matches"]] == [round(m.score, 4) for m in want]
+        for m, w in zip(g["matches"], want):
+            assert [(p["a_start"], p["a_end"], p["b_start"], p["b_end"]) for p in m["paragraphs"]] == [
+                (p.a_start, p.a_end, p.b_start, p.b_end) for p in w.paragraphs
+            ]
+    assert got[0]["matches"][0]["doc_id"] == ids[3] and got[1]["matches"] == []
+    # to stdout, failing at the first bad record when asked
+    assert main(["query", "--index", str(ix), "--corpus", str(corpus), "--on-error", "fail", "-q"]) == 1
+    assert "no word character" in capsys.readouterr().err
+    # exactly one of TEXTFILE and --corpus
+    assert main(["query", "--index", str(ix)]) == 1
+    assert main(["query", "--index", str(ix), str(corpus), "--corpus", str(corpus)]) == 1
+    assert "either TEXTFILE" in capsys.readouterr().err
+
+
 def test_index_adds_to_existing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a = _jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": BODY}])
     b = _jsonl(tmp_path / "b.jsonl", [{"id": "b", "text": BODY + " more"}])
