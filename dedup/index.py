@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .analysis import Analysis, analyze, components, order_by
-from .columns import Column, SignatureStore, SignatureView, TextStore, band_major, release_heap
+from .columns import Column, SignatureStore, SignatureView, TextStore, band_major, prefetch, release_heap
 from .config import IndexConfig
 from .errors import (
     CorruptIndexError,
@@ -81,6 +81,19 @@ _COLUMNS = (
     "para_doc",
     "para_sh0",
     "unit_sh0",
+)
+
+# the columns a query reads for its candidate units (exact Jaccard, then paragraph matches)
+_QUERY_COLUMNS = (
+    "shingles",
+    "unit_sh0",
+    "unit_nsh",
+    "unit_doc",
+    "unit_para",
+    "unit_kind",
+    "unit_start",
+    "unit_end",
+    "unit_ntok",
 )
 
 
@@ -531,6 +544,8 @@ class Index:
                 prefix="lsh-all-" if include_boilerplate else "lsh-reuse-",
                 workers=self.workers,
             )
+            # what every query reads, by unit: into the page cache while the first queries run
+            prefetch([cols[c] for c in _QUERY_COLUMNS] + [analysis.unit_boilerplate])
         qrow, unit = table.lookup(q.sig)
         if not len(qrow):
             return []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -346,3 +348,38 @@ def test_release_heap_returns_freed_small_arrays_to_the_os():
     after = _rss_anon_mb()
     assert before - after > 80, (before, after)  # ~170 MB of whole free pages
     assert all(int(a.sum()) == 8000 for a in kept[:100])  # kept arrays are untouched
+
+
+def test_prefetch_asks_for_mapped_arrays_only(tmp_path, monkeypatch):
+    import threading
+
+    from dedup.columns import prefetch
+
+    a = np.arange(1000, dtype=np.int64)
+    np.save(tmp_path / "a.npy", a)
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    advised = []
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, off, n, adv: advised.append((off, n, adv)), raising=False)
+    assert prefetch([a]) == 0 and prefetch([]) == 0  # in RAM: nothing to read
+    assert prefetch([mapped, a]) == 8000
+    for t in threading.enumerate():
+        if t.name == "dedup-prefetch":
+            t.join()
+    assert advised == [(mapped.offset, 8000, os.POSIX_FADV_WILLNEED)]
+    assert prefetch([mapped], max_fraction=0.0) == 0  # more than the share of RAM allowed
+
+
+def test_first_query_of_a_loaded_index_prefetches_its_columns(tmp_path, monkeypatch, corpus):
+    import dedup.index
+    from dedup import Index
+
+    idx = Index()
+    idx.add_many(corpus[:60])
+    loaded = Index.load(idx.save(tmp_path / "ix", analyze=True))
+    text = loaded.text(list(loaded)[5])
+    want = idx.query(text)
+    seen = []
+    monkeypatch.setattr(dedup.index, "prefetch", lambda arrays: seen.append(list(arrays)) or 0)
+    assert loaded.query(text) == want and loaded.query(text) == want
+    assert len(seen) == 1  # once, with the lookup table
+    assert all(isinstance(x, np.memmap) for x in seen[0]) and len(seen[0]) == 10
