@@ -226,12 +226,12 @@ def _stop_tables(bits: int = 12) -> tuple[np.uint64, np.uint64, np.ndarray, np.n
     """Direct-mapped tables of the function words, by their first 8 bytes.
 
     Slot ``(first8 * mul) >> (64 - bits)`` of the first table holds the first 8 bytes of the
-    function word of at most 8 bytes that maps there (0 if none), the second those of the longer
+    function word of at most 7 bytes that maps there (0 if none), the second those of the longer
     function words (their first 8 bytes). ``mul`` is the first odd multiplier of a fixed seeded
     sequence that gives every key of a table its own slot (deterministic).
     """
-    short = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) <= 8})
-    long = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) > 8})
+    short = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) <= 7})
+    long = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) >= 8})
     shift = 64 - bits
     for mul in np.random.default_rng(0x57095).integers(1, 2**63, size=1000, dtype=np.uint64).tolist():
         mul |= 1
@@ -248,15 +248,17 @@ def _stop_tables(bits: int = 12) -> tuple[np.uint64, np.uint64, np.ndarray, np.n
     return np.uint64(mul), np.uint64(shift), t_short, t_long
 
 
-# Function words of at most 8 bytes are exactly their first 8 bytes (with the length); longer
-# ones (few) are found by their first 8 bytes and checked as bytes. Looked up in numpy with a
-# direct-mapped table (a binary search costs more: its branches are unpredictable).
+# A word of at most 7 bytes is exactly its first 8 bytes, zero-padded (no word has a zero byte),
+# whose top byte is 0; a longer word's top byte is not. So the first 8 bytes alone tell a function
+# word of at most 7 bytes (no length check); the longer ones (few) are found by their first 8
+# bytes and checked as bytes. Looked up in numpy with a direct-mapped table (a binary search costs
+# more: its branches are unpredictable).
 _STOP_MUL, _STOP_SHIFT, _STOP_SHORT, _STOP_LONG = _stop_tables()
 # Documents of at most this many words get their function-word flags in Python.
 _PY_STOP_WORDS = 96
-# Every function word longer than 8 bytes contains this (checked at import).
-_STOP_LONG_HINT = b"selves"
-assert all(_STOP_LONG_HINT in w for w in _STOPWORDS_BYTES if len(w) > 8)
+# Every function word of 8 bytes or more contains this (checked at import).
+_STOP_LONG_HINT = b"sel"
+assert all(_STOP_LONG_HINT in w for w in _STOPWORDS_BYTES if len(w) >= 8)
 _ASCII_BYTES = bytes(range(128))
 
 
@@ -381,16 +383,17 @@ class _Doc:
 
     def _stop_flags_numpy(self) -> bytes:
         """:meth:`stop_flags` with numpy: a direct-mapped table lookup of each word's first 8
-        bytes (a function word of 9+ bytes is checked as bytes)."""
-        f8, lens, folded = self.first8, self.lens, self.folded
-        assert f8 is not None and lens is not None and folded is not None
+        bytes (a function word of 8+ bytes is checked as bytes)."""
+        f8, folded = self.first8, self.folded
+        assert f8 is not None and folded is not None
         slot = f8 * _STOP_MUL
         slot >>= _STOP_SHIFT
-        hit = _STOP_SHORT.take(slot) == f8  # no word's first 8 bytes are all 0
-        hit &= lens <= 8  # f8 is the whole word
-        if _STOP_LONG_HINT in folded:  # rare: maybe a long function word
+        # No word's first 8 bytes are all 0, and those of a word of 8+ bytes never equal a short
+        # function word's (top byte): equal first 8 bytes are the same word.
+        hit = _STOP_SHORT.take(slot) == f8
+        if _STOP_LONG_HINT in folded:  # "themselves", but also "itself", "sell"
+            # Maybe a long function word (only words of 8+ bytes can match this table).
             long = _STOP_LONG.take(slot) == f8
-            long &= lens > 8
             for t in long.nonzero()[0].tolist():
                 hit[t] = folded[self.starts[t] : self.ends[t]] in _STOPWORDS_BYTES
         return hit.view(np.uint8).tobytes()
@@ -423,6 +426,7 @@ def _folded_padded(padded: bytes, len_a: int) -> tuple[_Doc, _Doc, np.ndarray]:
     db = _Doc(flat_b[0::2], flat_b[1::2], None, fb)
     hashes, first8, lens = _word_keys(padded, edges[0::2], edges[1::2])
     da.first8, da.lens = first8[: e_a // 2], lens[: e_a // 2]
+    db.lens = lens[e_a // 2 :]
     return da, db, hashes
 
 
@@ -526,7 +530,8 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 _PAD_LEN = 8
 _PAD = b" " * _PAD_LEN
 _PAD_STR = " " * _PAD_LEN
-# _LOW[m]: the low m bytes of a uint64; _HIGH[m]: the high m bytes (m = 0..8).
+# _LOW[m]: the low m bytes of a uint64; _HIGH[m]: the high m bytes (m = 0..8; looked up with
+# mode="clip", so a longer word gets 8).
 _LOW = np.array([(1 << (8 * m)) - 1 for m in range(9)], dtype=np.uint64)
 _HIGH = np.array([(1 << 64) - (1 << (8 * (8 - m))) for m in range(9)], dtype=np.uint64)
 _KEY_C1 = np.uint64(0x9E3779B97F4A7C15)
@@ -539,18 +544,19 @@ def _word_keys(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.
     their first 8 bytes (zero-padded, as little-endian uint64) and their lengths.
 
     ``padded`` has at least ``_PAD_LEN`` bytes before and after the text, so the 8 bytes from a
-    word's start and the 8 bytes up to its end are always inside it.
+    word's start and the 8 bytes up to its end are always inside it. The 8-byte groups at every
+    offset are copied once into an aligned array (taking from the unaligned view would copy it
+    for each take); the masks are looked up by length, clipped to 8.
     """
-    n = len(padded) - 2 * _PAD_LEN + 1
-    from_start = np.ndarray((n,), dtype="<u8", buffer=padded, offset=_PAD_LEN, strides=(1,))
-    up_to_end = np.ndarray((n,), dtype="<u8", buffer=padded, offset=0, strides=(1,))
+    # win[q]: bytes q .. q + 7 of padded, so win[s + _PAD_LEN] starts the word at text offset s
+    # and win[e] ends the word that ends at text offset e.
+    win = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, offset=0, strides=(1,)).copy()
     lens = ends - starts
-    m = np.minimum(lens, 8)
-    first8 = from_start.take(starts)
-    first8 &= _LOW.take(m)
+    first8 = win[_PAD_LEN:].take(starts)
+    first8 &= _LOW.take(lens, mode="clip")
     h = first8 * _KEY_C1
-    last = up_to_end.take(ends)
-    last &= _HIGH.take(m)
+    last = win.take(ends)
+    last &= _HIGH.take(lens, mode="clip")
     last *= _KEY_C2
     h += last
     h += lens.view(np.uint64)
@@ -627,20 +633,23 @@ def _runs_numpy(i: np.ndarray, j: np.ndarray, wa: int, wb: int, k: int) -> list[
 def _runs_unique(i: np.ndarray, j: np.ndarray, na: int, k: int) -> list[_Block]:
     """The same as :func:`_runs_numpy` when every ``a`` position has at most one anchor.
 
-    With one anchor per position, ``b_of[p]`` (the ``b`` position of the anchor at ``a``
-    position ``p``, or -2) describes them all: a run continues at ``p`` when
-    ``b_of[p] == b_of[p - 1] + 1``. Blocks come out sorted by ``a`` start.
+    With one anchor per position, ``b_of[p + 1]`` (the ``b`` position of the anchor at ``a``
+    position ``p``) describes them all: a run continues at ``p`` when ``b_of[p + 1] ==
+    b_of[p] + 1``. A position without an anchor holds ``p + 1 - (na + 3)`` instead (negative,
+    and one more than its left neighbour's when that has no anchor either), so the places where
+    ``b_of`` does not step by one are exactly the edges of the runs of anchors and of the runs of
+    positions without one: one ``nonzero`` finds both, and Python keeps the runs of anchors (a
+    few dozen edges). Blocks come out sorted by ``a`` start.
     """
-    b_of = np.empty(na + 2, dtype=np.int64)  # b_of[p + 1]: anchor of position p; ends -2
-    b_of.fill(-2)
+    b_of = np.arange(-(na + 3), -1, dtype=np.int64)  # na + 2 values: positions -1 .. na
     b_of[i + 1] = j
-    cont = (b_of[1:] - b_of[:-1]) == 1  # cont[p]: position p continues the run of p - 1
-    anchor = b_of[1:-1] >= 0
-    first = (anchor & ~cont[:-1]).nonzero()[0]
-    last = (anchor & ~cont[1:]).nonzero()[0]
-    b0 = b_of.take(first + 1)
-    length = last - first + k
-    return [(x, x + n, y, y + n) for x, y, n in zip(first.tolist(), b0.tolist(), length.tolist())]
+    # edge[q]: b_of[q + 1] is not b_of[q] + 1, so a run starts at index q + 1 (position q).
+    edge = ((b_of[1:] - b_of[:-1]) != 1).nonzero()[0]
+    firsts = edge.tolist()
+    b0s = b_of[1:].take(edge).tolist()  # b_of at each run's first index
+    k1 = k - 1
+    # A run from position p to the position before the next run's start q: (q - p) anchors.
+    return [(p, q + k1, b, b + (q + k1 - p)) for p, q, b in zip(firsts, firsts[1:], b0s) if b >= 0]
 
 
 def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: int) -> list[_Block] | None:
@@ -664,7 +673,7 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
     n = na + nb
     bits = n.bit_length()
     low = np.uint64((1 << bits) - 1)
-    packed = keys & ~low
+    packed = keys & np.uint64(((1 << 64) - 1) ^ ((1 << bits) - 1))
     packed |= np.arange(n, dtype=np.uint64)
     packed.sort()
     pos = (packed & low).view(np.int64)
@@ -674,7 +683,7 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
     inner = eq[1:-1]
     t2 = (inner > (eq[:-2] | eq[2:])).nonzero()[0]  # groups of exactly two
     i = pos.take(t2)
-    j = pos.take(t2 + 1)
+    j = pos[1:].take(t2)
     xi: list[int] = []
     xj: list[int] = []
     if np.count_nonzero(inner) != len(t2):
@@ -710,15 +719,26 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
         blocks = _runs_numpy(i, j, wa, len(db), k)
     else:
         blocks = _runs_unique(i, j, na, k)
-    # Every block, word by word: the same folded text, or the same words.
+    # Every block, word by word: the same folded text, or the same words. Folded text is words
+    # and spaces, so the words of two spans are equal when the spans without their spaces are
+    # equal and the word lengths are (without one bytes object per word).
     fa, fb = da.folded, db.folded
     assert fa is not None and fb is not None
     sa, ea, sb, eb = da.starts, da.ends, db.starts, db.ends
+    lens_a = lens_b = b""
+    w = 0
     for a0_, a1_, b0_, b1_ in blocks:
         xa = fa[sa[a0_] : ea[a1_ - 1]]
         xb = fb[sb[b0_] : eb[b1_ - 1]]
-        if xa != xb and xa.split() != xb.split():
-            return None
+        if xa != xb:
+            if not lens_a:
+                assert da.lens is not None and db.lens is not None
+                lens_a, lens_b, w = da.lens.tobytes(), db.lens.tobytes(), da.lens.itemsize
+            if (
+                xa.translate(None, b" ") != xb.translate(None, b" ")
+                or lens_a[w * a0_ : w * a1_] != lens_b[w * b0_ : w * b1_]
+            ):
+                return None
     return blocks
 
 
@@ -985,27 +1005,42 @@ def _gap_opcodes(xa: list[Any], xb: list[Any]) -> Sequence[tuple[str, int, int, 
     """``difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()``, cheaper.
 
     Two gaps without a common word (most gaps: one word replaced by another) are one
-    ``"replace"``, as difflib says too, without building a matcher. When the two share exactly
-    one word, found once on each side, that word is the only matching block difflib can find
-    (a longer one would need two common words), so the opcodes follow directly. Other short
-    gaps go to :func:`_small_opcodes` (the same algorithm without the matcher's set-up).
+    ``"replace"``, as difflib says too, without building a matcher. When every common word is
+    found once on each side, in the same order on both (most other gaps), difflib matches every
+    one of them: its longest block is a run of them, and each other one lies before that block
+    on both sides or after it on both, where the recursion finds it. So the matching blocks are
+    the runs of common words adjacent on both sides, and the opcodes follow directly. Other
+    short gaps go to :func:`_small_opcodes` (the same algorithm without the matcher's set-up).
     """
     common = set(xa).intersection(xb)
     la, lb = len(xa), len(xb)
     if not common:
         return [("replace", 0, la, 0, lb)]
-    if len(common) == 1:
-        (w,) = common
-        if xa.count(w) == 1 and xb.count(w) == 1:
-            i, j = xa.index(w), xb.index(w)
-            ops = []
-            if i or j:
-                ops.append(("replace" if i and j else "delete" if i else "insert", 0, i, 0, j))
-            ops.append(("equal", i, i + 1, j, j + 1))
-            if i + 1 < la or j + 1 < lb:
-                kind = "replace" if i + 1 < la and j + 1 < lb else "delete" if i + 1 < la else "insert"
-                ops.append((kind, i + 1, la, j + 1, lb))
-            return ops
+    pa = [i for i, x in enumerate(xa) if x in common]
+    pb = [j for j, x in enumerate(xb) if x in common]
+    if len(pa) == len(common) == len(pb) and [xa[i] for i in pa] == [xb[j] for j in pb]:
+        ops: list[tuple[str, int, int, int, int]] = []
+        append = ops.append
+        i = j = 0  # end of the last block
+        n = len(pa)
+        t = 0
+        while t <= n:
+            if t < n:
+                ai, bj = pa[t], pb[t]
+                u = t + 1
+                while u < n and pa[u] - ai == u - t and pb[u] - bj == u - t:
+                    u += 1
+            else:
+                ai, bj, u = la, lb, t + 1  # the end (a block of size 0)
+            if i < ai:
+                append(("replace" if j < bj else "delete", i, ai, j, bj))
+            elif j < bj:
+                append(("insert", i, ai, j, bj))
+            if t < n:
+                i, j = ai + (u - t), bj + (u - t)
+                append(("equal", ai, i, bj, j))
+            t = u
+        return ops
     if la * lb <= _SMALL_GAP_CELLS:
         return _small_opcodes(xa, xb)
     return difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
@@ -1463,10 +1498,8 @@ def align(
             n_a, n_b = last[2] - base, last[4] - first[3]
             if n_a < min_words or n_b < min_words:
                 continue
-            matched = 0
-            for kind, a0, a1, _, _ in ops:
-                if kind == "equal":
-                    matched += a1 - a0
+            equal = [(a0, a1) for kind, a0, a1, _, _ in ops if kind == "equal"]
+            matched = sum([a1 - a0 for a0, a1 in equal])
             if 2.0 * matched / (n_a + n_b) < min_similarity:
                 continue
             # Evidence: matched content words (not function words), relative to the length.
@@ -1475,10 +1508,8 @@ def align(
                 stop = bytes(map(is_stop, da.slice(base, last[2])))
             else:
                 base = 0
-            content = matched
-            for kind, a0, a1, _, _ in ops:
-                if kind == "equal":
-                    content -= stop.count(1, a0 - base, a1 - base)
+            count = stop.count
+            content = matched - sum([count(1, a0 - base, a1 - base) for a0, a1 in equal])
             if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(n_a, n_b)):
                 continue
             found.append((matched, ops))
