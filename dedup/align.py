@@ -420,10 +420,12 @@ def _folded_padded(padded: bytes, len_a: int) -> tuple[_Doc, _Doc, np.ndarray]:
     flat = array("q")
     flat.frombytes(edges.tobytes())
     e_a = bisect_right(flat, len_a)  # edges of a: those up to len(fa)
-    da = _Doc(flat[0:e_a:2], flat[1:e_a:2], None, fa)
     flat_b = array("q")
     flat_b.frombytes((edges[e_a:] - (len_a + 1)).tobytes())
-    db = _Doc(flat_b[0::2], flat_b[1::2], None, fb)
+    # Starts and ends as memoryviews of the edges (no copies; these documents are not kept).
+    view, view_b = memoryview(flat), memoryview(flat_b)
+    da = _Doc(view[0:e_a:2], view[1:e_a:2], None, fa)
+    db = _Doc(view_b[0::2], view_b[1::2], None, fb)
     hashes, first8, lens = _word_keys(padded, edges[0::2], edges[1::2])
     da.first8, da.lens = first8[: e_a // 2], lens[: e_a // 2]
     db.lens = lens[e_a // 2 :]
@@ -524,8 +526,9 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 # Word hashes of folded text without a Python loop and without a pass over every character: a
 # word of at most 16 bytes is exactly its length, its first 8 bytes and its last 8 bytes (which
 # overlap when it is shorter), and numpy reads those 8-byte groups at any offset from one
-# unaligned uint64 view of the text. The hash mixes the three; a longer word is hashed by those
-# 16 bytes and its length only. Collisions are possible, so every block found with these hashes
+# unaligned uint64 view of the text. The hash is first8 * C1 + last8 * C2 + length (wrapping); the
+# shingle keys multiply it further, and only their top bits are compared. A longer word is hashed
+# by those 16 bytes and its length only. Collisions are possible, so every block found with these hashes
 # is checked word by word (and a failed check sends the pair to the exact path).
 _PAD_LEN = 8
 _PAD = b" " * _PAD_LEN
@@ -536,7 +539,6 @@ _LOW = np.array([(1 << (8 * m)) - 1 for m in range(9)], dtype=np.uint64)
 _HIGH = np.array([(1 << 64) - (1 << (8 * (8 - m))) for m in range(9)], dtype=np.uint64)
 _KEY_C1 = np.uint64(0x9E3779B97F4A7C15)
 _KEY_C2 = np.uint64(0xC2B2AE3D27D4EB4F)
-_KEY_SHIFT = np.uint64(29)
 
 
 def _word_keys(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -560,7 +562,6 @@ def _word_keys(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.
     last *= _KEY_C2
     h += last
     h += lens.view(np.uint64)
-    h ^= h >> _KEY_SHIFT
     return h, first8, lens
 
 
@@ -665,12 +666,14 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
     na, nb = wa - k + 1, len(db) - k + 1
     if na <= 0 or nb <= 0:
         return []
-    sh = _shingle_keys(hashes, k)
-    # Drop the k - 1 shingles that straddle the two documents.
-    keys = np.concatenate((sh[:na], sh[wa:])) if k > 1 else sh
+    keys = _shingle_keys(hashes, k)
+    # Positions: those of a are 0 .. na - 1, those of b wa .. wa + nb - 1; the k - 1 shingles
+    # between them straddle the two documents and are never an anchor (a group holding one is
+    # a group of two that is not an a-b pair, or a group of three or more, where they are left
+    # out).
     # Sort (hash, position) pairs packed in one uint64: the top bits of the hash, then the
     # position (so equal hashes come in position order, those of a first). Cheaper than argsort.
-    n = na + nb
+    n = len(keys)
     bits = n.bit_length()
     low = np.uint64((1 << bits) - 1)
     packed = keys & np.uint64(((1 << 64) - 1) ^ ((1 << bits) - 1))
@@ -693,7 +696,7 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
         for g0, size in zip(firsts[sizes >= 3].tolist(), sizes[sizes >= 3].tolist()):
             members = pos[g0 : g0 + size].tolist()
             pa = [x for x in members if x < na]
-            pb = [x - na for x in members if x >= na]
+            pb = [x - wa for x in members if x >= wa]
             if not pa or not pb:
                 continue
             ref = da.slice(pa[0], pa[0] + k)
@@ -705,9 +708,9 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
             else:
                 xi += [x for x in pa for _ in pb]
                 xj += pb * len(pa)
-    cross = (i < na) & (j >= na)  # a group of two is an anchor when its first is in a
+    cross = (i < na) & (j >= wa)  # a group of two is an anchor when it is an a-b pair
     i = i[cross]
-    j = j[cross] - na
+    j = j[cross] - wa
     if len(i) + len(xi) <= _PY_ANCHORS:
         # Few anchors: the set-based runs cost less than numpy's per-call overhead.
         m = len(db) + 1
@@ -1005,42 +1008,27 @@ def _gap_opcodes(xa: list[Any], xb: list[Any]) -> Sequence[tuple[str, int, int, 
     """``difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()``, cheaper.
 
     Two gaps without a common word (most gaps: one word replaced by another) are one
-    ``"replace"``, as difflib says too, without building a matcher. When every common word is
-    found once on each side, in the same order on both (most other gaps), difflib matches every
-    one of them: its longest block is a run of them, and each other one lies before that block
-    on both sides or after it on both, where the recursion finds it. So the matching blocks are
-    the runs of common words adjacent on both sides, and the opcodes follow directly. Other
-    short gaps go to :func:`_small_opcodes` (the same algorithm without the matcher's set-up).
+    ``"replace"``, as difflib says too, without building a matcher. When the two share exactly
+    one word, found once on each side, that word is the only matching block difflib can find
+    (a longer one would need two common words), so the opcodes follow directly. Other short
+    gaps go to :func:`_small_opcodes` (the same algorithm without the matcher's set-up).
     """
     common = set(xa).intersection(xb)
     la, lb = len(xa), len(xb)
     if not common:
         return [("replace", 0, la, 0, lb)]
-    pa = [i for i, x in enumerate(xa) if x in common]
-    pb = [j for j, x in enumerate(xb) if x in common]
-    if len(pa) == len(common) == len(pb) and [xa[i] for i in pa] == [xb[j] for j in pb]:
-        ops: list[tuple[str, int, int, int, int]] = []
-        append = ops.append
-        i = j = 0  # end of the last block
-        n = len(pa)
-        t = 0
-        while t <= n:
-            if t < n:
-                ai, bj = pa[t], pb[t]
-                u = t + 1
-                while u < n and pa[u] - ai == u - t and pb[u] - bj == u - t:
-                    u += 1
-            else:
-                ai, bj, u = la, lb, t + 1  # the end (a block of size 0)
-            if i < ai:
-                append(("replace" if j < bj else "delete", i, ai, j, bj))
-            elif j < bj:
-                append(("insert", i, ai, j, bj))
-            if t < n:
-                i, j = ai + (u - t), bj + (u - t)
-                append(("equal", ai, i, bj, j))
-            t = u
-        return ops
+    if len(common) == 1:
+        (w,) = common
+        if xa.count(w) == 1 and xb.count(w) == 1:
+            i, j = xa.index(w), xb.index(w)
+            ops = []
+            if i or j:
+                ops.append(("replace" if i and j else "delete" if i else "insert", 0, i, 0, j))
+            ops.append(("equal", i, i + 1, j, j + 1))
+            if i + 1 < la or j + 1 < lb:
+                kind = "replace" if i + 1 < la and j + 1 < lb else "delete" if i + 1 < la else "insert"
+                ops.append((kind, i + 1, la, j + 1, lb))
+            return ops
     if la * lb <= _SMALL_GAP_CELLS:
         return _small_opcodes(xa, xb)
     return difflib.SequenceMatcher(None, xa, xb, autojunk=False).get_opcodes()
@@ -1498,8 +1486,10 @@ def align(
             n_a, n_b = last[2] - base, last[4] - first[3]
             if n_a < min_words or n_b < min_words:
                 continue
-            equal = [(a0, a1) for kind, a0, a1, _, _ in ops if kind == "equal"]
-            matched = sum([a1 - a0 for a0, a1 in equal])
+            matched = 0
+            for kind, a0, a1, _, _ in ops:
+                if kind == "equal":
+                    matched += a1 - a0
             if 2.0 * matched / (n_a + n_b) < min_similarity:
                 continue
             # Evidence: matched content words (not function words), relative to the length.
@@ -1508,8 +1498,10 @@ def align(
                 stop = bytes(map(is_stop, da.slice(base, last[2])))
             else:
                 base = 0
-            count = stop.count
-            content = matched - sum([count(1, a0 - base, a1 - base) for a0, a1 in equal])
+            content = matched
+            for kind, a0, a1, _, _ in ops:
+                if kind == "equal":
+                    content -= stop.count(1, a0 - base, a1 - base)
             if content < max(_MIN_CONTENT_WORDS, _MIN_CONTENT_SHARE * min(n_a, n_b)):
                 continue
             found.append((matched, ops))
