@@ -722,27 +722,35 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
         blocks = _runs_numpy(i, j, wa, len(db), k)
     else:
         blocks = _runs_unique(i, j, na, k)
-    # Every block, word by word: the same folded text, or the same words. Folded text is words
-    # and spaces, so the words of two spans are equal when the spans without their spaces are
-    # equal and the word lengths are (without one bytes object per word).
+    return blocks if _same_words(da, db, blocks) else None
+
+
+def _same_words(da: _Doc, db: _Doc, blocks: list[_Block]) -> bool:
+    """Whether every block has the same words on both sides (folded documents with ``lens``).
+
+    A block whose two spans of folded text are equal has. Otherwise (other punctuation or
+    spacing between the words) folded text being words and spaces, the words are the same when
+    the spans without their spaces are equal and so are the word lengths: no bytes object per
+    word, as ``split()`` would make.
+    """
     fa, fb = da.folded, db.folded
     assert fa is not None and fb is not None
     sa, ea, sb, eb = da.starts, da.ends, db.starts, db.ends
     lens_a = lens_b = b""
     w = 0
-    for a0_, a1_, b0_, b1_ in blocks:
-        xa = fa[sa[a0_] : ea[a1_ - 1]]
-        xb = fb[sb[b0_] : eb[b1_ - 1]]
+    for a0, a1, b0, b1 in blocks:
+        xa = fa[sa[a0] : ea[a1 - 1]]
+        xb = fb[sb[b0] : eb[b1 - 1]]
         if xa != xb:
             if not lens_a:
                 assert da.lens is not None and db.lens is not None
                 lens_a, lens_b, w = da.lens.tobytes(), db.lens.tobytes(), da.lens.itemsize
             if (
                 xa.translate(None, b" ") != xb.translate(None, b" ")
-                or lens_a[w * a0_ : w * a1_] != lens_b[w * b0_ : w * b1_]
+                or lens_a[w * a0 : w * a1] != lens_b[w * b0 : w * b1]
             ):
-                return None
-    return blocks
+                return False
+    return True
 
 
 def _word_ids(wa: list[str], wb: list[str]) -> tuple[np.ndarray, np.ndarray]:
