@@ -344,7 +344,8 @@ class _Doc:
         self.words = words
         self.folded = folded
         self.stop: frozenset[str] | frozenset[bytes] = _STOPWORDS if words is not None else _STOPWORDS_BYTES
-        # Folded documents only: the first 8 bytes of each word (zero-padded) and its length.
+        # Folded documents only: the first 8 bytes of each word (zero-padded; function-word
+        # flags) and its length in bytes (the block check of _same_words).
         self.first8: np.ndarray | None = None
         self.lens: np.ndarray | None = None
         self._stop_flags: bytes | None = None
@@ -371,7 +372,7 @@ class _Doc:
         """One byte per word, 1 for a function word (:data:`_STOPWORDS`), 0 for any other.
 
         Computed once, for folded documents only (``None`` otherwise: then test the words
-        themselves): with numpy from :attr:`first8` and :attr:`lens`, or for a short document
+        themselves): with numpy from :attr:`first8`, or for a short document
         (where numpy's fixed cost dominates) from its words. Both give the same flags.
         """
         if self._stop_flags is None and self.folded is not None:
