@@ -226,12 +226,12 @@ def _stop_tables(bits: int = 12) -> tuple[np.uint64, np.uint64, np.ndarray, np.n
     """Direct-mapped tables of the function words, by their first 8 bytes.
 
     Slot ``(first8 * mul) >> (64 - bits)`` of the first table holds the first 8 bytes of the
-    function word of at most 8 bytes that maps there (0 if none), the second those of the longer
+    function word of at most 7 bytes that maps there (0 if none), the second those of the longer
     function words (their first 8 bytes). ``mul`` is the first odd multiplier of a fixed seeded
     sequence that gives every key of a table its own slot (deterministic).
     """
-    short = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) <= 8})
-    long = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) > 8})
+    short = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) <= 7})
+    long = sorted({_first8(w) for w in _STOPWORDS_BYTES if len(w) >= 8})
     shift = 64 - bits
     for mul in np.random.default_rng(0x57095).integers(1, 2**63, size=1000, dtype=np.uint64).tolist():
         mul |= 1
@@ -248,15 +248,17 @@ def _stop_tables(bits: int = 12) -> tuple[np.uint64, np.uint64, np.ndarray, np.n
     return np.uint64(mul), np.uint64(shift), t_short, t_long
 
 
-# Function words of at most 8 bytes are exactly their first 8 bytes (with the length); longer
-# ones (few) are found by their first 8 bytes and checked as bytes. Looked up in numpy with a
-# direct-mapped table (a binary search costs more: its branches are unpredictable).
+# A word of at most 7 bytes is exactly its first 8 bytes, zero-padded (no word has a zero byte),
+# whose top byte is 0; a longer word's top byte is not. So the first 8 bytes alone tell a function
+# word of at most 7 bytes (no length check); the longer ones (few) are found by their first 8
+# bytes and checked as bytes. Looked up in numpy with a direct-mapped table (a binary search costs
+# more: its branches are unpredictable).
 _STOP_MUL, _STOP_SHIFT, _STOP_SHORT, _STOP_LONG = _stop_tables()
 # Documents of at most this many words get their function-word flags in Python.
 _PY_STOP_WORDS = 96
-# Every function word longer than 8 bytes contains this (checked at import).
-_STOP_LONG_HINT = b"selves"
-assert all(_STOP_LONG_HINT in w for w in _STOPWORDS_BYTES if len(w) > 8)
+# Every function word of 8 bytes or more contains this (checked at import).
+_STOP_LONG_HINT = b"sel"
+assert all(_STOP_LONG_HINT in w for w in _STOPWORDS_BYTES if len(w) >= 8)
 _ASCII_BYTES = bytes(range(128))
 
 
@@ -342,7 +344,8 @@ class _Doc:
         self.words = words
         self.folded = folded
         self.stop: frozenset[str] | frozenset[bytes] = _STOPWORDS if words is not None else _STOPWORDS_BYTES
-        # Folded documents only: the first 8 bytes of each word (zero-padded) and its length.
+        # Folded documents only: the first 8 bytes of each word (zero-padded; function-word
+        # flags) and its length in bytes (the block check of _same_words).
         self.first8: np.ndarray | None = None
         self.lens: np.ndarray | None = None
         self._stop_flags: bytes | None = None
@@ -369,7 +372,7 @@ class _Doc:
         """One byte per word, 1 for a function word (:data:`_STOPWORDS`), 0 for any other.
 
         Computed once, for folded documents only (``None`` otherwise: then test the words
-        themselves): with numpy from :attr:`first8` and :attr:`lens`, or for a short document
+        themselves): with numpy from :attr:`first8`, or for a short document
         (where numpy's fixed cost dominates) from its words. Both give the same flags.
         """
         if self._stop_flags is None and self.folded is not None:
@@ -381,16 +384,17 @@ class _Doc:
 
     def _stop_flags_numpy(self) -> bytes:
         """:meth:`stop_flags` with numpy: a direct-mapped table lookup of each word's first 8
-        bytes (a function word of 9+ bytes is checked as bytes)."""
-        f8, lens, folded = self.first8, self.lens, self.folded
-        assert f8 is not None and lens is not None and folded is not None
+        bytes (a function word of 8+ bytes is checked as bytes)."""
+        f8, folded = self.first8, self.folded
+        assert f8 is not None and folded is not None
         slot = f8 * _STOP_MUL
         slot >>= _STOP_SHIFT
-        hit = _STOP_SHORT.take(slot) == f8  # no word's first 8 bytes are all 0
-        hit &= lens <= 8  # f8 is the whole word
-        if _STOP_LONG_HINT in folded:  # rare: maybe a long function word
+        # No word's first 8 bytes are all 0, and those of a word of 8+ bytes never equal a short
+        # function word's (top byte): equal first 8 bytes are the same word.
+        hit = _STOP_SHORT.take(slot) == f8
+        if _STOP_LONG_HINT in folded:  # "themselves", but also "itself", "sell"
+            # Maybe a long function word (only words of 8+ bytes can match this table).
             long = _STOP_LONG.take(slot) == f8
-            long &= lens > 8
             for t in long.nonzero()[0].tolist():
                 hit[t] = folded[self.starts[t] : self.ends[t]] in _STOPWORDS_BYTES
         return hit.view(np.uint8).tobytes()
@@ -417,12 +421,15 @@ def _folded_padded(padded: bytes, len_a: int) -> tuple[_Doc, _Doc, np.ndarray]:
     flat = array("q")
     flat.frombytes(edges.tobytes())
     e_a = bisect_right(flat, len_a)  # edges of a: those up to len(fa)
-    da = _Doc(flat[0:e_a:2], flat[1:e_a:2], None, fa)
     flat_b = array("q")
     flat_b.frombytes((edges[e_a:] - (len_a + 1)).tobytes())
-    db = _Doc(flat_b[0::2], flat_b[1::2], None, fb)
+    # Starts and ends as memoryviews of the edges (no copies; these documents are not kept).
+    view, view_b = memoryview(flat), memoryview(flat_b)
+    da = _Doc(view[0:e_a:2], view[1:e_a:2], None, fa)
+    db = _Doc(view_b[0::2], view_b[1::2], None, fb)
     hashes, first8, lens = _word_keys(padded, edges[0::2], edges[1::2])
     da.first8, da.lens = first8[: e_a // 2], lens[: e_a // 2]
+    db.lens = lens[e_a // 2 :]
     return da, db, hashes
 
 
@@ -520,18 +527,19 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 # Word hashes of folded text without a Python loop and without a pass over every character: a
 # word of at most 16 bytes is exactly its length, its first 8 bytes and its last 8 bytes (which
 # overlap when it is shorter), and numpy reads those 8-byte groups at any offset from one
-# unaligned uint64 view of the text. The hash mixes the three; a longer word is hashed by those
-# 16 bytes and its length only. Collisions are possible, so every block found with these hashes
+# unaligned uint64 view of the text. The hash is first8 * C1 + last8 * C2 + length (wrapping); the
+# shingle keys multiply it further, and only their top bits are compared. A longer word is hashed
+# by those 16 bytes and its length only. Collisions are possible, so every block found with these hashes
 # is checked word by word (and a failed check sends the pair to the exact path).
 _PAD_LEN = 8
 _PAD = b" " * _PAD_LEN
 _PAD_STR = " " * _PAD_LEN
-# _LOW[m]: the low m bytes of a uint64; _HIGH[m]: the high m bytes (m = 0..8).
+# _LOW[m]: the low m bytes of a uint64; _HIGH[m]: the high m bytes (m = 0..8; looked up with
+# mode="clip", so a longer word gets 8).
 _LOW = np.array([(1 << (8 * m)) - 1 for m in range(9)], dtype=np.uint64)
 _HIGH = np.array([(1 << 64) - (1 << (8 * (8 - m))) for m in range(9)], dtype=np.uint64)
 _KEY_C1 = np.uint64(0x9E3779B97F4A7C15)
 _KEY_C2 = np.uint64(0xC2B2AE3D27D4EB4F)
-_KEY_SHIFT = np.uint64(29)
 
 
 def _word_keys(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -539,22 +547,22 @@ def _word_keys(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.
     their first 8 bytes (zero-padded, as little-endian uint64) and their lengths.
 
     ``padded`` has at least ``_PAD_LEN`` bytes before and after the text, so the 8 bytes from a
-    word's start and the 8 bytes up to its end are always inside it.
+    word's start and the 8 bytes up to its end are always inside it. The 8-byte groups at every
+    offset are copied once into an aligned array (taking from the unaligned view would copy it
+    for each take); the masks are looked up by length, clipped to 8.
     """
-    n = len(padded) - 2 * _PAD_LEN + 1
-    from_start = np.ndarray((n,), dtype="<u8", buffer=padded, offset=_PAD_LEN, strides=(1,))
-    up_to_end = np.ndarray((n,), dtype="<u8", buffer=padded, offset=0, strides=(1,))
+    # win[q]: bytes q .. q + 7 of padded, so win[s + _PAD_LEN] starts the word at text offset s
+    # and win[e] ends the word that ends at text offset e.
+    win = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, offset=0, strides=(1,)).copy()
     lens = ends - starts
-    m = np.minimum(lens, 8)
-    first8 = from_start.take(starts)
-    first8 &= _LOW.take(m)
+    first8 = win[_PAD_LEN:].take(starts)
+    first8 &= _LOW.take(lens, mode="clip")
     h = first8 * _KEY_C1
-    last = up_to_end.take(ends)
-    last &= _HIGH.take(m)
+    last = win.take(ends)
+    last &= _HIGH.take(lens, mode="clip")
     last *= _KEY_C2
     h += last
     h += lens.view(np.uint64)
-    h ^= h >> _KEY_SHIFT
     return h, first8, lens
 
 
@@ -627,20 +635,23 @@ def _runs_numpy(i: np.ndarray, j: np.ndarray, wa: int, wb: int, k: int) -> list[
 def _runs_unique(i: np.ndarray, j: np.ndarray, na: int, k: int) -> list[_Block]:
     """The same as :func:`_runs_numpy` when every ``a`` position has at most one anchor.
 
-    With one anchor per position, ``b_of[p]`` (the ``b`` position of the anchor at ``a``
-    position ``p``, or -2) describes them all: a run continues at ``p`` when
-    ``b_of[p] == b_of[p - 1] + 1``. Blocks come out sorted by ``a`` start.
+    With one anchor per position, ``b_of[p + 1]`` (the ``b`` position of the anchor at ``a``
+    position ``p``) describes them all: a run continues at ``p`` when ``b_of[p + 1] ==
+    b_of[p] + 1``. A position without an anchor holds ``p + 1 - (na + 3)`` instead (negative,
+    and one more than its left neighbour's when that has no anchor either), so the places where
+    ``b_of`` does not step by one are exactly the edges of the runs of anchors and of the runs of
+    positions without one: one ``nonzero`` finds both, and Python keeps the runs of anchors (a
+    few dozen edges). Blocks come out sorted by ``a`` start.
     """
-    b_of = np.empty(na + 2, dtype=np.int64)  # b_of[p + 1]: anchor of position p; ends -2
-    b_of.fill(-2)
+    b_of = np.arange(-(na + 3), -1, dtype=np.int64)  # na + 2 values: positions -1 .. na
     b_of[i + 1] = j
-    cont = (b_of[1:] - b_of[:-1]) == 1  # cont[p]: position p continues the run of p - 1
-    anchor = b_of[1:-1] >= 0
-    first = (anchor & ~cont[:-1]).nonzero()[0]
-    last = (anchor & ~cont[1:]).nonzero()[0]
-    b0 = b_of.take(first + 1)
-    length = last - first + k
-    return [(x, x + n, y, y + n) for x, y, n in zip(first.tolist(), b0.tolist(), length.tolist())]
+    # edge[q]: b_of[q + 1] is not b_of[q] + 1, so a run starts at index q + 1 (position q).
+    edge = ((b_of[1:] - b_of[:-1]) != 1).nonzero()[0]
+    firsts = edge.tolist()
+    b0s = b_of[1:].take(edge).tolist()  # b_of at each run's first index
+    k1 = k - 1
+    # A run from position p to the position before the next run's start q: (q - p) anchors.
+    return [(p, q + k1, b, b + (q + k1 - p)) for p, q, b in zip(firsts, firsts[1:], b0s) if b >= 0]
 
 
 def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: int) -> list[_Block] | None:
@@ -656,15 +667,17 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
     na, nb = wa - k + 1, len(db) - k + 1
     if na <= 0 or nb <= 0:
         return []
-    sh = _shingle_keys(hashes, k)
-    # Drop the k - 1 shingles that straddle the two documents.
-    keys = np.concatenate((sh[:na], sh[wa:])) if k > 1 else sh
+    keys = _shingle_keys(hashes, k)
+    # Positions: those of a are 0 .. na - 1, those of b wa .. wa + nb - 1; the k - 1 shingles
+    # between them straddle the two documents and are never an anchor (a group holding one is
+    # a group of two that is not an a-b pair, or a group of three or more, where they are left
+    # out).
     # Sort (hash, position) pairs packed in one uint64: the top bits of the hash, then the
     # position (so equal hashes come in position order, those of a first). Cheaper than argsort.
-    n = na + nb
+    n = len(keys)
     bits = n.bit_length()
     low = np.uint64((1 << bits) - 1)
-    packed = keys & ~low
+    packed = keys & np.uint64(((1 << 64) - 1) ^ ((1 << bits) - 1))
     packed |= np.arange(n, dtype=np.uint64)
     packed.sort()
     pos = (packed & low).view(np.int64)
@@ -674,7 +687,7 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
     inner = eq[1:-1]
     t2 = (inner > (eq[:-2] | eq[2:])).nonzero()[0]  # groups of exactly two
     i = pos.take(t2)
-    j = pos.take(t2 + 1)
+    j = pos[1:].take(t2)
     xi: list[int] = []
     xj: list[int] = []
     if np.count_nonzero(inner) != len(t2):
@@ -684,7 +697,7 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
         for g0, size in zip(firsts[sizes >= 3].tolist(), sizes[sizes >= 3].tolist()):
             members = pos[g0 : g0 + size].tolist()
             pa = [x for x in members if x < na]
-            pb = [x - na for x in members if x >= na]
+            pb = [x - wa for x in members if x >= wa]
             if not pa or not pb:
                 continue
             ref = da.slice(pa[0], pa[0] + k)
@@ -696,9 +709,9 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
             else:
                 xi += [x for x in pa for _ in pb]
                 xj += pb * len(pa)
-    cross = (i < na) & (j >= na)  # a group of two is an anchor when its first is in a
+    cross = (i < na) & (j >= wa)  # a group of two is an anchor when it is an a-b pair
     i = i[cross]
-    j = j[cross] - na
+    j = j[cross] - wa
     if len(i) + len(xi) <= _PY_ANCHORS:
         # Few anchors: the set-based runs cost less than numpy's per-call overhead.
         m = len(db) + 1
@@ -710,16 +723,35 @@ def _blocks_hashed(da: _Doc, db: _Doc, hashes: np.ndarray, k: int, max_repeats: 
         blocks = _runs_numpy(i, j, wa, len(db), k)
     else:
         blocks = _runs_unique(i, j, na, k)
-    # Every block, word by word: the same folded text, or the same words.
+    return blocks if _same_words(da, db, blocks) else None
+
+
+def _same_words(da: _Doc, db: _Doc, blocks: list[_Block]) -> bool:
+    """Whether every block has the same words on both sides (folded documents with ``lens``).
+
+    A block whose two spans of folded text are equal has. Otherwise (other punctuation or
+    spacing between the words) folded text being words and spaces, the words are the same when
+    the spans without their spaces are equal and so are the word lengths: no bytes object per
+    word, as ``split()`` would make.
+    """
     fa, fb = da.folded, db.folded
     assert fa is not None and fb is not None
     sa, ea, sb, eb = da.starts, da.ends, db.starts, db.ends
-    for a0_, a1_, b0_, b1_ in blocks:
-        xa = fa[sa[a0_] : ea[a1_ - 1]]
-        xb = fb[sb[b0_] : eb[b1_ - 1]]
-        if xa != xb and xa.split() != xb.split():
-            return None
-    return blocks
+    lens_a = lens_b = b""
+    w = 0
+    for a0, a1, b0, b1 in blocks:
+        xa = fa[sa[a0] : ea[a1 - 1]]
+        xb = fb[sb[b0] : eb[b1 - 1]]
+        if xa != xb:
+            if not lens_a:
+                assert da.lens is not None and db.lens is not None
+                lens_a, lens_b, w = da.lens.tobytes(), db.lens.tobytes(), da.lens.itemsize
+            if (
+                xa.translate(None, b" ") != xb.translate(None, b" ")
+                or lens_a[w * a0 : w * a1] != lens_b[w * b0 : w * b1]
+            ):
+                return False
+    return True
 
 
 def _word_ids(wa: list[str], wb: list[str]) -> tuple[np.ndarray, np.ndarray]:

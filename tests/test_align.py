@@ -781,6 +781,54 @@ def test_runs_unique_equals_runs_python(pairs, k):
         assert mod._runs_numpy(i, j, na + k - 1, m - 1, k) == want
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(["a", "b", "ab", "ba", "abc", "c", "bc", "abcdefghijk", "abcdefghij"]), max_size=12),
+    seps=st.lists(st.sampled_from([" ", "  ", ", ", ". ", "\n\n", " -- "]), min_size=24, max_size=24),
+    cut=st.integers(0, 12),
+    data=st.data(),
+)
+def test_same_words_equals_split(words, seps, cut, data):
+    """The block check (spans without spaces, plus word lengths) says exactly whether the words
+    of the two spans are the same, whatever the spacing between them."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    other = data.draw(st.lists(st.sampled_from(["a", "b", "ab", "ba", "abc", "c", "bc"]), max_size=12))
+    text_a = "".join(w + sep for w, sep in zip(words, seps))
+    text_b = "".join(w + sep for w, sep in zip(words[:cut] + other, seps[12:] + seps[:12]))
+    da, db, _ = mod._folded_pair(mod._fold(text_a), mod._fold(text_b))
+    for a0 in range(len(da)):
+        for b0 in range(len(db)):
+            for n in range(1, min(len(da) - a0, len(db) - b0) + 1):
+                want = da.slice(a0, a0 + n) == db.slice(b0, b0 + n)
+                assert mod._same_words(da, db, [(a0, a0 + n, b0, b0 + n)]) == want
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_shingles_straddling_the_two_texts(k):
+    """The fast path hashes both texts in one array; the shingles across their boundary (the
+    last words of a with the first words of b) are never anchors, even when they equal a shingle
+    of a or b: same passages as the tokens path, without falling back to it."""
+    import sys
+
+    mod = sys.modules["dedup.align"]
+    phrase = "alpha beta gamma delta epsilon"
+    words = phrase.split()
+    filler_a = " ".join(_words(40, 41))
+    filler_b = " ".join(_words(40, 42))
+    for cut in range(1, len(words)):
+        a = f"{phrase} {filler_a}, {' '.join(words[:cut])}"
+        b = f"{' '.join(words[cut:])}. {filler_b} {phrase} {filler_a}"
+        assert mod._blocks_hashed(*mod._folded_pair(mod._fold(a), mod._fold(b)), k, 16) is not None
+        for kwargs in ({"min_words": 2}, {"min_words": 2, "max_repeats": 1}):
+            got = align(a, b, shingle_size=k, **kwargs)
+            assert _key(got) == _key(align(tokenize(a), tokenize(b), shingle_size=k, **kwargs))
+            assert _key(align(b, a, shingle_size=k, **kwargs)) == _key(
+                align(tokenize(b), tokenize(a), shingle_size=k, **kwargs)
+            )
+
+
 def _all_ways(a: str, b: str, **kwargs: object) -> list[list[tuple]]:
     """align of (a, b) with each side as text and as a PreparedText (fresh and reused)."""
     pa, pb = prepare(a), prepare(b)
