@@ -130,6 +130,9 @@ def release_heap() -> None:
         trim(0)
 
 
+_PREFETCH_STEP = 8 << 20  # bytes per posix_fadvise call
+
+
 def prefetch(arrays: Iterable[np.ndarray], max_fraction: float = 0.25) -> int:
     """Ask the kernel to read the files behind memory-mapped ``arrays`` into the page cache, in
     the background, so that their first use does not wait on the disk page by page.
@@ -148,11 +151,13 @@ def prefetch(arrays: Iterable[np.ndarray], max_fraction: float = 0.25) -> int:
         return 0
 
     def advise() -> None:
+        # in steps: the kernel reads ahead at most a few tens of MB per call
         for name, offset, n in spans:
             with contextlib.suppress(OSError):
                 fd = os.open(name, os.O_RDONLY)
                 try:
-                    os.posix_fadvise(fd, offset, n, os.POSIX_FADV_WILLNEED)
+                    for at in range(offset, offset + n, _PREFETCH_STEP):
+                        os.posix_fadvise(fd, at, min(_PREFETCH_STEP, offset + n - at), os.POSIX_FADV_WILLNEED)
                 finally:
                     os.close(fd)
 
