@@ -84,18 +84,7 @@ _COLUMNS = (
 )
 
 # the columns a query reads for its candidate units (exact Jaccard, then paragraph matches)
-_QUERY_COLUMNS = (
-    "shingles",
-    "unit_sh0",
-    "unit_nsh",
-    "unit_doc",
-    "unit_para",
-    "unit_kind",
-    "unit_start",
-    "unit_end",
-    "unit_ntok",
-)
-
+_QUERY_COLUMNS = ("shingles", *(c for c in _COLUMNS if c.startswith("unit_")))
 
 class Index:
     """A MinHash-LSH index over the paragraphs (and sentences) of documents.
