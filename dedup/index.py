@@ -86,6 +86,7 @@ _COLUMNS = (
 # the columns a query reads for its candidate units (exact Jaccard, then paragraph matches)
 _QUERY_COLUMNS = ("shingles", *(c for c in _COLUMNS if c.startswith("unit_")))
 
+
 class Index:
     """A MinHash-LSH index over the paragraphs (and sentences) of documents.
 
