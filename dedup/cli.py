@@ -104,7 +104,7 @@ def _load(ctx: _Ctx, path: str) -> Index:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no index at {path} (build one with: dedup index CORPUS --index {path})")
-    idx = Index.load(p)
+    idx = Index.load(p, verify=not ctx.args.no_verify)
     idx.workers = os.cpu_count() or 1  # as the index commands' default: results are the same for any number
     if not idx.analyzed and len(idx):
         ctx.info(
@@ -314,7 +314,7 @@ def cmd_index(ctx: _Ctx) -> int:
                 idx.save(a.index)
                 saved = len(idx)
         # the last save: with the corpus analysis when asked, so later commands start at once
-        idx.save(a.index, analyze=a.analyze and not stop)
+        idx.save(a.index, analyze=a.analyze and not stop, query_table=a.query_table and not stop)
         saved = len(idx)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -514,6 +514,16 @@ def _corpus_options(g: Any) -> None:
     )
 
 
+def _loaded_index_args(p: argparse.ArgumentParser) -> None:
+    """``--index DIR`` of the commands that read a saved index, and how to load it."""
+    p.add_argument("--index", required=True, metavar="DIR", help="index directory")
+    p.add_argument(
+        "--no-verify", action="store_true",
+        help="skip the checksums of the index files (sizes and structure are still checked): "
+        "reading a million-article index for them takes about 40 s",
+    )
+
+
 def _common(index_opts: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("common options")
@@ -575,20 +585,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse the corpus (verified pairs, boilerplate) before the last save and store the result, "
         "so that pairs, clusters, query, passages and report on this index start at once",
     )
+    p.add_argument(
+        "--query-table",
+        action="store_true",
+        help="also store the lookup table of queries (implies --analyze; 8 bytes per unit and band, about "
+        "10 GB at a million articles), so that 'dedup query' on this index does not build it first",
+    )
     p.set_defaults(func=cmd_index)
 
     listings = (("pairs", cmd_pairs, "reused document pairs"), ("clusters", cmd_clusters, "reuse clusters"))
     for name, func, what in listings:
         p = sub.add_parser(name, parents=[light], help=f"write the {what} of an index as JSONL",
                            description=f"Write the {what} of an index as JSONL (stdout unless --out).")
-        p.add_argument("--index", required=True, metavar="DIR", help="index directory")
+        _loaded_index_args(p)
         p.add_argument("--out", default=None, metavar="FILE", help="output .jsonl[.gz] or .parquet (default: stdout)")
         p.add_argument("--min-score", type=float, default=0.0, help="drop pairs with a lower score (default 0)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("query", parents=[light], help="find indexed documents that reuse a text",
                        description="Find indexed documents that share reused paragraphs with TEXTFILE (- for stdin).")
-    p.add_argument("--index", required=True, metavar="DIR", help="index directory")
+    _loaded_index_args(p)
     p.add_argument("textfile", nargs="?", default=None, metavar="TEXTFILE", help="UTF-8 text file, or - for stdin")
     p.add_argument(
         "--corpus", default=None, metavar="CORPUS",
@@ -616,7 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("passages", parents=[light, color], help="aligned passages between two indexed documents",
                        description="Print the aligned reused passages between two documents of an index.")
-    p.add_argument("--index", required=True, metavar="DIR", help="index directory")
+    _loaded_index_args(p)
     p.add_argument("id_a", metavar="ID_A")
     p.add_argument("id_b", metavar="ID_B")
     p.add_argument("--include-boilerplate", action="store_true", help="keep passages that are mostly boilerplate")
@@ -625,7 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", parents=[light], help="write the HTML report of an index",
                        description="Write a self-contained HTML report (clusters, pairs side by side, "
                        "boilerplate) of the index in DIR.")
-    p.add_argument("--index", required=True, metavar="DIR", help="index directory")
+    _loaded_index_args(p)
     p.add_argument("--out", default="report.html", metavar="FILE", help="report file (default: report.html)")
     p.set_defaults(func=cmd_report)
 

@@ -131,15 +131,8 @@ class BandTable:
         prefix: str = "lsh-",
         workers: int = 1,
     ) -> None:
-        self.bands, self.rows = sig.bands, sig.rows
-        self.size = n = len(ids)
-        self.bits = max(1, (n - 1).bit_length())
-        self.band_bits = max(1, (self.bands - 1).bit_length())
-        self.ids = np.asarray(ids, dtype=np.int64)
-        total = self.bands * n
-        # first level: where each value of the top ``prefix_bits`` bits starts (about 16 table
-        # entries per slot, at most 2**24 slots = 128 MB), so a lookup searches a few entries
-        self.prefix_bits = int(min(24, max(4, total.bit_length() - 4)))
+        self._shape(sig.bands, sig.rows, ids)
+        n, total = self.size, self.bands * self.size
         path = None if directory is None else Path(directory) / f"{prefix}table.u64"
         tmp = None if path is None else path.with_name(path.name + f".{os.getpid()}.tmp")
         workers = workers if n > 1 else 1
@@ -168,6 +161,33 @@ class BandTable:
         self.table = out
         self.starts = np.zeros((1 << self.prefix_bits) + 1, dtype=np.int64)
         np.cumsum(counts, out=self.starts[1:])
+
+    def _shape(self, bands: int, rows: int, ids: np.ndarray) -> None:
+        """The layout, set by the number of bands and of signatures alone."""
+        self.bands, self.rows = bands, rows
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.size = n = len(self.ids)
+        self.bits = max(1, (n - 1).bit_length())
+        self.band_bits = max(1, (bands - 1).bit_length())
+        # first level: where each value of the top ``prefix_bits`` bits starts (about 16 table
+        # entries per slot, at most 2**24 slots = 128 MB), so a lookup searches a few entries
+        self.prefix_bits = int(min(24, max(4, (bands * n).bit_length() - 4)))
+
+    @classmethod
+    def wrap(cls, table: np.ndarray, starts: np.ndarray, ids: np.ndarray, bands: int, rows: int) -> BandTable:
+        """A table built before (its :attr:`table` and :attr:`starts`, say memory-mapped from a
+        saved index) for the signatures of units ``ids``. Raises ``ValueError`` when the arrays
+        do not have the layout of such a table."""
+        self = cls.__new__(cls)
+        self._shape(bands, rows, ids)
+        if (
+            table.ndim != 1 or table.dtype != np.uint64 or len(table) != bands * self.size
+            or starts.ndim != 1 or starts.dtype != np.int64 or len(starts) != (1 << self.prefix_bits) + 1
+            or starts[0] != 0 or starts[-1] != len(table) or (np.diff(starts) < 0).any()
+        ):
+            raise ValueError("the arrays are not a lookup table of these signatures")
+        self.table, self.starts = table, starts
+        return self
 
     def _query_keys(self, query_sig: np.ndarray) -> np.ndarray:
         """Packed query keys (row bits zero), shape ``(n_query, bands)``."""

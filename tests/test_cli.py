@@ -148,6 +148,33 @@ def test_index_analyze_saves_the_analysis(
     assert not Index.load(analysed).analyzed
 
 
+def test_index_query_table_and_no_verify(
+    synth_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dedup import Index
+
+    ix = tmp_path / "ix"
+    assert main(["index", str(synth_corpus), "--index", str(ix), "--query-table", "-q"]) == 0
+    loaded = Index.load(ix)
+    vdir = ix / (ix / "CURRENT").read_text().strip()
+    manifest = json.loads((vdir / "manifest.json").read_text())
+    assert loaded.analyzed and "query_table" in manifest  # --query-table implies --analyze
+    q = tmp_path / "q.txt"
+    q.write_text(loaded.text(list(loaded)[9]), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["query", "--index", str(ix), str(q), "--json"]) == 0
+    want = capsys.readouterr().out
+    assert list(loaded)[9] in want
+    # a flipped byte in the texts: refused by default, read as is with --no-verify
+    data = bytearray((vdir / "texts.bin").read_bytes())
+    data[-2] ^= 0x01
+    (vdir / "texts.bin").write_bytes(bytes(data))
+    assert main(["query", "--index", str(ix), str(q), "--json"]) == 1
+    assert "checksum" in capsys.readouterr().err
+    assert main(["query", "--index", str(ix), str(q), "--json", "--no-verify"]) == 0
+    assert capsys.readouterr().out == want
+
+
 def test_dedup_counts_add_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     recs = [
         {"id": "a", "text": BODY, "date": "2021"},

@@ -306,3 +306,74 @@ def test_bad_text_offsets_are_refused(tmp_path, seeds, make):
     _rewrite_manifest(out, fix)
     with pytest.raises(CorruptIndexError):
         Index.load(out)
+
+
+# ---------------------------------------------------------------- the saved query table
+
+
+def test_query_table_is_saved_and_used(tmp_path, monkeypatch):
+    import dedup.lsh
+
+    idx = _synth_index()
+    idx.remove(list(idx)[7])  # compaction: the table's rows must still name the right units
+    probes = [idx.text(d) for d in list(idx)[::37]]
+    want = [idx.query(p) for p in probes]
+    want_all = [idx.query(p, include_boilerplate=True) for p in probes]
+    out = idx.save(tmp_path / "ix", query_table=True)  # implies the analysis
+    manifest = json.loads((_current(out) / "manifest.json").read_text())
+    assert "analysis" in manifest and manifest["query_table"]["units"] > 0
+    built = []
+    real_init = dedup.lsh.BandTable.__init__
+
+    def counting_init(self, *a, **kw):
+        built.append(kw.get("prefix"))
+        real_init(self, *a, **kw)
+
+    monkeypatch.setattr(dedup.lsh.BandTable, "__init__", counting_init)
+    for mmap in (True, False):
+        loaded = Index.load(out, mmap=mmap)
+        assert [loaded.query(p) for p in probes] == want
+        assert built == []  # the saved table answered
+        assert [loaded.query(p, include_boilerplate=True) for p in probes] == want_all
+        assert built == ["lsh-all-"]  # the table with boilerplate is built when asked for
+        built.clear()
+    with pytest.raises(InvalidParameterError):
+        idx.save(tmp_path / "ix2", query_table=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m["query_table"].update(units=m["query_table"]["units"] - 1),
+        lambda m: m.pop("analysis"),
+        lambda m: m["files"].pop("query_table_starts.npy"),
+    ],
+)
+def test_mismatched_query_table_is_refused(tmp_path, change):
+    out = _synth_index(60, seed=3).save(tmp_path / "ix", query_table=True)
+    _rewrite_manifest(out, change)
+    with pytest.raises(CorruptIndexError):
+        Index.load(out)
+
+
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("query_table_starts", lambda a: a[::-1].copy()),  # not a first-level index of the table
+        ("query_table_starts", lambda a: a[:-1].copy()),
+        ("query_table", lambda a: a[:-1].copy()),  # not bands x units entries
+        ("query_table", lambda a: a.astype(np.int64)),
+    ],
+)
+def test_damaged_query_table_is_refused(tmp_path, name, make):
+    out = _synth_index(60, seed=3).save(tmp_path / "ix", query_table=True)
+    fn = _current(out) / f"{name}.npy"
+    np.save(fn, make(np.load(fn)))
+    from dedup.storage import _checksum
+
+    def fix(m):
+        m["files"][fn.name] = {"bytes": fn.stat().st_size, "xxh3_128": _checksum(fn)}
+
+    _rewrite_manifest(out, fix)
+    with pytest.raises(CorruptIndexError, match="query table"):
+        Index.load(out)
