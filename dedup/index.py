@@ -525,6 +525,10 @@ class Index:
         cols = self._columns()
         analysis, live = self._analyze(self.config.threshold)
         table = self._query_table(include_boilerplate)
+        if not self._prefetched:
+            # what every query reads, by unit: into the page cache while the first queries run
+            prefetch([cols[c] for c in _QUERY_COLUMNS] + [analysis.unit_boilerplate])
+            self._prefetched = True
         qrow, unit = table.lookup(q.sig)
         if not len(qrow):
             return []
@@ -578,11 +582,6 @@ class Index:
                 prefix="lsh-all-" if include_boilerplate else "lsh-reuse-",
                 workers=self.workers,
             )
-        if not self._prefetched:
-            # what every query reads, by unit: into the page cache while the first queries run
-            cols = self._columns()
-            prefetch([cols[c] for c in _QUERY_COLUMNS] + [analysis.unit_boilerplate])
-            self._prefetched = True
         return table
 
     @staticmethod

@@ -137,6 +137,7 @@ class BandTable:
         tmp = None if path is None else path.with_name(path.name + f".{os.getpid()}.tmp")
         workers = workers if n > 1 else 1
         out: np.ndarray | None = None
+        shm: mmap.mmap | None = None
         if tmp is not None:
             with open(tmp, "wb") as f:
                 f.truncate(total * 8)
@@ -151,7 +152,7 @@ class BandTable:
         shared = _TableJob(sig, self.bits, self.band_bits, self.prefix_bits, tmp, out)
         for lo, band_counts in fork_map(_table_band, shared, range(self.bands), workers):
             counts[lo : lo + len(band_counts)] += band_counts
-        if tmp is None and workers > 1 and total:
+        if shm is not None:
             _populate(shm)
         if out is None:
             assert path is not None and tmp is not None
