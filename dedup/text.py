@@ -41,6 +41,7 @@ __all__ = [
     "join_texts",
     "joined_tokens",
     "sentence_break_offsets",
+    "code_units",
     "coerce_text",
     "MAX_DOCUMENT_CHARS",
 ]
@@ -198,8 +199,12 @@ def _bmp_word_table() -> np.ndarray:
     return _BMP_WORD
 
 
+def code_units(text: str) -> np.ndarray:
+    """One array element per character of ``text``: uint8 for ASCII text, else uint32 code points."""
+    return _code_units(text, text.isascii())
+
+
 def _code_units(text: str, ascii_text: bool) -> np.ndarray:
-    """One array element per character of ``text`` (uint8 for ASCII text, else uint32 code points)."""
     if ascii_text:
         return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
@@ -340,15 +345,19 @@ def join_texts(texts: list[str]) -> tuple[str, np.ndarray]:
 _UPPER_A = np.uint32(ord("A"))
 
 
-def joined_tokens(joined: str, bases: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def joined_tokens(
+    joined: str, bases: np.ndarray, seed: int, cps: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`batch_tokens` on a text made by :func:`join_texts`.
 
     Tokens are the word-character runs (a table lookup per character); ASCII tokens are lowered
     and hashed in bulk; only tokens with a non-ASCII character go through
     :func:`normalize_word` one by one (NFKC and case folding can change their length).
+    ``cps`` may pass :func:`code_units` of ``joined`` when the caller has them already.
     """
-    ascii_text = joined.isascii()
-    cps = _code_units(joined, ascii_text)
+    if cps is None:
+        cps = code_units(joined)
+    ascii_text = cps.dtype == np.uint8
     starts, ends = _word_bounds(joined, ascii_text, cps)
     wide = cps.astype(np.uint32)
     wide += ((wide - _UPPER_A) < np.uint32(26)).view(np.uint8) * np.uint32(32)  # ASCII lower case
@@ -483,12 +492,85 @@ def sentence_breaks(text: str, start: int, end: int) -> list[int]:
     return [m.end() for m in _SENT_BREAK_RE.finditer(text, start, end) if m.end() < end]
 
 
-def sentence_break_offsets(text: str) -> np.ndarray:
+# Character classes of the sentence-break pattern, as bits of one lookup table over the BMP (no
+# character outside it belongs to any class; astral characters are looked up as U+FFFF).
+_SB_END, _SB_CLOSE, _SB_SPACE, _SB_OPEN, _SB_CAP = 1, 2, 4, 8, 16
+_SB_TABLE: np.ndarray | None = None
+
+
+def _sentence_class_table() -> np.ndarray:
+    global _SB_TABLE
+    if _SB_TABLE is None:
+        table = np.zeros(0x10000, dtype=np.uint8)
+        chars = "".join(chr(c) if not 0xD800 <= c < 0xE000 else "_" for c in range(0x10000))
+        for bit, pattern in (
+            (_SB_END, r"[.!?…]"),
+            (_SB_CLOSE, r"[\"'”’)\]]"),
+            (_SB_SPACE, r"\s"),
+            (_SB_OPEN, r"[\"'“‘(\[]"),
+            (_SB_CAP, r"[A-Z0-9\u00c0-\u024f\u0400-\u04ff]"),
+        ):
+            for m in re.finditer(pattern, chars):
+                table[m.start()] |= bit
+        _SB_TABLE = table
+    return _SB_TABLE
+
+
+def sentence_break_offsets(text: str, cps: np.ndarray | None = None) -> np.ndarray:
     """All sentence starts of :func:`sentence_breaks` over the whole of ``text`` (int64 offsets).
 
-    The breaks inside a paragraph ``[start, end)`` are those ``start < b < end``.
+    The breaks inside a paragraph ``[start, end)`` are those ``start < b < end``. Computed on the
+    whole buffer with numpy (a class lookup per character), with exactly the matches of the
+    pattern :func:`sentence_breaks` uses: a break is the end of a whitespace run that is preceded
+    by sentence-final punctuation and optional closing quotes, and followed by optional opening
+    quotes and a capital letter or digit. ``cps`` may pass the code units of ``text`` when the
+    caller has them already.
     """
-    return np.fromiter((m.end() for m in _SENT_BREAK_RE.finditer(text)), dtype=np.int64)
+    if cps is None:
+        cps = code_units(text)
+    n = len(cps)
+    if n < 3:
+        return np.empty(0, dtype=np.int64)
+    table = _sentence_class_table()
+    # sentence-final marks (comparisons are cheaper than a table lookup over the whole text)
+    is_end = cps == ord(".")
+    for mark in "!?" if cps.dtype == np.uint8 else "!?…":
+        is_end |= cps == ord(mark)
+    pos = np.flatnonzero(is_end)
+    del is_end
+    # the last mark of each run of marks, then step over what must follow it
+    pos = pos[np.diff(pos, append=n + 1) != 1] + 1
+    pos = _skip_class(table, cps, pos, _SB_CLOSE)
+    pos = pos[(_classes_at(table, cps, pos) & _SB_SPACE) != 0]
+    pos = _skip_class(table, cps, pos, _SB_SPACE)  # the break: the end of the whitespace run
+    head = _skip_class(table, cps, pos, _SB_OPEN)
+    return pos[(_classes_at(table, cps, head) & _SB_CAP) != 0].astype(np.int64)
+
+
+def _classes_at(table: np.ndarray, cps: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Class bits of the characters at ``pos`` (0, no class, at ``len(cps)``)."""
+    inside = pos < len(cps)
+    c = cps[np.where(inside, pos, 0)]
+    out = table[c] if cps.dtype == np.uint8 else table[np.minimum(c, 0xFFFF)]
+    out[~inside] = 0
+    return out
+
+
+def _skip_class(table: np.ndarray, cps: np.ndarray, pos: np.ndarray, bit: int) -> np.ndarray:
+    """For each position, the first position at or after it whose class lacks ``bit``.
+
+    The end of the text (``len(cps)``) belongs to no class. Runs are short in text, so a few
+    vectorized steps finish nearly always; longer runs take one search over the whole text.
+    """
+    pos = pos.copy()
+    for _ in range(8):
+        at = np.flatnonzero((_classes_at(table, cps, pos) & bit) != 0)
+        if not len(at):
+            return pos
+        pos[at] += 1
+    cls = table[cps] if cps.dtype == np.uint8 else table[np.minimum(cps, 0xFFFF)]
+    stops = np.append(np.flatnonzero((cls & bit) == 0), len(cps))
+    return stops[np.searchsorted(stops, pos)]
 
 
 def check_nonempty(tokens: Tokens, *, what: str = "document") -> None:

@@ -27,6 +27,7 @@ from .minhash import permutations, signatures
 from .shingles import window_hashes
 from .text import (
     Tokens,
+    code_units,
     join_texts,
     joined_tokens,
     paragraph_spans,
@@ -108,8 +109,9 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
     texts = list(texts)
     n_docs = len(texts)
     joined, bases = join_texts(texts)
+    cps = code_units(joined)
     if tokens is None:
-        all_starts, all_ends, th, doc_tok0 = joined_tokens(joined, bases, config.seed)
+        all_starts, all_ends, th, doc_tok0 = joined_tokens(joined, bases, config.seed, cps)
     else:
         all_starts = np.concatenate([t.starts for t in tokens]) if tokens else np.empty(0, np.int32)
         all_ends = np.concatenate([t.ends for t in tokens]) if tokens else np.empty(0, np.int32)
@@ -137,7 +139,8 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
 
     # sentence units: breaks of the whole batch, merged greedily per paragraph so that every
     # sentence has at least min_sent tokens
-    brk = sentence_break_offsets(joined)
+    brk = sentence_break_offsets(joined, cps)
+    del cps
     brk_tok = np.searchsorted(g_tok, brk).tolist()
     b0 = np.searchsorted(brk, g_ps, side="right")
     b1 = np.searchsorted(brk, g_pe, side="left")

@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.errors import InvalidTextError, InvalidTypeError
-from dedup.text import coerce_text, fold_punctuation, paragraph_spans, sentence_breaks, token_hashes, tokenize
+from dedup.text import (
+    code_units,
+    coerce_text,
+    fold_punctuation,
+    paragraph_spans,
+    sentence_break_offsets,
+    sentence_breaks,
+    token_hashes,
+    tokenize,
+)
 
 
 def test_normalization_ignores_quote_style_case_and_wrapping():
@@ -105,6 +114,39 @@ def test_reuters_paragraphs(reuters_path):
 def test_sentence_breaks():
     t = "He said: ‘Yes.’ Then he left. ok"
     assert [t[i : i + 4] for i in sentence_breaks(t, 0, len(t))] == ["Then"]
+
+
+def _regex_breaks(text: str) -> list[int]:
+    """The sentence-break pattern's matches, straight from the regular expression."""
+    from dedup.text import _SENT_BREAK_RE
+
+    return [m.end() for m in _SENT_BREAK_RE.finditer(text)]
+
+
+# every character class of the pattern, plus characters of no class (ASCII, Latin, Cyrillic,
+# CJK, an astral emoji, Unicode spaces, a separator that str.isspace() accepts)
+_BREAK_ALPHABET = ".!?…\"'”’)]“‘([ \t\n\u00a0\u2003\u3000\x1caZ0Éжx_,\U0001f600漢"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=_BREAK_ALPHABET, max_size=30))
+def test_sentence_break_offsets_match_the_pattern(text):
+    """The vectorized scan finds exactly the pattern's matches, on any mix of its classes."""
+    assert sentence_break_offsets(text).tolist() == _regex_breaks(text)
+    assert sentence_break_offsets(text, code_units(text)).tolist() == _regex_breaks(text)
+
+
+def test_sentence_break_offsets_long_runs():
+    """Runs longer than the vectorized steps (quotes, spaces) take the exact fallback."""
+    text = "It ended." + "’" * 20 + " " * 30 + "“" * 12 + "Then. " + "(" * 9 + "x. Y" + "." * 50 + " Z"
+    assert sentence_break_offsets(text).tolist() == _regex_breaks(text)
+    assert [text[i] for i in sentence_break_offsets(text)] == ["“", "Y", "Z"]
+
+
+def test_sentence_break_offsets_on_articles(seeds):
+    joined = "\n".join(seeds.values())
+    assert sentence_break_offsets(joined).tolist() == _regex_breaks(joined)
+    assert len(_regex_breaks(joined)) > 50
 
 
 PSKOV_SEED1 = 15525447851701222872
