@@ -86,17 +86,43 @@ def ramp(counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
 
 
-def _pair_sets(shingles: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    """Sorted unique ``pair << 32 | shingle`` keys: the shingle set of every pair's side."""
-    pair = np.repeat(np.arange(len(starts), dtype=np.uint64), lens)
-    keys = pair << np.uint64(32) | shingles[np.repeat(starts, lens) + ramp(lens)].astype(np.uint64)
+def _side_keys(shingles: np.ndarray, starts: np.ndarray, lens: np.ndarray, side: int) -> np.ndarray:
+    """``pair << 33 | shingle << 1 | side`` keys (uint64) of every shingle of every pair's side."""
+    keys = shingles[np.repeat(starts, lens) + ramp(lens)].astype(np.uint64)
+    keys <<= np.uint64(1)
+    if side:
+        keys |= np.uint64(1)
+    keys |= np.repeat(np.arange(len(starts), dtype=np.uint64) << np.uint64(33), lens)
+    return keys
+
+
+def _inter_union(
+    sh_a: np.ndarray,
+    start_a: np.ndarray,
+    len_a: np.ndarray,
+    sh_b: np.ndarray,
+    start_b: np.ndarray,
+    len_b: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes of the intersection and the union of each pair's two shingle sets.
+
+    Both sides' keys go into one array sorted once: a repeat inside one side is then an equal
+    neighbour (dropped), and a shingle of both sides two neighbours that differ only in the side
+    bit. (Two sorts and a binary search of one side in the other took 1.5-2x longer.)
+    """
+    n = len(start_a)
+    keys = np.concatenate([_side_keys(sh_a, start_a, len_a, 0), _side_keys(sh_b, start_b, len_b, 1)])
     keys.sort()
     if len(keys) > 1:
         keep = np.empty(len(keys), dtype=bool)
         keep[0] = True
         np.not_equal(keys[1:], keys[:-1], out=keep[1:])
         keys = keys[keep]
-    return keys
+    total = np.bincount((keys >> np.uint64(33)).view(np.int64), minlength=n)
+    head = keys[1:] >> np.uint64(1)
+    both = head == keys[:-1] >> np.uint64(1)
+    inter = np.bincount((head[both] >> np.uint64(32)).view(np.int64), minlength=n)
+    return inter, total - inter
 
 
 def set_jaccard(
@@ -138,20 +164,15 @@ def set_jaccard(
     while lo < m:
         base = cost[lo - 1] if lo else 0
         hi = max(lo + 1, int(np.searchsorted(cost, base + chunk, side="right")))
-        hi = min(hi, m)
-        n = hi - lo
-        ka = _pair_sets(sh_a, start_a[lo:hi], len_a[lo:hi])
-        kb = _pair_sets(sh_b, start_b[lo:hi], len_b[lo:hi])
-        na = np.bincount((ka >> np.uint64(32)).astype(np.int64), minlength=n)
-        nb = np.bincount((kb >> np.uint64(32)).astype(np.int64), minlength=n)
-        pos = np.minimum(np.searchsorted(ka, kb), max(len(ka) - 1, 0))
-        common = kb[ka[pos] == kb] if len(ka) else kb[:0]
-        inter = np.bincount((common >> np.uint64(32)).astype(np.int64), minlength=n)
-        union = na + nb - inter
+        hi = min(hi, m, lo + _MAX_CHUNK_PAIRS)
+        inter, union = _inter_union(sh_a, start_a[lo:hi], len_a[lo:hi], sh_b, start_b[lo:hi], len_b[lo:hi])
         out[lo:hi] = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
         lo = hi
     return out
 
+
+#: Pairs per chunk at most (the pair number takes the top 31 bits of a key).
+_MAX_CHUNK_PAIRS = 1 << 30
 
 #: Pairs from which :func:`set_jaccard` is worth forking workers for.
 PARALLEL_MIN_PAIRS = 100_000
