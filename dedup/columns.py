@@ -76,7 +76,7 @@ class Column:
         if not len(a):
             return
         if self._fh is not None:
-            self._fh.write(a.tobytes())
+            self._fh.write(a.reshape(-1).view(np.uint8).data)  # the array's own buffer: no copy
             self._map = None
         else:
             self._chunks.append(a)
@@ -218,6 +218,11 @@ class SignatureStore:
 
     def __len__(self) -> int:
         return len(self.parts[0])
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether the bands are written to files (rather than kept in RAM)."""
+        return bool(self.parts) and self.parts[0].on_disk
 
     def append(self, sig: np.ndarray) -> None:
         """Append ``(n, num_perm)`` signatures."""

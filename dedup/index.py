@@ -284,7 +284,7 @@ class Index:
         if workers == 0:
             workers = os.cpu_count() or 1
         report = AddReport()
-        with _Featurizer(self.config, workers) as featurizer:
+        with _Featurizer(self.config, workers, map_signatures=self._sigs.on_disk) as featurizer:
             try:
                 for batch in self._batches(records, replace, on_error, batch_size, report):
                     featurizer.submit(batch)
@@ -1000,9 +1000,12 @@ class _Featurizer:
     the pool's pipe.
     """
 
-    def __init__(self, config: IndexConfig, workers: int) -> None:
+    def __init__(self, config: IndexConfig, workers: int, map_signatures: bool = False) -> None:
         self.config = config
         self.workers = workers
+        # signatures that go straight to the index's files are mapped from the handoff file,
+        # not read into this process (see dedup.handoff.read_arrays)
+        self.mapped = ("sig_bands", "sig_rest") if map_signatures else ()
         self.pool: ProcessPoolExecutor | None = None
         self.scratch: HandoffDir | None = None
         self.pending: deque[tuple[_Batch, list[bytes], Path, Future[Layout]]] = deque()
@@ -1034,7 +1037,7 @@ class _Featurizer:
 
     def _collect(self) -> _Done:
         batch, blobs, out, fut = self.pending.popleft()
-        arrays = read_arrays(out, fut.result())
+        arrays = read_arrays(out, fut.result(), self.mapped)
         bands = (arrays.pop("sig_bands"), arrays.pop("sig_rest"))
         sig = np.empty((0, self.config.num_perm), dtype=np.uint32)
         return _Done(batch, blobs, Features(sig=sig, **arrays), bands)

@@ -112,3 +112,41 @@ def test_columns_kept_in_ram_do_not_pin_the_batch_they_came_with(tmp_path: Path)
         for chunks in idx._chunks.values():
             for c in chunks:
                 assert _root(c).nbytes == c.nbytes
+
+
+def test_mapped_arrays_are_views_of_the_deleted_file_and_the_others_are_copies(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    arrays = {
+        "sig_bands": rng.integers(0, 2**32, (4, 6, 2), dtype=np.uint32),
+        "sig_rest": np.empty((6, 0), dtype=np.uint32),
+        "unit_doc": rng.integers(0, 9, 6, dtype=np.int32),
+    }
+    path = tmp_path / "m.bin"
+    layout = write_arrays(path, arrays)
+    back = read_arrays(path, layout, mapped=("sig_bands", "sig_rest"))
+    assert not path.exists()
+    for name, a in arrays.items():
+        assert back[name].dtype == a.dtype and back[name].shape == a.shape
+        assert np.array_equal(back[name], a)
+    assert not back["sig_bands"].flags.writeable  # a view of the (read-only) mapping
+    assert back["unit_doc"].flags.writeable and _root(back["unit_doc"]).nbytes == back["unit_doc"].nbytes
+    # a truncated file is an error, for mapped arrays too
+    layout = write_arrays(path, arrays)
+    with open(path, "r+b") as fh:
+        fh.truncate(64)
+    with pytest.raises(OSError, match="truncated"):
+        read_arrays(path, layout, mapped=("sig_bands",))
+
+
+def test_on_disk_index_with_workers_stores_the_same_signatures(tmp_path: Path) -> None:
+    """Signatures mapped from the handoff files reach the index's band files intact."""
+    rng = random.Random(5)
+    before = _scratch_dirs()
+    recs = [(f"d{i}", make_text(rng)) for i in range(15)]
+    ram = Index()
+    ram.add_many(recs, batch_size=4)
+    with Index(directory=tmp_path) as disk:
+        disk.add_many(recs, batch_size=4, workers=2)
+        assert np.array_equal(ram._signatures(), disk._signatures())
+        assert list(ram.pairs(threshold=0.3)) == list(disk.pairs(threshold=0.3))
+    assert _scratch_dirs() == before
