@@ -278,8 +278,17 @@ class SignatureStore:
                 y = np.take(items, b[lo : lo + chunk]).view(np.uint32).reshape(-1, w)
                 eq = x == y
                 acc = out[lo : lo + chunk]
-                for k in range(w):
-                    acc += eq[:, k]
+                if w % 4 == 0:
+                    # four equality bytes (0 or 1) per uint32: times 0x01010101, their sum is the
+                    # top byte (one pass instead of one strided pass per column)
+                    four = eq.view(np.uint32)
+                    for k in range(w // 4):
+                        s = four[:, k] * np.uint32(0x01010101)
+                        s >>= np.uint32(24)
+                        acc += s.view(np.int32)
+                else:
+                    for k in range(w):
+                        acc += eq[:, k]
             del vals, items
         return out
 
