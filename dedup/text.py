@@ -35,6 +35,7 @@ __all__ = [
     "normalize_word",
     "fold_punctuation",
     "paragraph_spans",
+    "paragraph_spans_batch",
     "sentence_breaks",
     "token_hashes",
     "batch_tokens",
@@ -473,6 +474,231 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
             lead = len(seg) - len(seg.lstrip())
             out.append((s + lead, s + lead + len(stripped)))
     return out
+
+
+# Character classes of the paragraph layout, as bits of one lookup table over the BMP (astral
+# characters are classified one by one: only a few ever sit at the positions looked at).
+_PS_SPACE = 1  # str.isspace(): what str.strip() removes
+_PS_SEP = 2  # [ \t\r\f\v\u00a0]: what a blank separator line (_BLANK_LINE_RE) may hold
+_PS_WORD = 4  # a word character (_WORD_RE)
+_PS_DIGIT = 8  # \d of _BULLET_RE
+_PS_MARK = 16  # a bullet mark of _BULLET_RE
+_PS_NUMEND = 32  # [.)] after a bullet number
+_PS_RESPACE = 64  # \s of _BULLET_RE
+_PS_SENT_END = 128  # one of _SENT_END_CHARS
+# the same classes as patterns (mirroring _BLANK_LINE_RE, _WORD_RE, _BULLET_RE, _SENT_END_CHARS)
+_PS_PATTERNS = (
+    (_PS_SEP, r"[ \t\r\f\v\u00a0]"),
+    (_PS_DIGIT, r"\d"),
+    (_PS_MARK, r"[•●◦▪▸►‣∙·*\-–—]"),
+    (_PS_NUMEND, r"[.)]"),
+    (_PS_RESPACE, r"\s"),
+    (_PS_SENT_END, "[" + re.escape(_SENT_END_CHARS) + "]"),
+)
+_PS_TABLE: np.ndarray | None = None
+# Vectorized steps over a run of characters before the exact fallback for longer runs.
+_PS_STEPS = 8
+
+
+def _paragraph_classes(ch: str) -> int:
+    """Class bits of one character (the definition :func:`_paragraph_class_table` tabulates)."""
+    bits = _PS_SPACE if ch.isspace() else 0
+    if _WORD_RE.fullmatch(ch):
+        bits |= _PS_WORD
+    for bit, pattern in _PS_PATTERNS:
+        if re.fullmatch(pattern, ch):
+            bits |= bit
+    return bits
+
+
+def _paragraph_class_table() -> np.ndarray:
+    global _PS_TABLE
+    if _PS_TABLE is None:
+        table = np.zeros(0x10000, dtype=np.uint8)
+        chars = "".join(chr(c) if not 0xD800 <= c < 0xE000 else "_" for c in range(0x10000))
+        table[[i for i, ch in enumerate(chars) if ch.isspace()]] |= _PS_SPACE
+        table[_bmp_word_table()] |= _PS_WORD
+        for bit, pattern in _PS_PATTERNS:
+            for m in re.finditer(pattern, chars):
+                table[m.start()] |= bit
+        _PS_TABLE = table
+    return _PS_TABLE
+
+
+def _paragraph_classes_at(cps: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Class bits of the characters at ``pos`` (every position inside ``cps``)."""
+    table = _paragraph_class_table()
+    c = cps[pos]
+    if cps.dtype == np.uint8:
+        return table[c]
+    out = table[np.minimum(c, 0xFFFF)]
+    astral = np.flatnonzero(c > 0xFFFF)
+    if len(astral):
+        out[astral] = [_paragraph_classes(chr(x)) for x in c[astral].tolist()]
+    return out
+
+
+def _run_end(cps: np.ndarray, lo: np.ndarray, hi: np.ndarray, bit: int, skip: bool, backward: bool) -> np.ndarray:
+    """The end of the run of skipped characters at one side of each range ``[lo[i], hi[i])``.
+
+    A character is skipped when its class has ``bit`` (``skip=True``) or lacks it
+    (``skip=False``). Forward: the first position in the range whose character is not skipped,
+    or ``hi``. Backward: one past the last character that is not skipped, or ``lo``. Runs are
+    short in text: a few vectorized steps at the candidate positions finish nearly always; the
+    ranges still open after them are looked at whole (every character of those ranges only).
+    """
+    out = (hi if backward else lo).copy()
+    live = np.flatnonzero(lo < hi)
+    for _ in range(_PS_STEPS):
+        if not len(live):
+            return out
+        at = out[live] - 1 if backward else out[live]
+        live = live[((_paragraph_classes_at(cps, at) & bit) != 0) == skip]
+        if backward:
+            out[live] -= 1
+            live = live[out[live] > lo[live]]
+        else:
+            out[live] += 1
+            live = live[out[live] < hi[live]]
+    if not len(live):
+        return out
+    # exact fallback: every character of the ranges still open
+    a, b = (lo[live], out[live]) if backward else (out[live], hi[live])
+    lens = b - a
+    first = np.zeros(len(live), dtype=np.int64)
+    np.cumsum(lens[:-1], out=first[1:])
+    idx = np.repeat(a - first, lens) + np.arange(int(lens.sum()), dtype=np.int64)
+    stop = ((_paragraph_classes_at(cps, idx) & bit) != 0) != skip
+    if backward:
+        out[live] = np.maximum(np.maximum.reduceat(np.where(stop, idx + 1, -1), first), a)
+    else:
+        out[live] = np.minimum(np.minimum.reduceat(np.where(stop, idx, len(cps)), first), b)
+    return out
+
+
+def _bullet_lines(cps: np.ndarray, ls: np.ndarray, le: np.ndarray) -> np.ndarray:
+    """Whether ``_BULLET_RE`` matches each line ``[ls[i], le[i])`` that does not start with a blank.
+
+    Such a line matches when it starts with a bullet mark and whitespace, or with one to three
+    digits, ``.`` or ``)``, and whitespace (the whitespace inside the line).
+    """
+    out = np.zeros(len(ls), dtype=bool)
+    if not len(ls):
+        return out
+    first = _paragraph_classes_at(cps, ls)
+    mark = np.flatnonzero(((first & _PS_MARK) != 0) & (ls + 1 < le))
+    out[mark] = (_paragraph_classes_at(cps, ls[mark] + 1) & _PS_RESPACE) != 0
+    # the run of digits at the start of the line, counted up to 4 (4 means: too long)
+    run = np.zeros(len(ls), dtype=np.int64)
+    live = np.flatnonzero((first & _PS_DIGIT) != 0)
+    run[live] = 1
+    for _ in range(3):
+        live = live[ls[live] + run[live] < le[live]]
+        live = live[(_paragraph_classes_at(cps, ls[live] + run[live]) & _PS_DIGIT) != 0]
+        run[live] += 1
+    num = np.flatnonzero((run >= 1) & (run <= 3))
+    num = num[ls[num] + run[num] + 1 < le[num]]
+    at = ls[num] + run[num]
+    numend = (_paragraph_classes_at(cps, at) & _PS_NUMEND) != 0
+    ok = numend & ((_paragraph_classes_at(cps, at + 1) & _PS_RESPACE) != 0)
+    out[num[ok]] = True
+    return out
+
+
+def paragraph_spans_batch(
+    joined: str, bases: np.ndarray, cps: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`paragraph_spans` of every text of a batch joined by :func:`join_texts`, vectorized.
+
+    Args:
+        joined: the texts joined by ``"\\n"``.
+        bases: int64 character offset of each text in ``joined``, then ``len(joined) + 1``.
+        cps: :func:`code_units` of ``joined`` when the caller has them already.
+
+    Returns:
+        ``(spans, doc)``: int64 ``(m, 2)`` paragraph spans ``[start, end)`` in characters,
+        offsets into each text's own string, and the int64 index of the text of each span.
+        Texts in order, each text's spans in order: exactly ``paragraph_spans(text)`` of every
+        text, concatenated (no text is left out of the vectorized path).
+
+    How it matches :func:`paragraph_spans`: its blocks are cut by the blank-line pattern, and a
+    match of the pattern is one line of only ``[ \\t\\r\\f\\v\\u00a0]`` between two newlines. In
+    any run of such lines the first one is a match (the non-overlapping scan may skip the next),
+    and only such lines are matches, so two consecutive *content* lines of a text (lines that
+    ``str.strip()`` leaves non-empty) are in one block exactly when no such line lies between
+    them (lines of other whitespace, such as ``\\u2003`` or ``\\x1c``, are no separators). The
+    lines of a block with one content line, or of a block that is not hard-wrapped, are one
+    paragraph each; in a hard-wrapped block (``_is_wrapped``, computed per block from the
+    content lines but its last one: their longest length and how many end a sentence) a content
+    line starts a new paragraph when it starts with a space or a tab or ``_BULLET_RE`` matches
+    it. A paragraph is its span trimmed of whitespace (from its first line's first
+    non-whitespace character to one past its last line's last), kept when a line of it holds a
+    word character. Only newlines are found over the whole text (one comparison per code
+    unit); everything else looks at characters of the lines only, a few at each line's ends.
+    """
+    bases = np.asarray(bases, dtype=np.int64)
+    n_docs = len(bases) - 1
+    empty = (np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.int64))
+    if n_docs <= 0:
+        return empty
+    if cps is None:
+        cps = code_units(joined)
+    n = len(cps)
+    nl = np.flatnonzero(cps == 10)
+    ls = np.concatenate([np.zeros(1, np.int64), nl + 1])  # lines [ls, le) of all texts
+    le = np.append(nl, n).astype(np.int64)
+    del nl
+    a = _run_end(cps, ls, le, _PS_SPACE, True, False)  # past the leading whitespace
+    content = np.flatnonzero(a < le)
+    if not len(content):
+        return empty
+    # separator lines: only [ \t\r\f\v\u00a0] (empty lines too); content lines are none
+    sep = a == le
+    odd = np.flatnonzero(sep & (le > ls))
+    if len(odd):
+        sep[odd] = _run_end(cps, ls[odd], le[odd], _PS_SEP, True, False) == le[odd]
+    sep_before = np.zeros(len(ls) + 1, dtype=np.int64)  # separator lines before each line
+    np.cumsum(sep, out=sep_before[1:])
+    del sep
+
+    c_ls, c_le, c_a = ls[content], le[content], a[content]
+    del ls, le, a
+    c_b = _run_end(cps, c_a, c_le, _PS_SPACE, True, True)  # before the trailing whitespace
+    c_word = _run_end(cps, c_a, c_b, _PS_WORD, False, False) < c_b
+    c_doc = np.searchsorted(bases, c_ls, side="right") - 1
+    m = len(content)
+
+    # blocks: runs of content lines of one text with no separator line between them
+    new_block = np.ones(m, dtype=bool)
+    new_block[1:] = (c_doc[1:] != c_doc[:-1]) | (sep_before[content[1:]] > sep_before[content[:-1] + 1])
+    blk0 = np.flatnonzero(new_block)
+    blk_len = np.diff(np.append(blk0, m))
+    body = np.ones(m, dtype=bool)  # all content lines of a block but its last
+    body[blk0[1:] - 1] = False
+    body[-1] = False
+    longest = np.maximum.reduceat(np.where(body, c_le - c_ls, 0), blk0)
+    ends = (_paragraph_classes_at(cps, c_b - 1) & _PS_SENT_END) != 0
+    n_ends = np.add.reduceat((ends & body).astype(np.int64), blk0)
+    wrapped = (blk_len >= 2) & (longest <= 100) & (2 * n_ends < blk_len - 1)
+
+    # paragraphs: each content line, but lines of wrapped blocks join the line before unless
+    # they are indented or a bullet
+    starts_par = new_block | ~np.repeat(wrapped, blk_len)
+    inner = np.flatnonzero(~starts_par)
+    if len(inner):
+        first = cps[c_ls[inner]]
+        indented = (first == 32) | (first == 9)
+        starts_par[inner] = indented
+        rest = inner[~indented]
+        starts_par[rest] = _bullet_lines(cps, c_ls[rest], c_le[rest])
+    par0 = np.flatnonzero(starts_par)
+    par_last = np.append(par0[1:], m) - 1
+    keep = np.logical_or.reduceat(c_word, par0)
+    par0, par_last = par0[keep], par_last[keep]
+    doc = c_doc[par0]
+    base = bases[doc]
+    spans = np.stack([c_a[par0] - base, c_b[par_last] - base], axis=1)
+    return spans, doc.astype(np.int64)
 
 
 _SENT_BREAK_RE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]*[A-Z0-9\u00c0-\u024f\u0400-\u04ff])")

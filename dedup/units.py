@@ -30,7 +30,7 @@ from .text import (
     code_units,
     join_texts,
     joined_tokens,
-    paragraph_spans,
+    paragraph_spans_batch,
     sentence_break_offsets,
     token_hashes,
     tokenize,
@@ -122,10 +122,8 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
     # token starts as offsets into the joined text
     g_tok = all_starts.astype(np.int64) + np.repeat(bases[:-1], np.diff(doc_tok0))
 
-    # paragraphs: spans per text, token ranges for all at once; token-less ones dropped
-    spans = [paragraph_spans(t) for t in texts]
-    flat = np.array([x for sp in spans for x in sp], dtype=np.int64).reshape(-1, 2)
-    f_doc = np.repeat(np.arange(n_docs, dtype=np.int64), [len(sp) for sp in spans])
+    # paragraphs: spans of the whole batch, token ranges for all at once; token-less ones dropped
+    flat, f_doc = paragraph_spans_batch(joined, bases, cps)
     g_ps = flat[:, 0] + bases[:-1][f_doc]
     g_pe = flat[:, 1] + bases[:-1][f_doc]
     f_lo = np.searchsorted(g_tok, g_ps)

@@ -14,7 +14,9 @@ from dedup.text import (
     code_units,
     coerce_text,
     fold_punctuation,
+    join_texts,
     paragraph_spans,
+    paragraph_spans_batch,
     sentence_break_offsets,
     sentence_breaks,
     token_hashes,
@@ -219,3 +221,123 @@ def test_batch_tokens_mixed_scripts_and_case():
     words = [w for t in texts for w in tokenize(t).words]
     assert hashes.tolist() == token_hashes(words, seed=1).tolist()
     assert [texts[0][s:e] for s, e in zip(starts[: tok0[1]], ends[: tok0[1]])] == ["Straße", "Quote", "İstanbul"]
+
+
+# ---------------------------------------------------------------------------------------------
+# paragraph_spans_batch: exactly the per-text paragraph_spans
+
+
+def _per_text_spans(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """What featurize computed before paragraph_spans_batch: one paragraph_spans call per text."""
+    spans = [paragraph_spans(t) for t in texts]
+    flat = np.array([x for sp in spans for x in sp], dtype=np.int64).reshape(-1, 2)
+    f_doc = np.repeat(np.arange(len(texts), dtype=np.int64), [len(sp) for sp in spans])
+    return flat, f_doc
+
+
+def _assert_batch_equal(texts: list[str], steps: tuple[int, ...] = (8,)) -> None:
+    from dedup import text as text_mod
+
+    want_flat, want_doc = _per_text_spans(texts)
+    joined, bases = join_texts(texts)
+    saved = text_mod._PS_STEPS
+    try:
+        for n in steps:  # fewer vectorized steps: more runs take the exact fallback
+            text_mod._PS_STEPS = n
+            for cps in (None, code_units(joined)):
+                flat, doc = paragraph_spans_batch(joined, bases, cps)
+                assert flat.dtype == np.int64 and doc.dtype == np.int64
+                assert flat.shape == want_flat.shape
+                assert flat.tolist() == want_flat.tolist()
+                assert doc.tolist() == want_doc.tolist()
+    finally:
+        text_mod._PS_STEPS = saved
+
+
+# Pieces of every case of the layout: newlines, separator blanks ([ \t\r\f\v\u00a0]), whitespace
+# that str.strip() removes but is no separator (\u2003 \x1c \u2028 \x85), bullets (marks, 1-3
+# digits with . or ), too many digits, non-ASCII digits), indentation, sentence ends, words in
+# several scripts, an astral emoji and astral word/digit characters, a lone combining mark,
+# underscores and punctuation-only runs, long lines (over 100 characters) and long runs of
+# whitespace and punctuation (longer than the vectorized steps).
+_PARA_PIECES = [
+    "\n", "\n", "\n", "\n\n", " ", "\t", "\r", "\r\n", "\u00a0", "\f", "\v", "\u2003", "\x1c",
+    "\u2028", "\x85", "\u3000", "• ", "•", "- ", "* ", "— ", "1. ", "12) ", "123.", "1234. ",
+    "٣) ", "\U0001d7cf. ", "    ", "\t", " " * 11, ".", "!", "?", "”", "’", '"', ":", ")", "…",
+    "a", "Word", "word", "wrapped line of text", "é", "ж", "漢", "\U0001f600", "\U0001d400", "7",
+    "\u0301", "_", "_" * 12, "---", ",", "x" * 101, "The quick brown fox jumps over the lazy dog",
+]  # fmt: skip
+# free text from the pieces, and texts built line by line (blank, odd-blank and content lines
+# next to each other are what decides blocks)
+_para_line = st.lists(st.sampled_from([p for p in _PARA_PIECES if "\n" not in p]), max_size=6).map("".join)
+_para_text = st.one_of(
+    st.lists(st.sampled_from(_PARA_PIECES), max_size=40).map("".join),
+    st.lists(_para_line, max_size=10).map("\n".join),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_para_text, min_size=1, max_size=5))
+def test_paragraph_spans_batch_equals_per_text(texts):
+    _assert_batch_equal(texts, steps=(8, 1, 0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80), max_size=4))
+def test_paragraph_spans_batch_any_text(texts):
+    _assert_batch_equal(texts, steps=(8, 0))
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        [""],
+        ["", ""],
+        ["a"],
+        ["."],
+        [" "],
+        ["\n"],
+        ["\n\n\n"],
+        ["\n" * 7, "\n\n"],
+        ["x", "", "\n", "y\n"],
+        ["a\n\n\nb", "a\n\n\n\nb", "a\n \n\u00a0\nb", "a\n\u2003\nb", "a\n\u2003\n\nb", "a\n\x1c\n \nb"],
+        ["wrapped\nlines\n  indented\n• bullet\n1) number\n1234) no\n"],
+        ["A fine sentence.\n" * 3, "no end\n" * 5],
+        [" " * 40 + "deep indent" + "\t" * 30, "_" * 50 + "\n" + "-" * 50 + "x"],
+    ],
+)
+def test_paragraph_spans_batch_edge_cases(texts):
+    _assert_batch_equal(texts, steps=(8, 1, 0))
+    for t in texts:  # a batch of one
+        _assert_batch_equal([t], steps=(8, 0))
+
+
+def test_paragraph_spans_batch_empty_batch():
+    flat, doc = paragraph_spans_batch(*join_texts([]))
+    assert flat.shape == (0, 2) and doc.shape == (0,)
+
+
+def test_paragraph_spans_batch_on_articles(seeds):
+    texts = list(seeds.values())
+    _assert_batch_equal(texts, steps=(8, 0))
+    for t in texts:
+        _assert_batch_equal([t])
+
+
+def test_paragraph_spans_batch_on_reuters(reuters_path):
+    with gzip.open(reuters_path, "rt", encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for line in itertools.islice(f, 3000)]
+    _assert_batch_equal(texts)
+    _assert_batch_equal(texts[:300], steps=(0,))
+
+
+def test_paragraph_class_table():
+    """The class table is the per-character definition, over the whole BMP and some astral ones."""
+    from dedup.text import _paragraph_class_table, _paragraph_classes, _paragraph_classes_at
+
+    table = _paragraph_class_table()
+    assert table.tolist() == [_paragraph_classes(chr(c)) for c in range(0x10000)]
+    astral = np.array([0x1F600, 0x1D400, 0x1D7CF, 0x20000, 0x10FFFF], dtype=np.uint32)
+    got = _paragraph_classes_at(astral, np.arange(len(astral)))
+    assert got.tolist() == [_paragraph_classes(chr(int(c))) for c in astral]
+    assert got.tolist()[:4] == [0, 4, 12, 4]  # emoji; word; word and digit; word (CJK ext. B)
