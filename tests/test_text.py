@@ -196,8 +196,13 @@ def test_coerce_text_errors():
         coerce_text(None)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(max_size=60), max_size=6))
+# ASCII letters and their neighbours (@ [ ` {), digits, the underscore, capitals that fold
+# differently (ß İ ı ǅ ﬁ Ｐ), a combining mark, CJK, astral letters, an emoji, Unicode spaces
+_TOKEN_ALPHABET = "aZz09AM_ -.,\n'’“ÉéßİıǅﬁＰ\u0301\u3000漢\U0001f600\U0001d400ÀÿĀ@[`{"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=60), st.text(alphabet=_TOKEN_ALPHABET, max_size=40)), max_size=6))
 def test_batch_tokens_equal_per_text_tokenize(texts):
     from dedup.text import batch_tokens, token_hashes
 
@@ -219,3 +224,10 @@ def test_batch_tokens_mixed_scripts_and_case():
     words = [w for t in texts for w in tokenize(t).words]
     assert hashes.tolist() == token_hashes(words, seed=1).tolist()
     assert [texts[0][s:e] for s, e in zip(starts[: tok0[1]], ends[: tok0[1]])] == ["Straße", "Quote", "İstanbul"]
+
+
+def test_ascii_word_characters_by_comparison_match_the_pattern():
+    from dedup.text import _WORD_RE, _ascii_alnum
+
+    got = _ascii_alnum(np.arange(128, dtype=np.uint8)).tolist()
+    assert got == [bool(_WORD_RE.fullmatch(chr(c))) for c in range(128)]
