@@ -185,7 +185,6 @@ def tokenize(text: str) -> Tokens:
     return Tokens(text, starts, ends, words)
 
 
-_ASCII_WORD = np.array([bool(_WORD_RE.fullmatch(chr(c))) for c in range(128)] + [False] * 128)
 _BMP_WORD: np.ndarray | None = None
 
 
@@ -211,20 +210,50 @@ def _code_units(text: str, ascii_text: bool) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
-def _word_bounds(text: str, ascii_text: bool, cps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end offsets of the word-character runs of ``text``, vectorized."""
+def _ascii_alnum(low: np.ndarray) -> np.ndarray:
+    """Whether each byte is an ASCII letter or digit (comparisons: cheaper than a table lookup)."""
+    t = low - np.uint8(ord("0"))
+    is_word = t < 10
+    np.bitwise_or(low, np.uint8(32), out=t)  # ASCII upper case to lower case
+    t -= np.uint8(ord("a"))
+    is_word |= t < 26
+    return is_word
+
+
+def _word_bounds(
+    text: str, ascii_text: bool, cps: np.ndarray | None = None, wide_at: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the word-character runs of ``text``, vectorized.
+
+    ASCII characters are classified by comparisons on one byte per character; only the
+    non-ASCII ones (``wide_at``, the positions of code points above 127, computed when not
+    given) are looked up in the table of word characters.
+    """
     if cps is None:
         cps = _code_units(text, ascii_text)
-    if ascii_text:
-        is_word = _ASCII_WORD[cps]
+    if cps.dtype == np.uint8:
+        is_word = _ascii_alnum(cps)
     else:
-        table = _bmp_word_table()
-        is_word = table[np.minimum(cps, 0xFFFF)]
-        astral = np.flatnonzero(cps > 0xFFFF)
-        if len(astral):
-            is_word[astral] = [bool(_WORD_RE.fullmatch(chr(int(c)))) for c in cps[astral]]
-    edges = np.diff(is_word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        is_word = _ascii_alnum(cps.astype(np.uint8))  # the low byte: right for ASCII only
+        if wide_at is None:
+            wide_at = np.flatnonzero(cps > 127)
+        if len(wide_at):
+            c = cps[wide_at]
+            w = _bmp_word_table()[np.minimum(c, 0xFFFF)]
+            astral = np.flatnonzero(c > 0xFFFF)
+            if len(astral):
+                w[astral] = [bool(_WORD_RE.fullmatch(chr(int(x)))) for x in c[astral]]
+            is_word[wide_at] = w
+    n = len(is_word)
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    starts = np.flatnonzero(is_word[1:] > is_word[:-1]) + 1
+    ends = np.flatnonzero(is_word[:-1] > is_word[1:]) + 1
+    if is_word[0]:
+        starts = np.concatenate([np.zeros(1, np.int64), starts])
+    if is_word[-1]:
+        ends = np.append(ends, n)
+    return starts.astype(np.int64, copy=False), ends.astype(np.int64, copy=False)
 
 
 # Token hashes: a polynomial over the code points of the normal form, modulo 2**64, then
@@ -267,11 +296,14 @@ def _seed_key(seed: int) -> np.uint64:
     return np.uint64(fmix64(np.array([(int(seed) + 0x632BE59BD9B4E019) & _M64], dtype=np.uint64))[0])
 
 
-def _span_hashes(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray, seed: int) -> np.ndarray:
+def _span_hashes(
+    chars: np.ndarray, starts: np.ndarray, ends: np.ndarray, seed: int, lower_ascii: bool = False
+) -> np.ndarray:
     """Token hash of every span ``[starts[i], ends[i])`` of ``chars`` (code points of normal forms).
 
     Spans must be sorted and disjoint. Work is done in passes of about :data:`_HASH_CHUNK`
-    characters, each cut between two spans.
+    characters, each cut between two spans. With ``lower_ascii``, ASCII capitals count as their
+    lower case (done per pass, so no lowered copy of the whole text is made).
     """
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
@@ -283,12 +315,17 @@ def _span_hashes(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray, seed: 
         t1 = max(int(np.searchsorted(ends, base + _HASH_CHUNK, side="right")), t0 + 1)
         top = int(ends[t1 - 1])
         pw, ipw = _powers(top - base + 1)
-        v = chars[base:top].astype(np.uint64)
+        c = chars[base:top]
+        v = c.astype(np.uint64)
+        if lower_ascii:
+            np.add(v, np.uint64(32), out=v, where=(c - c.dtype.type(ord("A"))) < 26)
         v *= pw[: top - base]
-        prefix = np.zeros(top - base + 1, dtype=np.uint64)
-        np.cumsum(v, out=prefix[1:])
-        s = starts[t0:t1] - base
-        poly[t0:t1] = (prefix[ends[t0:t1] - base] - prefix[s]) * ipw[s]
+        np.cumsum(v, out=v)  # v[i] is now the prefix sum H[i + 1] of the pass
+        s = starts[t0:t1] - base  # s[0] == 0, where H is 0
+        acc = v[ends[t0:t1] - base - 1]
+        acc[1:] -= v[s[1:] - 1]
+        acc *= ipw[s]
+        poly[t0:t1] = acc
         t0 = t1
     poly += (ends - starts).astype(np.uint64) * _LEN_MULT
     poly ^= _seed_key(seed)
@@ -343,9 +380,6 @@ def join_texts(texts: list[str]) -> tuple[str, np.ndarray]:
     return "\n".join(texts), bases
 
 
-_UPPER_A = np.uint32(ord("A"))
-
-
 def joined_tokens(
     joined: str, bases: np.ndarray, seed: int, cps: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -359,14 +393,11 @@ def joined_tokens(
     if cps is None:
         cps = code_units(joined)
     ascii_text = cps.dtype == np.uint8
-    starts, ends = _word_bounds(joined, ascii_text, cps)
-    wide = cps.astype(np.uint32)
-    wide += ((wide - _UPPER_A) < np.uint32(26)).view(np.uint8) * np.uint32(32)  # ASCII lower case
-    hashes = _span_hashes(wide, starts, ends, seed)
-    del wide
-    if not ascii_text and len(starts):
+    wide_at = None if ascii_text else np.flatnonzero(cps > 127)
+    starts, ends = _word_bounds(joined, ascii_text, cps, wide_at)
+    hashes = _span_hashes(cps, starts, ends, seed, lower_ascii=True)
+    if wide_at is not None and len(starts):
         # tokens holding a non-ASCII character: the token (if any) around each such character
-        wide_at = np.flatnonzero(cps > 127)
         tok = np.searchsorted(starts, wide_at, side="right") - 1
         inside = (tok >= 0) & (wide_at < ends[np.maximum(tok, 0)])
         odd = np.unique(tok[inside])

@@ -198,8 +198,13 @@ def test_coerce_text_errors():
         coerce_text(None)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(max_size=60), max_size=6))
+# ASCII letters and their neighbours (@ [ ` {), digits, the underscore, capitals that fold
+# differently (ß İ ı ǅ ﬁ Ｐ), a combining mark, CJK, astral letters, an emoji, Unicode spaces
+_TOKEN_ALPHABET = "aZz09AM_ -.,\n'’“ÉéßİıǅﬁＰ\u0301\u3000漢\U0001f600\U0001d400ÀÿĀ@[`{"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=60), st.text(alphabet=_TOKEN_ALPHABET, max_size=40)), max_size=6))
 def test_batch_tokens_equal_per_text_tokenize(texts):
     from dedup.text import batch_tokens, token_hashes
 
@@ -341,3 +346,10 @@ def test_paragraph_class_table():
     got = _paragraph_classes_at(astral, np.arange(len(astral)))
     assert got.tolist() == [_paragraph_classes(chr(int(c))) for c in astral]
     assert got.tolist()[:4] == [0, 4, 12, 4]  # emoji; word; word and digit; word (CJK ext. B)
+
+
+def test_ascii_word_characters_by_comparison_match_the_pattern():
+    from dedup.text import _WORD_RE, _ascii_alnum
+
+    got = _ascii_alnum(np.arange(128, dtype=np.uint8)).tolist()
+    assert got == [bool(_WORD_RE.fullmatch(chr(c))) for c in range(128)]
