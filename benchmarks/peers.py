@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from dedup.shingles import sorted_unique
+
 from .corpus import read_records
 from .measure import Stages, peak_rss_bytes
 from .quality import ParagraphTable, pair_keys
@@ -70,7 +72,7 @@ def _candidates(results: list[Any]) -> np.ndarray:
     flat = np.fromiter(chain.from_iterable(results), dtype=np.int64, count=int(lengths.sum()))
     q = np.repeat(np.arange(len(results), dtype=np.int64), lengths)
     keep = q != flat
-    return np.unique(pair_keys(q[keep], flat[keep]))
+    return sorted_unique(pair_keys(q[keep], flat[keep]))
 
 
 def _datasketch(shingles: list[list[str]], st: Stages) -> list[Any]:

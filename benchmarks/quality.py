@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from dedup.evaluation import adjusted_rand_index
+from dedup.shingles import sorted_unique
 
 BANDS = (("0", 0.0, 0.0), ("0-10%", 0.0, 0.10), ("10-20%", 0.10, 0.20), ("20-30%+", 0.20, 1.01))
 
@@ -84,7 +85,7 @@ def evaluate(
     ``clusters``: predicted document clusters (None: ARI not computed).  Truth pairs with a
     document outside ``table`` (a subset run) are ignored.
     """
-    found = np.unique(np.asarray(found_keys, dtype=np.int64))
+    found = sorted_unique(np.asarray(found_keys, dtype=np.int64))
     same_doc = _same_doc(table, found)
     found = found[~same_doc]
     # compact accumulation (a million-article corpus has tens of millions of truth pairs):
@@ -107,7 +108,7 @@ def evaluate(
         op_code.append(ops.setdefault(t["op"], len(ops)))
         band_code.append(band_names.index(band_of(float(t["edit_rate"]))))
     flat_a = np.frombuffer(flat, dtype=np.int64) if len(flat) else np.zeros(0, np.int64)
-    tset = np.unique(flat_a)
+    tset = sorted_unique(flat_a)
     # one vectorized membership test: which truth pairs have at least one mapped pair found
     n_t = len(lens)
     hit_flat = _member(flat_a, found)
@@ -192,7 +193,7 @@ def components(doc_ids: Sequence[str], table: ParagraphTable, keys: np.ndarray) 
     from scipy.sparse.csgraph import connected_components
 
     n = len(doc_ids)
-    keys = np.unique(keys)
+    keys = sorted_unique(np.asarray(keys))
     da = np.searchsorted(table.para0, keys >> 32, side="right") - 1
     db = np.searchsorted(table.para0, keys & 0xFFFFFFFF, side="right") - 1
     g = coo_matrix((np.ones(len(da), np.int8), (da, db)), shape=(n, n))

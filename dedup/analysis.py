@@ -28,9 +28,9 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .config import IndexConfig
-from .lsh import Bands, bucket_pairs, key_pairs, pair_keys, run_pairs, sorted_unique
+from .lsh import Bands, bucket_pairs, key_pairs, pair_keys, run_pairs
 from .parallel import fork_map
-from .shingles import ramp
+from .shingles import ramp, sorted_unique
 
 __all__ = ["Analysis", "analyze", "components", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_ABOVE"]
 

@@ -41,9 +41,9 @@ from .errors import (
     InvalidTypeError,
 )
 from .handoff import HandoffDir, Layout, read_arrays, read_texts, write_arrays, write_texts
-from .lsh import BandTable, sorted_unique
+from .lsh import BandTable
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, PairTable, ParagraphMatch
-from .shingles import set_jaccard
+from .shingles import set_jaccard, sorted_unique
 from .text import coerce_text
 from .units import Features, featurize
 
@@ -532,7 +532,7 @@ class Index:
         qrow, unit = table.lookup(q.sig)
         if not len(qrow):
             return []
-        pairs = np.unique(qrow.astype(np.int64) << 32 | unit.astype(np.int64))
+        pairs = sorted_unique(qrow.astype(np.int64) << 32 | unit.astype(np.int64))
         qrow, unit = pairs >> 32, pairs & 0xFFFFFFFF
 
         def exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -789,7 +789,7 @@ class Index:
         ea, eb, sc = np.asarray(doc_a, np.int64)[keep], np.asarray(doc_b, np.int64)[keep], scores[keep]
         n = len(self._ids)
         labels = components(n, np.stack([ea, eb], axis=1))
-        members = np.unique(np.concatenate([ea, eb]))
+        members = sorted_unique(np.concatenate([ea, eb]))
         m_lab = labels[members]
         order = np.lexsort((members, m_lab))
         members, m_lab = members[order], m_lab[order]

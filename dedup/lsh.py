@@ -18,7 +18,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from .parallel import fork_map
-from .shingles import fmix64_inplace
+from .shingles import fmix64_inplace, sorted_unique
 
 __all__ = [
     "band_key",
@@ -413,18 +413,6 @@ def _merge(acc: np.ndarray, new: list[np.ndarray]) -> np.ndarray:
     x = np.concatenate([acc, x])
     x.sort(kind="stable")  # two sorted runs: merged, not sorted again
     return sorted_unique(x, presorted=True)
-
-
-def sorted_unique(x: np.ndarray, presorted: bool = False) -> np.ndarray:
-    """``np.unique`` for 1-D integer arrays by sorting (faster than numpy's hash-based unique here)."""
-    if not presorted:
-        x = np.sort(x)
-    if len(x) < 2:
-        return x
-    keep = np.empty(len(x), dtype=bool)
-    keep[0] = True
-    np.not_equal(x[1:], x[:-1], out=keep[1:])
-    return x[keep]
 
 
 def _ramp(counts: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import Any, overload
 import numpy as np
 
 from .errors import InvalidParameterError
+from .shingles import sorted_unique
 
 __all__ = ["premix", "permutations", "signatures", "jaccard_estimate", "to_lean_minhash", "CHUNK_SHINGLES"]
 
@@ -129,7 +130,7 @@ def signatures(
     if unions is not None:
         # a union's signature is the elementwise minimum of its sets', by number of sets
         n_in = np.diff(groups, append=n_sets)
-        for c in np.unique(n_in).tolist():
+        for c in sorted_unique(n_in).tolist():
             sel = np.flatnonzero(n_in == c)
             first = groups[sel]
             acc = out[first]

@@ -76,6 +76,22 @@ def window_hashes(token_hashes: np.ndarray, width: int, starts: np.ndarray | Non
     return acc
 
 
+def sorted_unique(x: np.ndarray, presorted: bool = False) -> np.ndarray:
+    """``np.unique`` of a 1-D integer array, by sorting.
+
+    numpy 2's ``np.unique`` finds the values with a hash table and then sorts them: 30-60x
+    slower than one sort on this machine (a million int64 values: 0.5-0.8 s against 0.01-0.014 s).
+    """
+    if not presorted:
+        x = np.sort(x)
+    if len(x) < 2:
+        return x
+    keep = np.empty(len(x), dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
 def ramp(counts: np.ndarray) -> np.ndarray:
     """``[0 .. c0-1, 0 .. c1-1, ...]`` for an array of non-negative counts."""
     counts = np.asarray(counts, dtype=np.int64)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EmptyDocumentError, InvalidTextError, InvalidTypeError
-from .shingles import fmix64, fmix64_inplace
+from .shingles import fmix64, fmix64_inplace, sorted_unique
 
 __all__ = [
     "Tokens",
@@ -400,7 +400,7 @@ def joined_tokens(
         # tokens holding a non-ASCII character: the token (if any) around each such character
         tok = np.searchsorted(starts, wide_at, side="right") - 1
         inside = (tok >= 0) & (wide_at < ends[np.maximum(tok, 0)])
-        odd = np.unique(tok[inside])
+        odd = sorted_unique(tok[inside])
         if len(odd):
             words = [normalize_word(joined[s:e]) for s, e in zip(starts[odd].tolist(), ends[odd].tolist())]
             hashes[odd] = token_hashes(words, seed)

@@ -24,7 +24,7 @@ import numpy as np
 
 from .config import IndexConfig
 from .minhash import permutations, signatures
-from .shingles import window_hashes
+from .shingles import sorted_unique, window_hashes
 from .text import (
     Tokens,
     code_units,
@@ -174,7 +174,7 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
     hashes[full] = window_hashes(th, k, pos[full])
     short = np.flatnonzero(pn < k)
     if len(short):
-        for w in np.unique(pn[short]).tolist():
+        for w in sorted_unique(pn[short]).tolist():
             sel = short[pn[short] == w]
             hashes[sh_lo[sel]] = window_hashes(th, int(w), plo[sel])
 
@@ -184,7 +184,10 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
     spara = np.array(s_para, dtype=np.int64)
     seg_a = sh_lo[spara] + (slo - plo[spara]) if len(spara) else np.empty(0, np.int64)
     seg_b = sh_lo[spara] + (shi - k + 1 - plo[spara]) if len(spara) else np.empty(0, np.int64)
-    seg_starts = np.unique(np.concatenate([sh_lo, seg_a, seg_b[seg_b < total]]))
+    # three sorted runs, merged by a stable sort (np.unique hashes: ~50x slower here)
+    seg_starts = np.concatenate([sh_lo, seg_a, seg_b[seg_b < total]])
+    seg_starts.sort(kind="stable")
+    seg_starts = sorted_unique(seg_starts, presorted=True)
     if n_par:
         seg_sig, para_sig = signatures(hashes, seg_starts, _perms(config), unions=np.searchsorted(seg_starts, sh_lo))
     else:
@@ -233,4 +236,4 @@ def unit_shingles(text: str, start: int, end: int, config: IndexConfig) -> np.nd
     if n == 0:
         return np.empty(0, dtype=np.uint64)
     width = min(config.shingle_size, n)
-    return np.unique(window_hashes(th, width))
+    return sorted_unique(window_hashes(th, width))
