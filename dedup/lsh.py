@@ -306,8 +306,14 @@ def bucket_pairs(
     workers = max(1, min(workers, sig.bands)) if len(sig) > 1 else 1
     shared = (sig, ids, max_bucket, groups)
     parts = list(fork_map(_bucket_keys, shared, [range(w, sig.bands, workers) for w in range(workers)], workers))
-    acc = parts[0] if len(parts) == 1 else _merge(np.empty(0, dtype=np.int64), parts)
-    del parts
+    acc = parts[0]
+    if len(parts) > 1:  # each part is sorted and unique: a stable sort merges the runs
+        acc = np.concatenate(parts)
+        del parts
+        acc.sort(kind="stable")
+        acc = sorted_unique(acc, presorted=True)
+    else:
+        del parts
     top = len(sig) - 1 if ids is None else (int(ids.max()) if len(ids) else 0)
     return key_pairs(acc, top + 1)
 
