@@ -129,11 +129,7 @@ def _inter_union(
     n = len(start_a)
     keys = np.concatenate([_side_keys(sh_a, start_a, len_a, 0), _side_keys(sh_b, start_b, len_b, 1)])
     keys.sort()
-    if len(keys) > 1:
-        keep = np.empty(len(keys), dtype=bool)
-        keep[0] = True
-        np.not_equal(keys[1:], keys[:-1], out=keep[1:])
-        keys = keys[keep]
+    keys = sorted_unique(keys, presorted=True)
     total = np.bincount((keys >> np.uint64(33)).view(np.int64), minlength=n)
     head = keys[1:] >> np.uint64(1)
     both = head == keys[:-1] >> np.uint64(1)
