@@ -751,7 +751,7 @@ def sentence_breaks(text: str, start: int, end: int) -> list[int]:
 
 # Character classes of the sentence-break pattern, as bits of one lookup table over the BMP (no
 # character outside it belongs to any class; astral characters are looked up as U+FFFF).
-_SB_END, _SB_CLOSE, _SB_SPACE, _SB_OPEN, _SB_CAP = 1, 2, 4, 8, 16
+_SB_CLOSE, _SB_SPACE, _SB_OPEN, _SB_CAP = 2, 4, 8, 16
 _SB_TABLE: np.ndarray | None = None
 
 
@@ -761,7 +761,6 @@ def _sentence_class_table() -> np.ndarray:
         table = np.zeros(0x10000, dtype=np.uint8)
         chars = "".join(chr(c) if not 0xD800 <= c < 0xE000 else "_" for c in range(0x10000))
         for bit, pattern in (
-            (_SB_END, r"[.!?…]"),
             (_SB_CLOSE, r"[\"'”’)\]]"),
             (_SB_SPACE, r"\s"),
             (_SB_OPEN, r"[\"'“‘(\[]"),
@@ -777,11 +776,12 @@ def sentence_break_offsets(text: str, cps: np.ndarray | None = None) -> np.ndarr
     """All sentence starts of :func:`sentence_breaks` over the whole of ``text`` (int64 offsets).
 
     The breaks inside a paragraph ``[start, end)`` are those ``start < b < end``. Computed on the
-    whole buffer with numpy (a class lookup per character), with exactly the matches of the
-    pattern :func:`sentence_breaks` uses: a break is the end of a whitespace run that is preceded
-    by sentence-final punctuation and optional closing quotes, and followed by optional opening
-    quotes and a capital letter or digit. ``cps`` may pass the code units of ``text`` when the
-    caller has them already.
+    whole buffer with numpy, with exactly the matches of the pattern :func:`sentence_breaks`
+    uses: a break is the end of a whitespace run that is preceded by sentence-final punctuation
+    and optional closing quotes, and followed by optional opening quotes and a capital letter or
+    digit. Comparisons over the code units find the sentence-final marks; the character classes
+    are looked up only at the few positions after them. ``cps`` may pass the code units of
+    ``text`` when the caller has them already.
     """
     if cps is None:
         cps = code_units(text)
