@@ -468,6 +468,9 @@ class Index:
         def sel(a: np.ndarray) -> np.ndarray:
             return a if everything else a[live]
 
+        # merge the signature chunks of the batches here, once: forked workers then share one
+        # copy (each worker reading a band of a chunked column merged it again and lost it)
+        self._sigs.consolidate()
         res = analyze(
             config=self.config,
             threshold=threshold,
