@@ -507,65 +507,73 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-# Character classes of the paragraph layout, as bits of one lookup table over the BMP (astral
-# characters are classified one by one: only a few ever sit at the positions looked at).
-_PS_SPACE = 1  # str.isspace(): what str.strip() removes
-_PS_SEP = 2  # [ \t\r\f\v\u00a0]: what a blank separator line (_BLANK_LINE_RE) may hold
-_PS_WORD = 4  # a word character (_WORD_RE)
-_PS_DIGIT = 8  # \d of _BULLET_RE
-_PS_MARK = 16  # a bullet mark of _BULLET_RE
-_PS_NUMEND = 32  # [.)] after a bullet number
-_PS_RESPACE = 64  # \s of _BULLET_RE
-_PS_SENT_END = 128  # one of _SENT_END_CHARS
-# the same classes as patterns (mirroring _BLANK_LINE_RE, _WORD_RE, _BULLET_RE, _SENT_END_CHARS)
-_PS_PATTERNS = (
-    (_PS_SEP, r"[ \t\r\f\v\u00a0]"),
-    (_PS_DIGIT, r"\d"),
-    (_PS_MARK, r"[•●◦▪▸►‣∙·*\-–—]"),
-    (_PS_NUMEND, r"[.)]"),
-    (_PS_RESPACE, r"\s"),
-    (_PS_SENT_END, "[" + re.escape(_SENT_END_CHARS) + "]"),
+# Character classes of the paragraph layout and of the sentence-break pattern, as bits of one
+# lookup table over the BMP (astral characters are classified one by one: only a few ever sit at
+# the positions looked at).
+_CC_SPACE = 1  # str.isspace(): what str.strip() removes
+_CC_SEP = 2  # [ \t\r\f\v\u00a0]: what a blank separator line (_BLANK_LINE_RE) may hold
+_CC_WORD = 4  # a word character (_WORD_RE)
+_CC_DIGIT = 8  # \d of _BULLET_RE
+_CC_MARK = 16  # a bullet mark of _BULLET_RE
+_CC_NUMEND = 32  # [.)] after a bullet number
+_CC_RESPACE = 64  # \s of the regular expressions (_BULLET_RE, _SENT_BREAK_RE)
+_CC_SENT_END = 128  # one of _SENT_END_CHARS
+_CC_CLOSE = 256  # a closing quote or bracket after a sentence end (_SENT_BREAK_RE)
+_CC_OPEN = 512  # an opening quote or bracket before a sentence start (_SENT_BREAK_RE)
+_CC_CAP = 1024  # what may start a sentence (_SENT_BREAK_RE)
+# the same classes as patterns (mirroring _BLANK_LINE_RE, _WORD_RE, _BULLET_RE, _SENT_END_CHARS
+# and _SENT_BREAK_RE)
+_CC_PATTERNS = (
+    (_CC_SEP, r"[ \t\r\f\v\u00a0]"),
+    (_CC_DIGIT, r"\d"),
+    (_CC_MARK, r"[•●◦▪▸►‣∙·*\-–—]"),
+    (_CC_NUMEND, r"[.)]"),
+    (_CC_RESPACE, r"\s"),
+    (_CC_SENT_END, "[" + re.escape(_SENT_END_CHARS) + "]"),
+    (_CC_CLOSE, r"[\"'”’)\]]"),
+    (_CC_OPEN, r"[\"'“‘(\[]"),
+    (_CC_CAP, r"[A-Z0-9\u00c0-\u024f\u0400-\u04ff]"),
 )
-_PS_TABLE: np.ndarray | None = None
-# Vectorized steps over a run of characters before the exact fallback for longer runs.
-_PS_STEPS = 8
+_CC_TABLE: np.ndarray | None = None
+# Vectorized steps over a run of characters before the fallback for longer runs.
+_RUN_STEPS = 8
 
 
-def _paragraph_classes(ch: str) -> int:
-    """Class bits of one character (the definition :func:`_paragraph_class_table` tabulates)."""
-    bits = _PS_SPACE if ch.isspace() else 0
+def _char_classes(ch: str) -> int:
+    """Class bits of one character (the definition :func:`_char_class_table` tabulates)."""
+    bits = _CC_SPACE if ch.isspace() else 0
     if _WORD_RE.fullmatch(ch):
-        bits |= _PS_WORD
-    for bit, pattern in _PS_PATTERNS:
+        bits |= _CC_WORD
+    for bit, pattern in _CC_PATTERNS:
         if re.fullmatch(pattern, ch):
             bits |= bit
     return bits
 
 
-def _paragraph_class_table() -> np.ndarray:
-    global _PS_TABLE
-    if _PS_TABLE is None:
-        table = np.zeros(0x10000, dtype=np.uint8)
+def _char_class_table() -> np.ndarray:
+    global _CC_TABLE
+    if _CC_TABLE is None:
+        table = np.zeros(0x10000, dtype=np.uint16)
         chars = "".join(chr(c) if not 0xD800 <= c < 0xE000 else "_" for c in range(0x10000))
-        table[[i for i, ch in enumerate(chars) if ch.isspace()]] |= _PS_SPACE
-        table[_bmp_word_table()] |= _PS_WORD
-        for bit, pattern in _PS_PATTERNS:
+        table[[i for i, ch in enumerate(chars) if ch.isspace()]] |= _CC_SPACE
+        table[_bmp_word_table()] |= _CC_WORD
+        for bit, pattern in _CC_PATTERNS:
             for m in re.finditer(pattern, chars):
                 table[m.start()] |= bit
-        _PS_TABLE = table
-    return _PS_TABLE
+        _CC_TABLE = table
+    return _CC_TABLE
 
 
-def _paragraph_classes_at(cps: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Class bits of the characters at ``pos`` (every position inside ``cps``)."""
-    table = _paragraph_class_table()
+def _classes_at(cps: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Class bits of the characters at ``pos`` (every position inside ``cps``; any shape)."""
+    table = _char_class_table()
     c = cps[pos]
     if cps.dtype == np.uint8:
         return table[c]
     out = table[np.minimum(c, 0xFFFF)]
     astral = np.flatnonzero(c > 0xFFFF)
     if len(astral):
-        out[astral] = [_paragraph_classes(chr(x)) for x in c[astral].tolist()]
+        out.reshape(-1)[astral] = [_char_classes(chr(x)) for x in c.reshape(-1)[astral].tolist()]
     return out
 
 
@@ -576,34 +584,39 @@ def _run_end(cps: np.ndarray, lo: np.ndarray, hi: np.ndarray, bit: int, skip: bo
     (``skip=False``). Forward: the first position in the range whose character is not skipped,
     or ``hi``. Backward: one past the last character that is not skipped, or ``lo``. Runs are
     short in text: a few vectorized steps at the candidate positions finish nearly always; the
-    ranges still open after them are looked at whole (every character of those ranges only).
+    ranges still open after them are looked at in blocks of characters that grow fourfold, so a
+    long run costs about its length and a long range is never read past its run.
     """
     out = (hi if backward else lo).copy()
     live = np.flatnonzero(lo < hi)
-    for _ in range(_PS_STEPS):
+    for _ in range(_RUN_STEPS):
         if not len(live):
             return out
         at = out[live] - 1 if backward else out[live]
-        live = live[((_paragraph_classes_at(cps, at) & bit) != 0) == skip]
+        live = live[((_classes_at(cps, at) & bit) != 0) == skip]
         if backward:
             out[live] -= 1
             live = live[out[live] > lo[live]]
         else:
             out[live] += 1
             live = live[out[live] < hi[live]]
-    if not len(live):
-        return out
-    # exact fallback: every character of the ranges still open
-    a, b = (lo[live], out[live]) if backward else (out[live], hi[live])
-    lens = b - a
-    first = np.zeros(len(live), dtype=np.int64)
-    np.cumsum(lens[:-1], out=first[1:])
-    idx = np.repeat(a - first, lens) + np.arange(int(lens.sum()), dtype=np.int64)
-    stop = ((_paragraph_classes_at(cps, idx) & bit) != 0) != skip
-    if backward:
-        out[live] = np.maximum(np.maximum.reduceat(np.where(stop, idx + 1, -1), first), a)
-    else:
-        out[live] = np.minimum(np.minimum.reduceat(np.where(stop, idx, len(cps)), first), b)
+    width = 16
+    while len(live):
+        ext = np.arange(width, dtype=np.int64)
+        if backward:
+            at = out[live, None] - 1 - ext
+            inside = at >= lo[live, None]
+        else:
+            at = out[live, None] + ext
+            inside = at < hi[live, None]
+        # a range's end stops the run too (and is never looked up)
+        stop = (((_classes_at(cps, np.where(inside, at, 0)) & bit) != 0) != skip) | ~inside
+        first = stop.argmax(axis=1)
+        found = stop[np.arange(len(live)), first]
+        step = np.where(found, first, width)
+        out[live] += -step if backward else step
+        live = live[~found]
+        width *= 4
     return out
 
 
@@ -616,22 +629,22 @@ def _bullet_lines(cps: np.ndarray, ls: np.ndarray, le: np.ndarray) -> np.ndarray
     out = np.zeros(len(ls), dtype=bool)
     if not len(ls):
         return out
-    first = _paragraph_classes_at(cps, ls)
-    mark = np.flatnonzero(((first & _PS_MARK) != 0) & (ls + 1 < le))
-    out[mark] = (_paragraph_classes_at(cps, ls[mark] + 1) & _PS_RESPACE) != 0
+    first = _classes_at(cps, ls)
+    mark = np.flatnonzero(((first & _CC_MARK) != 0) & (ls + 1 < le))
+    out[mark] = (_classes_at(cps, ls[mark] + 1) & _CC_RESPACE) != 0
     # the run of digits at the start of the line, counted up to 4 (4 means: too long)
     run = np.zeros(len(ls), dtype=np.int64)
-    live = np.flatnonzero((first & _PS_DIGIT) != 0)
+    live = np.flatnonzero((first & _CC_DIGIT) != 0)
     run[live] = 1
     for _ in range(3):
         live = live[ls[live] + run[live] < le[live]]
-        live = live[(_paragraph_classes_at(cps, ls[live] + run[live]) & _PS_DIGIT) != 0]
+        live = live[(_classes_at(cps, ls[live] + run[live]) & _CC_DIGIT) != 0]
         run[live] += 1
     num = np.flatnonzero((run >= 1) & (run <= 3))
     num = num[ls[num] + run[num] + 1 < le[num]]
     at = ls[num] + run[num]
-    numend = (_paragraph_classes_at(cps, at) & _PS_NUMEND) != 0
-    ok = numend & ((_paragraph_classes_at(cps, at + 1) & _PS_RESPACE) != 0)
+    numend = (_classes_at(cps, at) & _CC_NUMEND) != 0
+    ok = numend & ((_classes_at(cps, at + 1) & _CC_RESPACE) != 0)
     out[num[ok]] = True
     return out
 
@@ -679,7 +692,7 @@ def paragraph_spans_batch(
     ls = np.concatenate([np.zeros(1, np.int64), nl + 1])  # lines [ls, le) of all texts
     le = np.append(nl, n).astype(np.int64)
     del nl
-    a = _run_end(cps, ls, le, _PS_SPACE, True, False)  # past the leading whitespace
+    a = _run_end(cps, ls, le, _CC_SPACE, True, False)  # past the leading whitespace
     content = np.flatnonzero(a < le)
     if not len(content):
         return empty
@@ -687,15 +700,15 @@ def paragraph_spans_batch(
     sep = a == le
     odd = np.flatnonzero(sep & (le > ls))
     if len(odd):
-        sep[odd] = _run_end(cps, ls[odd], le[odd], _PS_SEP, True, False) == le[odd]
+        sep[odd] = _run_end(cps, ls[odd], le[odd], _CC_SEP, True, False) == le[odd]
     sep_before = np.zeros(len(ls) + 1, dtype=np.int64)  # separator lines before each line
     np.cumsum(sep, out=sep_before[1:])
     del sep
 
     c_ls, c_le, c_a = ls[content], le[content], a[content]
     del ls, le, a
-    c_b = _run_end(cps, c_a, c_le, _PS_SPACE, True, True)  # before the trailing whitespace
-    c_word = _run_end(cps, c_a, c_b, _PS_WORD, False, False) < c_b
+    c_b = _run_end(cps, c_a, c_le, _CC_SPACE, True, True)  # before the trailing whitespace
+    c_word = _run_end(cps, c_a, c_b, _CC_WORD, False, False) < c_b
     c_doc = np.searchsorted(bases, c_ls, side="right") - 1
     m = len(content)
 
@@ -708,7 +721,7 @@ def paragraph_spans_batch(
     body[blk0[1:] - 1] = False
     body[-1] = False
     longest = np.maximum.reduceat(np.where(body, c_le - c_ls, 0), blk0)
-    ends = (_paragraph_classes_at(cps, c_b - 1) & _PS_SENT_END) != 0
+    ends = (_classes_at(cps, c_b - 1) & _CC_SENT_END) != 0
     n_ends = np.add.reduceat((ends & body).astype(np.int64), blk0)
     wrapped = (blk_len >= 2) & (longest <= 100) & (2 * n_ends < blk_len - 1)
 
@@ -749,29 +762,6 @@ def sentence_breaks(text: str, start: int, end: int) -> list[int]:
     return [m.end() for m in _SENT_BREAK_RE.finditer(text, start, end) if m.end() < end]
 
 
-# Character classes of the sentence-break pattern, as bits of one lookup table over the BMP (no
-# character outside it belongs to any class; astral characters are looked up as U+FFFF).
-_SB_CLOSE, _SB_SPACE, _SB_OPEN, _SB_CAP = 2, 4, 8, 16
-_SB_TABLE: np.ndarray | None = None
-
-
-def _sentence_class_table() -> np.ndarray:
-    global _SB_TABLE
-    if _SB_TABLE is None:
-        table = np.zeros(0x10000, dtype=np.uint8)
-        chars = "".join(chr(c) if not 0xD800 <= c < 0xE000 else "_" for c in range(0x10000))
-        for bit, pattern in (
-            (_SB_CLOSE, r"[\"'”’)\]]"),
-            (_SB_SPACE, r"\s"),
-            (_SB_OPEN, r"[\"'“‘(\[]"),
-            (_SB_CAP, r"[A-Z0-9\u00c0-\u024f\u0400-\u04ff]"),
-        ):
-            for m in re.finditer(pattern, chars):
-                table[m.start()] |= bit
-        _SB_TABLE = table
-    return _SB_TABLE
-
-
 def sentence_break_offsets(text: str, cps: np.ndarray | None = None) -> np.ndarray:
     """All sentence starts of :func:`sentence_breaks` over the whole of ``text`` (int64 offsets).
 
@@ -788,7 +778,6 @@ def sentence_break_offsets(text: str, cps: np.ndarray | None = None) -> np.ndarr
     n = len(cps)
     if n < 3:
         return np.empty(0, dtype=np.int64)
-    table = _sentence_class_table()
     # sentence-final marks (comparisons are cheaper than a table lookup over the whole text)
     is_end = cps == ord(".")
     for mark in "!?" if cps.dtype == np.uint8 else "!?…":
@@ -797,37 +786,15 @@ def sentence_break_offsets(text: str, cps: np.ndarray | None = None) -> np.ndarr
     del is_end
     # the last mark of each run of marks, then step over what must follow it
     pos = pos[np.diff(pos, append=n + 1) != 1] + 1
-    pos = _skip_class(table, cps, pos, _SB_CLOSE)
-    pos = pos[(_classes_at(table, cps, pos) & _SB_SPACE) != 0]
-    pos = _skip_class(table, cps, pos, _SB_SPACE)  # the break: the end of the whitespace run
-    head = _skip_class(table, cps, pos, _SB_OPEN)
-    return pos[(_classes_at(table, cps, head) & _SB_CAP) != 0].astype(np.int64)
-
-
-def _classes_at(table: np.ndarray, cps: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Class bits of the characters at ``pos`` (0, no class, at ``len(cps)``)."""
-    inside = pos < len(cps)
-    c = cps[np.where(inside, pos, 0)]
-    out = table[c] if cps.dtype == np.uint8 else table[np.minimum(c, 0xFFFF)]
-    out[~inside] = 0
-    return out
-
-
-def _skip_class(table: np.ndarray, cps: np.ndarray, pos: np.ndarray, bit: int) -> np.ndarray:
-    """For each position, the first position at or after it whose class lacks ``bit``.
-
-    The end of the text (``len(cps)``) belongs to no class. Runs are short in text, so a few
-    vectorized steps finish nearly always; longer runs take one search over the whole text.
-    """
-    pos = pos.copy()
-    for _ in range(8):
-        at = np.flatnonzero((_classes_at(table, cps, pos) & bit) != 0)
-        if not len(at):
-            return pos
-        pos[at] += 1
-    cls = table[cps] if cps.dtype == np.uint8 else table[np.minimum(cps, 0xFFFF)]
-    stops = np.append(np.flatnonzero((cls & bit) == 0), len(cps))
-    return stops[np.searchsorted(stops, pos)]
+    pos = _run_end(cps, pos, np.full(len(pos), n), _CC_CLOSE, True, False)
+    pos = pos[pos < n]
+    pos = pos[(_classes_at(cps, pos) & _CC_RESPACE) != 0]
+    end = np.full(len(pos), n)
+    pos = _run_end(cps, pos, end, _CC_RESPACE, True, False)  # the break: the end of the whitespace run
+    head = _run_end(cps, pos, end, _CC_OPEN, True, False)
+    ok = head < n
+    ok[ok] = (_classes_at(cps, head[ok]) & _CC_CAP) != 0
+    return pos[ok].astype(np.int64)
 
 
 def check_nonempty(tokens: Tokens, *, what: str = "document") -> None:

@@ -133,9 +133,19 @@ _BREAK_ALPHABET = ".!?…\"'”’)]“‘([ \t\n\u00a0\u2003\u3000\x1caZ0Éжx_
 @settings(max_examples=3000, deadline=None)
 @given(st.text(alphabet=_BREAK_ALPHABET, max_size=30))
 def test_sentence_break_offsets_match_the_pattern(text):
-    """The vectorized scan finds exactly the pattern's matches, on any mix of its classes."""
-    assert sentence_break_offsets(text).tolist() == _regex_breaks(text)
-    assert sentence_break_offsets(text, code_units(text)).tolist() == _regex_breaks(text)
+    """The vectorized scan finds exactly the pattern's matches, on any mix of its classes (also
+    with fewer vectorized steps, so that more runs take the fallback for long runs)."""
+    from dedup import text as text_mod
+
+    want = _regex_breaks(text)
+    saved = text_mod._RUN_STEPS
+    try:
+        for steps in (saved, 1, 0):
+            text_mod._RUN_STEPS = steps
+            assert sentence_break_offsets(text).tolist() == want
+            assert sentence_break_offsets(text, code_units(text)).tolist() == want
+    finally:
+        text_mod._RUN_STEPS = saved
 
 
 def test_sentence_break_offsets_long_runs():
@@ -245,10 +255,10 @@ def _assert_batch_equal(texts: list[str], steps: tuple[int, ...] = (8,)) -> None
 
     want_flat, want_doc = _per_text_spans(texts)
     joined, bases = join_texts(texts)
-    saved = text_mod._PS_STEPS
+    saved = text_mod._RUN_STEPS
     try:
         for n in steps:  # fewer vectorized steps: more runs take the exact fallback
-            text_mod._PS_STEPS = n
+            text_mod._RUN_STEPS = n
             for cps in (None, code_units(joined)):
                 flat, doc = paragraph_spans_batch(joined, bases, cps)
                 assert flat.dtype == np.int64 and doc.dtype == np.int64
@@ -256,7 +266,7 @@ def _assert_batch_equal(texts: list[str], steps: tuple[int, ...] = (8,)) -> None
                 assert flat.tolist() == want_flat.tolist()
                 assert doc.tolist() == want_doc.tolist()
     finally:
-        text_mod._PS_STEPS = saved
+        text_mod._RUN_STEPS = saved
 
 
 # Pieces of every case of the layout: newlines, separator blanks ([ \t\r\f\v\u00a0]), whitespace
@@ -336,15 +346,18 @@ def test_paragraph_spans_batch_on_reuters(reuters_path):
     _assert_batch_equal(texts[:300], steps=(0,))
 
 
-def test_paragraph_class_table():
+def test_char_class_table():
     """The class table is the per-character definition, over the whole BMP and some astral ones."""
-    from dedup.text import _paragraph_class_table, _paragraph_classes, _paragraph_classes_at
+    from dedup.text import _char_class_table, _char_classes, _classes_at
 
-    table = _paragraph_class_table()
-    assert table.tolist() == [_paragraph_classes(chr(c)) for c in range(0x10000)]
+    table = _char_class_table()
+    assert table.tolist() == [_char_classes(chr(c)) for c in range(0x10000)]
     astral = np.array([0x1F600, 0x1D400, 0x1D7CF, 0x20000, 0x10FFFF], dtype=np.uint32)
-    got = _paragraph_classes_at(astral, np.arange(len(astral)))
-    assert got.tolist() == [_paragraph_classes(chr(int(c))) for c in astral]
+    got = _classes_at(astral, np.arange(len(astral)))
+    assert got.tolist() == [_char_classes(chr(int(c))) for c in astral]
+    # positions of any shape (the long-run blocks look up a 2-D array of them)
+    two_d = _classes_at(astral, np.array([[0, 1], [2, 4]]))
+    assert two_d.tolist() == [[got[0], got[1]], [got[2], got[4]]]
     assert got.tolist()[:4] == [0, 4, 12, 4]  # emoji; word; word and digit; word (CJK ext. B)
 
 
