@@ -102,32 +102,30 @@ def ramp(counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
 
 
-def _side_keys(shingles: np.ndarray, starts: np.ndarray, lens: np.ndarray, side: int) -> np.ndarray:
-    """``pair << 33 | shingle << 1 | side`` keys (uint64) of every shingle of every pair's side."""
+#: One side of a batch of pairs: shingle hashes, and each pair's start and length in them.
+Side = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _side_keys(side: Side, bit: int) -> np.ndarray:
+    """``pair << 33 | shingle << 1 | bit`` keys (uint64) of every shingle of every pair's side."""
+    shingles, starts, lens = side
     keys = shingles[np.repeat(starts, lens) + ramp(lens)].astype(np.uint64)
     keys <<= np.uint64(1)
-    if side:
+    if bit:
         keys |= np.uint64(1)
     keys |= np.repeat(np.arange(len(starts), dtype=np.uint64) << np.uint64(33), lens)
     return keys
 
 
-def _inter_union(
-    sh_a: np.ndarray,
-    start_a: np.ndarray,
-    len_a: np.ndarray,
-    sh_b: np.ndarray,
-    start_b: np.ndarray,
-    len_b: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+def _inter_union(a: Side, b: Side) -> tuple[np.ndarray, np.ndarray]:
     """Sizes of the intersection and the union of each pair's two shingle sets.
 
     Both sides' keys go into one array sorted once: a repeat inside one side is then an equal
     neighbour (dropped), and a shingle of both sides two neighbours that differ only in the side
     bit. (Two sorts and a binary search of one side in the other took 1.5-2x longer.)
     """
-    n = len(start_a)
-    keys = np.concatenate([_side_keys(sh_a, start_a, len_a, 0), _side_keys(sh_b, start_b, len_b, 1)])
+    n = len(a[1])
+    keys = np.concatenate([_side_keys(a, 0), _side_keys(b, 1)])
     keys.sort()
     keys = sorted_unique(keys, presorted=True)
     total = np.bincount((keys >> np.uint64(33)).view(np.int64), minlength=n)
@@ -177,7 +175,7 @@ def set_jaccard(
         base = cost[lo - 1] if lo else 0
         hi = max(lo + 1, int(np.searchsorted(cost, base + chunk, side="right")))
         hi = min(hi, m, lo + _MAX_CHUNK_PAIRS)
-        inter, union = _inter_union(sh_a, start_a[lo:hi], len_a[lo:hi], sh_b, start_b[lo:hi], len_b[lo:hi])
+        inter, union = _inter_union((sh_a, start_a[lo:hi], len_a[lo:hi]), (sh_b, start_b[lo:hi], len_b[lo:hi]))
         out[lo:hi] = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
         lo = hi
     return out
