@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+# optional (the ``bench`` extra): faster gzip (ISA-L) and JSON; the standard library otherwise
+_igzip: Any
+_msgspec_json: Any
+try:
+    from isal import igzip as _igzip
+except ImportError:
+    _igzip = None
+try:
+    import msgspec.json as _msgspec_json
+except ImportError:
+    _msgspec_json = None
 
 QUICK_SIZE = 2000
 SEED = 0
@@ -55,11 +68,40 @@ def summary(path: Path) -> dict[str, Any]:
         return json.load(fh)
 
 
+def _open(path: Path, text: bool) -> IO[Any]:
+    """``path`` as UTF-8 text or bytes, gunzipped (by isal when installed) if it ends in ``.gz``."""
+    mode, encoding = ("rt", "utf-8") if text else ("rb", None)
+    if not str(path).endswith(".gz"):
+        return open(path, mode, encoding=encoding)  # noqa: SIM115 - closed by the caller
+    if _igzip is None:
+        return gzip.open(path, mode, encoding=encoding)  # type: ignore[return-value]
+    # a larger buffer than isal's own makes line iteration ~10% faster
+    fh = io.BufferedReader(_igzip.open(path, "rb"), buffer_size=1 << 17)
+    return io.TextIOWrapper(fh, encoding="utf-8") if text else fh
+
+
 def read_records(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """Records of a JSONL(.gz) corpus, in order (the first ``limit`` when given)."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
+    """Records of a JSONL(.gz) corpus, in order (the first ``limit`` when given).
+
+    With ``isal`` and ``msgspec`` installed (the ``bench`` extra) gzip and JSON are 2-3x faster,
+    with the same records: a line msgspec rejects (a lone surrogate escape, NaN, a number out of
+    its range, bad JSON) goes to ``json.loads``, which returns what it always did or raises.
+    Without msgspec the lines are read as text and parsed by ``json.loads`` as before.
+    """
+    if _msgspec_json is None:
+        with _open(path, text=True) as fh:
+            for i, line in enumerate(fh):
+                if limit is not None and i >= limit:
+                    break
+                yield json.loads(line)
+        return
+    decode = _msgspec_json.Decoder().decode
+    with _open(path, text=False) as fh:
+        for i, raw in enumerate(fh):
             if limit is not None and i >= limit:
                 break
-            yield json.loads(line)
+            try:
+                obj = decode(raw)
+            except ValueError:  # msgspec.DecodeError: json.loads decides
+                obj = json.loads(raw.decode("utf-8"))
+            yield obj
