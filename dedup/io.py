@@ -35,6 +35,7 @@ import json
 import os
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -331,6 +332,24 @@ def read_corpus(
 
 
 def _read(reader: _Reader, s: str, fmt: str, stdin: IO[bytes] | None) -> Iterator[dict[str, Any]]:
+    """The records of one source; damaged compressed data raises :class:`InputError`."""
+    damaged: tuple[type[BaseException], ...] = (EOFError, zlib.error, gzip.BadGzipFile, *_zstd_errors())
+    try:
+        yield from _read_source(reader, s, fmt, stdin)
+    except damaged as exc:
+        what = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(f"{s}: the compressed data is damaged or truncated ({what})") from exc
+
+
+def _zstd_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import zstandard
+    except ImportError:
+        return ()
+    return (zstandard.ZstdError,)
+
+
+def _read_source(reader: _Reader, s: str, fmt: str, stdin: IO[bytes] | None) -> Iterator[dict[str, Any]]:
     if s == "-":
         yield from reader.jsonl(stdin if stdin is not None else sys.stdin.buffer, "<stdin>")
         return

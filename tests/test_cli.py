@@ -357,3 +357,17 @@ def test_run_with_work_dir_gives_the_same_output(sample_run: tuple[Path, str], t
     for name in ("pairs.jsonl", "clusters.jsonl", "boilerplate.jsonl"):
         assert (out / name).read_text() == (sample_run[0] / name).read_text(), name
     assert work.is_dir() and not any(work.iterdir())  # the private work files are gone
+
+
+def test_damaged_gzip_corpus_is_an_error_message(tmp_path, capsys):
+    """A truncated or corrupt .gz corpus ends the command with a message, not a traceback."""
+    import gzip
+
+    data = gzip.compress(b"".join(b'{"id": "%d", "text": "word %d here"}\n' % (i, i) for i in range(3000)))
+    flipped = data[:60] + bytes([data[60] ^ 0xFF]) + data[61:]
+    for name, blob in (("cut.jsonl.gz", data[:-20]), ("flip.jsonl.gz", flipped)):
+        p = tmp_path / name
+        p.write_bytes(blob)
+        assert main(["index", str(p), "--index", str(tmp_path / f"ix-{name}"), "-q"]) == 1
+        err = capsys.readouterr().err
+        assert "error:" in err and name in err and "damaged or truncated" in err and "Traceback" not in err

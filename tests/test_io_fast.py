@@ -206,15 +206,18 @@ def _corrupt_variants() -> dict[str, bytes]:
 
 @pytest.mark.parametrize("case", list(_corrupt_variants()))
 def test_damaged_gzip_raises_as_stdlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
-    """A damaged ``.gz`` raises the standard library's exception (type and message) with isal too."""
+    """A damaged ``.gz`` raises InputError naming the file, with the standard library's message,
+    with isal too."""
     p = tmp_path / f"{case}.jsonl.gz"
     p.write_bytes(_corrupt_variants()[case])
 
     def outcome() -> tuple[str, str] | tuple[str, int]:
         try:
             return ("ok", len(list(read_corpus(p))))
-        except (OSError, EOFError, zlib.error) as exc:
-            return (type(exc).__name__, str(exc))
+        except InputError as exc:
+            assert str(p) in str(exc) and "damaged or truncated" in str(exc)
+            assert isinstance(exc.__cause__, (OSError, EOFError, zlib.error))
+            return (type(exc.__cause__).__name__, str(exc))
 
     with monkeypatch.context() as m:
         m.setattr(dio, "_igzip", None)
