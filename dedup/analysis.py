@@ -152,6 +152,17 @@ class _Memo:
         return out
 
 
+def _twin_estimates(unit_key: np.ndarray | None, pairs: np.ndarray, chunk: int = 1 << 22) -> np.ndarray:
+    """Estimates known without signatures: 1 for pairs of units with equal ``unit_key`` (equal
+    shingle sets, hence equal signatures), NaN for the others (float32, one per pair)."""
+    est = np.full(len(pairs), np.nan, dtype=np.float32)
+    if unit_key is not None:
+        for lo in range(0, len(pairs), chunk):
+            p = pairs[lo : lo + chunk]
+            est[lo : lo + chunk][unit_key[p[:, 0]] == unit_key[p[:, 1]]] = 1.0
+    return est
+
+
 def components(n: int, pairs: np.ndarray) -> np.ndarray:
     """Connected components of the graph of ``n`` nodes and the (lo, hi) ``pairs`` as edges.
 
@@ -447,18 +458,24 @@ def analyze(
     doc_ntok: np.ndarray,
     exact: ExactFn | None,
     workers: int = 1,
+    unit_key: np.ndarray | None = None,
 ) -> Analysis:
     """Run the corpus-wide analysis over all units (see the module docstring).
 
     ``workers`` processes share out the LSH bands; the result does not depend on it.
+    ``unit_key`` may give :func:`dedup.shingles.set_keys` of every unit: units with equal keys
+    have equal signatures, which LSH then buckets once (:func:`dedup.lsh.bucket_pairs`) and whose
+    estimate is 1 without reading the signatures. The result does not depend on it.
     """
     n = len(unit_doc)
     if exact is not None:
         exact = _Memo(exact)
-    cand = bucket_pairs(sig, None, MAX_BUCKET_PAIRS, groups=unit_doc, workers=workers)
+    cand = bucket_pairs(sig, None, MAX_BUCKET_PAIRS, groups=unit_doc, workers=workers, twins=unit_key)
     # Grouping needs no exact check: every pair reported is verified again below, exactly where
     # the estimate is ambiguous; a slightly loose edge only lets a group propose more pairs.
-    _, est, _ = verify_pairs(sig.estimate, threshold, None, cand[:, 0], cand[:, 1])
+    known = _twin_estimates(unit_key, cand)
+    _, est, _ = verify_pairs(sig.estimate, threshold, None, cand[:, 0], cand[:, 1], est=known)
+    del known
     # Boilerplate is judged on looser groups of *similar* text (estimate >= SIMILAR_TEXT), so
     # that edited copies of a story count as shared between its carriers. Only candidates that
     # are edges of either graph are kept: the candidates and their estimates are the largest
@@ -519,6 +536,11 @@ def analyze(
     del known, known_est
     allp = key_pairs(keys, n)
     del keys
+    if unit_key is not None:
+        twin = np.isnan(est_known)
+        twin[twin] = _twin_estimates(unit_key, allp[twin]) == 1
+        est_known[twin] = 1.0
+        del twin
     ok, sims, is_exact = verify_pairs(sig.estimate, threshold, exact, allp[:, 0], allp[:, 1], est=est_known)
     return Analysis(
         pairs=allp[ok],

@@ -75,6 +75,7 @@ _COLUMNS = (
     "unit_end",
     "unit_ntok",
     "unit_nsh",
+    "unit_key",
     "para_start",
     "para_end",
     "para_ntok",
@@ -84,7 +85,7 @@ _COLUMNS = (
 )
 
 # the columns a query reads for its candidate units (exact Jaccard, then paragraph matches)
-_QUERY_COLUMNS = ("shingles", *(c for c in _COLUMNS if c.startswith("unit_")))
+_QUERY_COLUMNS = ("shingles", *(c for c in _COLUMNS if c.startswith("unit_") and c != "unit_key"))
 
 
 class Index:
@@ -374,6 +375,7 @@ class Index:
         c["unit_end"].append(f.unit_end)
         c["unit_ntok"].append(f.unit_ntok)
         c["unit_nsh"].append(f.unit_nsh)
+        c["unit_key"].append(f.unit_key)
         if done.bands is None:
             self._sigs.append(f.sig)
         else:
@@ -483,6 +485,7 @@ class Index:
             doc_ntok=doc_ntok,
             exact=exact,
             workers=self.workers,
+            unit_key=sel(cols["unit_key"]),
         )
         self._analysis[key] = res
         return res, live
@@ -1182,4 +1185,6 @@ def _empty_column(name: str, config: IndexConfig) -> np.ndarray:
         return np.empty(0, dtype=np.uint8)
     if name in ("para_sh0", "unit_sh0"):
         return np.empty(0, dtype=np.int64)
+    if name == "unit_key":
+        return np.empty(0, dtype=np.uint64)
     return np.empty(0, dtype=np.int32)

@@ -18,7 +18,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from .parallel import fork_map
-from .shingles import fmix64_inplace, sorted_unique
+from .shingles import sorted_unique
 
 __all__ = [
     "band_key",
@@ -27,13 +27,21 @@ __all__ = [
     "ArrayBands",
     "BandTable",
     "bucket_pairs",
+    "twin_groups",
+    "Twins",
     "pair_keys",
     "run_pairs",
     "key_pairs",
     "sorted_unique",
 ]
 
-_P = np.uint64(0x100000001B3)
+_BAND_SALT = np.uint64(0x9E3779B97F4A7C15)
+_LANE_MULT = tuple(
+    np.uint64(k) for k in (0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53)
+)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_S31 = np.uint64(31)
+_S29 = np.uint64(29)
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -43,30 +51,44 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 def band_key(values: np.ndarray, band: int | np.ndarray, *, chunk: int = 1 << 20) -> np.ndarray:
-    """uint64 key of band number ``band`` from its ``(n, rows)`` signature values.
+    """uint64 key of band number ``band`` from its ``(n, rows)`` uint32 signature values.
 
     ``values`` may also be ``(n, bands, rows)`` with ``band`` an array of the ``bands`` band
     numbers: then the keys of all those bands, ``(n, bands)``. Works through ``values`` (which
     may be memory-mapped) in chunks of ``chunk`` rows.
+
+    The values are read as 64-bit lanes (two values each; an odd last value alone), the key is
+    ``sum(lane_i * K_i) ^ salt(band)`` modulo 2**64 with fixed odd ``K_i``, then a xor-shift
+    multiply mix: about half the passes of a polynomial over the values and MurmurHash3's
+    finalizer, with the same job done (equal values, equal keys; unequal values share a key's
+    top bits, which bucket, with the probability of chance).
     """
     values = values if isinstance(values, np.ndarray) else np.asarray(values)
     n = len(values)
     rows = values.shape[-1] if values.ndim >= 2 else 0
     out = np.empty(values.shape[:-1] if values.ndim >= 2 else (n,), dtype=np.uint64)
-    salt = np.asarray(band, dtype=np.uint64) << np.uint64(56)
+    salt = np.asarray(band, dtype=np.uint64) * _BAND_SALT
+    pairs = rows // 2
     for lo in range(0, n, chunk):
-        cols = np.asarray(values[lo : lo + chunk])
+        cols = np.ascontiguousarray(values[lo : lo + chunk], dtype=np.uint32)
         acc = out[lo : lo + chunk]
-        # ((v0 * P + v1) * P + v2) ... in place, in the output (no full-size temporaries)
-        if rows:
-            acc[...] = cols[..., 0]
-        else:
-            acc[...] = 0
-        for j in range(1, rows):
-            acc *= _P
-            acc += cols[..., j]
+        tmp = np.empty_like(acc)
+        acc[...] = 0
+        if pairs:
+            lanes = cols[..., : 2 * pairs].view(np.uint64)
+            np.multiply(lanes[..., 0], _LANE_MULT[0], out=acc)
+            for i in range(1, pairs):
+                np.multiply(lanes[..., i], _LANE_MULT[i % len(_LANE_MULT)], out=tmp)
+                acc += tmp
+        if rows % 2:
+            np.multiply(cols[..., rows - 1], _LANE_MULT[pairs % len(_LANE_MULT)], out=tmp, casting="unsafe")
+            acc += tmp
         acc ^= salt
-        fmix64_inplace(acc)
+        np.right_shift(acc, _S31, out=tmp)
+        acc ^= tmp
+        acc *= _MIX1
+        np.right_shift(acc, _S29, out=tmp)
+        acc ^= tmp
     return out
 
 
@@ -287,6 +309,7 @@ def bucket_pairs(
     max_bucket: int,
     groups: np.ndarray | None = None,
     workers: int = 1,
+    twins: np.ndarray | None = None,
 ) -> np.ndarray:
     """Candidate pairs from LSH buckets, as an ``(m, 2)`` array of unit ids (lo, hi).
 
@@ -301,11 +324,28 @@ def bucket_pairs(
     result is sorted and free of repeats; repeats across bands are merged as bands go, so memory
     stays near the size of the result. With ``workers > 1`` the bands are shared out among that
     many forked processes; the result is the same. ``ids=None`` means the row numbers.
+
+    ``twins`` may give a key per row such that rows with equal keys have equal signatures (as
+    :func:`dedup.shingles.set_keys` of their shingles does). Such twins share a bucket in every
+    band, so each group of twins is bucketed as one row: the pairs inside a group are made once
+    instead of once per band, and only pairs between groups are made band by band. (In a news
+    corpus about a quarter of the units are verbatim copies of another, and their pairs were
+    most of the keys made and merged.) The result is the same as without ``twins``.
     """
     ids = None if ids is None else np.asarray(ids, dtype=np.int64)
     workers = max(1, min(workers, sig.bands)) if len(sig) > 1 else 1
-    shared = (sig, ids, max_bucket, groups)
-    parts = list(fork_map(_bucket_keys, shared, [range(w, sig.bands, workers) for w in range(workers)], workers))
+    tw = twin_groups(twins, max_bucket) if twins is not None and len(sig) > 1 else None
+    shared = _BucketJob(sig, ids, max_bucket, groups, tw)
+    jobs = [range(w, sig.bands, workers) for w in range(workers)]
+    parts = []
+    seen_small = seen_lead = None
+    for keys, small, lead in fork_map(_bucket_keys, shared, jobs, workers):
+        parts.append(keys)
+        if small is not None and lead is not None:
+            seen_small = small if seen_small is None else seen_small | small
+            seen_lead = lead if seen_lead is None else seen_lead | lead
+    if tw is not None and seen_small is not None and seen_lead is not None:
+        parts.append(_twin_pairs(tw, seen_small, seen_lead, ids, groups))
     acc = parts[0]
     if len(parts) > 1:  # each part is sorted and unique: a stable sort merges the runs
         acc = np.concatenate(parts)
@@ -318,6 +358,78 @@ def bucket_pairs(
     return key_pairs(acc, top + 1)
 
 
+class Twins(NamedTuple):
+    """Groups of rows with equal keys (see :func:`twin_groups`), numbered in order of their first
+    row. Only the groups of two or more rows (``multi``) carry their rows: most groups are one
+    row, which is its first (memory: 8-12 bytes per group, plus the copies' rows)."""
+
+    first: np.ndarray  # first (smallest) row of every group, ascending (int32 when rows fit)
+    multi_of: np.ndarray  # int32: the index in ``multi`` of every group, -1 for a single row
+    multi: np.ndarray  # int64 the groups of two or more rows, ascending
+    size: np.ndarray  # int64 rows of each of ``multi``
+    start: np.ndarray  # int64 offset of the rows of each of ``multi`` in ``rows``
+    rows: np.ndarray  # the rows of ``multi``, group after group, ascending within a group
+    small: np.ndarray  # bool, whether each of ``multi`` has at most ``max_bucket`` rows
+
+
+def twin_groups(keys: np.ndarray, max_bucket: int) -> Twins | None:
+    """Rows grouped by equal ``keys``; ``None`` when every key is distinct."""
+    keys = np.asarray(keys)
+    n = len(keys)
+    if n < 2:
+        return None
+    order = np.argsort(keys, kind="stable")  # rows ascending among equal keys
+    ks = keys[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(ks[1:], ks[:-1], out=new[1:])
+    del ks
+    run = np.flatnonzero(new)  # where each key's rows start in ``order``
+    del new
+    if len(run) == n:
+        return None
+    row_type = np.int32 if n < 2**31 else np.int64
+    order = order.astype(row_type)
+    firsts = order[run]
+    # number the groups in order of their first row
+    rank = np.argsort(firsts)
+    number = np.empty(len(run), dtype=np.int64)
+    number[rank] = np.arange(len(run), dtype=np.int64)
+    first = firsts[rank]
+    del firsts, rank
+    length = np.diff(run, append=n)
+    many = np.flatnonzero(length >= 2)
+    by_number = np.argsort(number[many])
+    many = many[by_number]
+    del by_number
+    size = length[many]
+    start = np.cumsum(size) - size
+    rows = order[np.repeat(run[many], size) + _ramp(size)]
+    multi = number[many]
+    multi_of = np.full(len(run), -1, dtype=np.int32 if len(multi) < 2**31 else np.int64)
+    multi_of[multi] = np.arange(len(multi))
+    return Twins(first, multi_of, multi, size, start, rows, size <= max_bucket)
+
+
+def _twin_sizes(tw: Twins, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of each group ``g``; whether it is one of ``tw.multi``, and its index there (-1 if not)."""
+    idx = tw.multi_of[g]
+    is_multi = idx >= 0
+    n_rows = np.ones(len(g), dtype=np.int64)
+    n_rows[is_multi] = tw.size[idx[is_multi]]
+    return n_rows, is_multi, idx
+
+
+class _BucketJob(NamedTuple):
+    """What the workers of :func:`bucket_pairs` share (inherited by fork)."""
+
+    sig: Bands
+    ids: np.ndarray | None
+    max_bucket: int
+    groups: np.ndarray | None
+    twins: Twins | None
+
+
 def key_pairs(keys: np.ndarray, n: int) -> np.ndarray:
     """``(m, 2)`` (lo, hi) rows of ``lo << 32 | hi`` keys of ids below ``n``: int32 when they fit
     (half the memory of int64), filled in place (no full-size temporaries)."""
@@ -327,9 +439,15 @@ def key_pairs(keys: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _bucket_keys(shared: tuple[Bands, np.ndarray | None, int, np.ndarray | None], bands: Iterable[int]) -> np.ndarray:
-    """Sorted unique ``lo << 32 | hi`` candidate keys from the given bands."""
-    sig, ids, max_bucket, groups = shared
+def _bucket_keys(job: _BucketJob, bands: Iterable[int]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Sorted unique ``lo << 32 | hi`` candidate keys from the given bands.
+
+    With twins, the pairs inside twin groups are left out, and two flags per group say what
+    they would have been: whether the group was in a bucket of at most ``max_bucket`` rows in
+    one of these bands (all its inner pairs), and whether it led a larger bucket (the star from
+    its first row to its other rows).
+    """
+    sig, ids, max_bucket, groups, tw = job
     out: list[np.ndarray] = []
     acc = np.empty(0, dtype=np.int64)
     pending = 0
@@ -338,37 +456,195 @@ def _bucket_keys(shared: tuple[Bands, np.ndarray | None, int, np.ndarray | None]
     # candidates, which verification removes.
     bits = max(1, (n - 1).bit_length())
     mask = np.uint64((1 << bits) - 1)
+    seen_small = seen_lead = None
+    if tw is not None:
+        seen_small = np.zeros(len(tw.multi), dtype=bool)
+        seen_lead = np.zeros(len(tw.multi), dtype=bool)
     for j in bands:
-        packed = _pack(band_key(sig.band(j), j), bits)
+        keys = band_key(sig.band(j), j)
+        if tw is not None:
+            keys = keys[tw.first]  # one row per twin group, numbered by group
+        packed = _pack(keys, bits)
+        del keys
         # a bucket continues where the key (the bits above the row) does not change
         same = packed[1:] ^ packed[:-1]
         same >>= np.uint64(bits)
         cont = same == 0
         del same
         packed &= mask
-        u = packed.view(np.int64) if ids is None else ids[packed.view(np.int64)]
-        del packed
+        u = packed.view(np.int64)
         # runs of True in cont are buckets of two or more: starts and sizes
         edges = np.diff(cont.view(np.int8), prepend=np.int8(0), append=np.int8(0))
         del cont
         starts = np.flatnonzero(edges == 1)
         sizes = np.flatnonzero(edges == -1) - starts + 1
         del edges
-        if not len(starts):
-            continue
-        big = sizes > max_bucket
-        if big.any():
-            bs, bz = starts[big], sizes[big]
-            first = np.repeat(u[bs], bz - 1)
-            other = u[np.repeat(bs + 1, bz - 1) + _ramp(bz - 1)]
-            out.append(pair_keys(first, other, groups))
-            starts, sizes = starts[~big], sizes[~big]
-        out += run_pairs(u, starts, sizes, groups)
+        if tw is None:
+            out += _bucket_run_pairs(u if ids is None else ids[u], starts, sizes, max_bucket, groups)
+        else:
+            assert seen_small is not None and seen_lead is not None
+            out += _twin_bucket_pairs(tw, u, starts, sizes, max_bucket, ids, groups, seen_small, seen_lead)
+        del packed, u
         pending += sum(len(o) for o in out)
         if pending > max(len(acc), 1 << 22):
             acc = _merge(acc, out)
             out, pending = [], 0
-    return _merge(acc, out)
+    return _merge(acc, out), seen_small, seen_lead
+
+
+def _bucket_run_pairs(
+    u: np.ndarray, starts: np.ndarray, sizes: np.ndarray, max_bucket: int, groups: np.ndarray | None
+) -> list[np.ndarray]:
+    """Pair keys of the buckets ``u[starts[i] : starts[i] + sizes[i]]``: all pairs of a bucket of
+    up to ``max_bucket`` units, a star from the first unit of a larger one."""
+    if not len(starts):
+        return []
+    out = []
+    big = sizes > max_bucket
+    if big.any():
+        bs, bz = starts[big], sizes[big]
+        first = np.repeat(u[bs], bz - 1)
+        other = u[np.repeat(bs + 1, bz - 1) + _ramp(bz - 1)]
+        out.append(pair_keys(first, other, groups))
+        starts, sizes = starts[~big], sizes[~big]
+    return out + run_pairs(u, starts, sizes, groups)
+
+
+def _twin_bucket_pairs(
+    tw: Twins,
+    g: np.ndarray,
+    starts: np.ndarray,
+    sizes: np.ndarray,
+    max_bucket: int,
+    ids: np.ndarray | None,
+    groups: np.ndarray | None,
+    seen_small: np.ndarray,
+    seen_lead: np.ndarray,
+) -> list[np.ndarray]:
+    """Pair keys of one band's buckets over twin groups (``g``: the groups in bucket order;
+    ``starts``, ``sizes``: its runs of two or more groups), for rows of different groups: what
+    :func:`_bucket_run_pairs` makes over the rows, less the pairs inside a group, which
+    ``seen_small`` and ``seen_lead`` (flags of ``tw.multi``) record instead; they are updated
+    in place."""
+    out: list[np.ndarray] = []
+    in_run = np.zeros(len(tw.multi), dtype=bool)
+    run_total = np.zeros(0, dtype=np.int64)
+    if len(starts):
+        first_pos = np.repeat(starts, sizes)
+        in_runs = g[first_pos + _ramp(sizes)]  # the groups of the runs, run after run
+        rows, is_multi, m = _twin_sizes(tw, in_runs)
+        run_total = np.add.reduceat(rows, np.cumsum(sizes) - sizes)
+        # the groups of two or more rows inside runs: their bucket is the run, not themselves
+        m = m[is_multi]
+        total = np.repeat(run_total, sizes)[is_multi]
+        leads = (in_runs == g[first_pos])[is_multi]
+        del first_pos, in_runs, rows, is_multi
+        in_run[m] = True
+        seen_small[m[total <= max_bucket]] = True
+        seen_lead[m[(total > max_bucket) & leads]] = True
+    # a group alone in its bucket: the bucket is the group itself
+    alone = ~in_run
+    seen_small |= alone & tw.small
+    seen_lead |= alone & ~tw.small
+    big = run_total > max_bucket
+    if big.any():
+        # star from the first row of the leading group to every row of the run's other groups
+        bs, bz = starts[big], sizes[big]
+        others = g[np.repeat(bs + 1, bz - 1) + _ramp(bz - 1)]
+        rows, n_rows = _group_rows(tw, others)
+        lead = np.repeat(np.repeat(tw.first[g[bs]], bz - 1), n_rows)
+        out.append(_row_pair_keys(lead, rows, ids, groups))
+    pairs = _run_index_pairs(g, starts[~big], sizes[~big])
+    if pairs:
+        ga = np.concatenate([p[0] for p in pairs])
+        gb = np.concatenate([p[1] for p in pairs])
+        del pairs
+        out.append(_cross_pairs(tw, ga, gb, ids, groups))
+    return out
+
+
+def _group_rows(tw: Twins, gs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All rows of the groups ``gs``, group after group, and the number of rows of each."""
+    n_rows, is_multi, m = _twin_sizes(tw, gs)
+    out = np.empty(int(n_rows.sum()), dtype=tw.first.dtype)
+    at = np.cumsum(n_rows) - n_rows
+    out[at[~is_multi]] = tw.first[gs[~is_multi]]
+    if is_multi.any():
+        m, z = m[is_multi], n_rows[is_multi]
+        step = _ramp(z)
+        out[np.repeat(at[is_multi], z) + step] = tw.rows[np.repeat(tw.start[m], z) + step]
+    return out, n_rows
+
+
+def _cross_pairs(
+    tw: Twins, ga: np.ndarray, gb: np.ndarray, ids: np.ndarray | None, groups: np.ndarray | None
+) -> np.ndarray:
+    """Pair keys of every row of group ``ga[i]`` with every row of group ``gb[i]``."""
+    _, ma, _ = _twin_sizes(tw, ga)
+    _, mb, _ = _twin_sizes(tw, gb)
+    single = ~(ma | mb)
+    a = tw.first[ga[single]]
+    b = tw.first[gb[single]]
+    multi = np.flatnonzero(~single)
+    if len(multi):
+        ra, sa = _group_rows(tw, ga[multi])
+        rb, sb = _group_rows(tw, gb[multi])
+        # every row of a's group with every row of b's group, pair after pair
+        cnt = sa * sb
+        k = _ramp(cnt)
+        wb = np.repeat(sb, cnt)
+        a_at = np.repeat(np.cumsum(sa) - sa, cnt) + k // wb
+        b_at = np.repeat(np.cumsum(sb) - sb, cnt) + k % wb
+        a = np.concatenate([a, ra[a_at]])
+        b = np.concatenate([b, rb[b_at]])
+    return _row_pair_keys(a, b, ids, groups)
+
+
+def _row_pair_keys(a: np.ndarray, b: np.ndarray, ids: np.ndarray | None, groups: np.ndarray | None) -> np.ndarray:
+    """:func:`pair_keys` of rows ``a``, ``b`` (mapped to ``ids`` when given)."""
+    if ids is not None:
+        a, b = ids[a], ids[b]
+    return pair_keys(a, b, groups)
+
+
+def _run_index_pairs(u: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The value pairs ``(u[i], u[j])``, ``i < j``, inside each run ``u[starts[k] : starts[k] +
+    sizes[k]]``: runs are taken one size at a time (so temporaries stay small), found with one
+    stable sort of the sizes (a radix sort for sizes below 65,536) rather than a pass over all
+    runs per size."""
+    if not len(sizes):
+        return []
+    small = int(sizes.max()) < 1 << 16
+    by_size = np.argsort(sizes.astype(np.uint16) if small else sizes, kind="stable")
+    starts, sizes = starts[by_size], sizes[by_size]
+    cuts = np.flatnonzero(np.diff(sizes, prepend=-1, append=-1)).tolist()
+    out = []
+    for c0, c1 in zip(cuts[:-1], cuts[1:]):
+        st = starts[c0:c1]
+        ia, ib = np.triu_indices(int(sizes[c0]), 1)
+        out.append((u[st[:, None] + ia[None, :]].ravel(), u[st[:, None] + ib[None, :]].ravel()))
+    return out
+
+
+def _twin_pairs(
+    tw: Twins, seen_small: np.ndarray, seen_lead: np.ndarray, ids: np.ndarray | None, groups: np.ndarray | None
+) -> np.ndarray:
+    """Sorted unique keys of the pairs inside twin groups (flags of ``tw.multi``): all of them for
+    a group that was in a bucket of at most ``max_bucket`` rows in some band; for one that only
+    led larger buckets, the star from its first row."""
+    parts = [np.empty(0, dtype=np.int64)]
+    every = np.flatnonzero(seen_small)
+    for a, b in _run_index_pairs(tw.rows, tw.start[every], tw.size[every]):
+        parts.append(_row_pair_keys(a, b, ids, groups))
+    star = np.flatnonzero(~seen_small & seen_lead)
+    if len(star):
+        rest = tw.size[star] - 1
+        a = np.repeat(tw.first[tw.multi[star]], rest)
+        b = tw.rows[np.repeat(tw.start[star] + 1, rest) + _ramp(rest)]
+        parts.append(_row_pair_keys(a, b, ids, groups))
+    keys = np.concatenate(parts)
+    keys.sort()
+    return sorted_unique(keys, presorted=True)
 
 
 def run_pairs(
@@ -379,16 +655,7 @@ def run_pairs(
     Runs are taken one size at a time (so temporaries stay small), found with one stable sort
     of the sizes (a radix sort for sizes below 65,536) rather than a pass over all runs per size.
     """
-    small = len(sizes) and int(sizes.max()) < 1 << 16
-    by_size = np.argsort(sizes.astype(np.uint16) if small else sizes, kind="stable")
-    starts, sizes = starts[by_size], sizes[by_size]
-    cuts = np.flatnonzero(np.diff(sizes, prepend=-1, append=-1)).tolist()
-    out = []
-    for c0, c1 in zip(cuts[:-1], cuts[1:]):
-        st = starts[c0:c1]
-        ia, ib = np.triu_indices(int(sizes[c0]), 1)
-        out.append(pair_keys(u[st[:, None] + ia[None, :]].ravel(), u[st[:, None] + ib[None, :]].ravel(), groups))
-    return out
+    return [pair_keys(a, b, groups) for a, b in _run_index_pairs(u, starts, sizes)]
 
 
 def pair_keys(a: np.ndarray, b: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:

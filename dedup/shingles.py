@@ -15,7 +15,7 @@ import numpy as np
 
 from .parallel import fork_map
 
-__all__ = ["fmix64", "fmix64_inplace", "window_hashes", "ramp", "set_jaccard"]
+__all__ = ["fmix64", "fmix64_inplace", "window_hashes", "ramp", "set_jaccard", "set_keys", "set_sums", "finish_keys"]
 
 _P = np.uint64(0x9E3779B97F4A7C15)
 _C1 = np.uint64(0xFF51AFD7ED558CCD)
@@ -100,6 +100,64 @@ def ramp(counts: np.ndarray) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     starts = np.cumsum(counts) - counts
     return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+
+
+_KEY_SALT = np.uint64(0x2545F4914F6CDD1D)
+_KEY_LEN = np.uint64(0xD6E8FEB86659FD93)
+#: Shingles per prefix-sum pass of :func:`set_keys` (bounds its temporaries: 8 bytes each).
+KEY_WINDOW = 1 << 24
+
+
+def set_keys(shingles: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *, window: int = KEY_WINDOW) -> np.ndarray:
+    """A uint64 key of every shingle multiset ``shingles[starts[i] : starts[i] + lengths[i]]``.
+
+    The key is ``fmix64(sum(fmix64(s ^ salt) for s in the multiset) + length * G)`` modulo
+    2**64: the same multiset (in any order) always has the same key, and two different
+    multisets share one with probability about 2**-64. Equal keys of two units mean equal
+    shingle sets, hence equal MinHash signatures, which is what lets LSH treat such units as
+    one (see :func:`dedup.lsh.bucket_pairs`). It is ``finish_keys(set_sums(...))``.
+
+    >>> sh = np.array([7, 8, 9, 8, 7, 9, 5], dtype=np.uint32)
+    >>> k = set_keys(sh, np.array([0, 3, 4, 0]), np.array([3, 3, 3, 2]))
+    >>> bool(k[0] == k[1]), bool(k[0] == k[2]), bool(k[0] == k[3])
+    (True, False, False)
+    """
+    return finish_keys(set_sums(shingles, starts, lengths, window=window), lengths)
+
+
+def set_sums(shingles: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *, window: int = KEY_WINDOW) -> np.ndarray:
+    """The sums (uint64, modulo 2**64) behind :func:`set_keys`: sums of disjoint multisets add up
+    to the sum of their union. They come from prefix sums over the shingles, in passes covering
+    at most ``window`` shingles (ranges are taken in order and may overlap)."""
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    out = np.empty(len(starts), dtype=np.uint64)
+    todo = [(0, len(starts))]
+    while todo:
+        a, b = todo.pop()
+        if a >= b:
+            continue
+        s, e = starts[a:b], starts[a:b] + lengths[a:b]
+        w0, w1 = int(s.min()), int(e.max())
+        if w1 - w0 > window and b - a > 1:
+            mid = (a + b) // 2
+            todo += [(mid, b), (a, mid)]
+            continue
+        mixed = np.empty(w1 - w0 + 1, dtype=np.uint64)
+        mixed[0] = 0
+        np.bitwise_xor(shingles[w0:w1], _KEY_SALT, out=mixed[1:], casting="unsafe")
+        fmix64_inplace(mixed[1:])
+        np.cumsum(mixed, out=mixed)  # wraps modulo 2**64: the sums of any range are exact
+        out[a:b] = mixed[e - w0] - mixed[s - w0]
+    return out
+
+
+def finish_keys(sums: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """:func:`set_keys` from :func:`set_sums` of multisets of ``lengths`` shingles (new array)."""
+    out = np.asarray(lengths, dtype=np.int64).astype(np.uint64) * _KEY_LEN
+    out += sums
+    fmix64_inplace(out)
+    return out
 
 
 #: One side of a batch of pairs: shingle hashes, and each pair's start and length in them.

@@ -48,7 +48,7 @@ from .columns import Column, SignatureStore, TextStore
 from .config import IndexConfig
 from .errors import CorruptIndexError, FormatVersionError, IndexFormatError, InvalidParameterError
 from .lsh import BandTable
-from .shingles import ramp
+from .shingles import ramp, set_keys
 
 if TYPE_CHECKING:
     from .index import Index
@@ -56,7 +56,12 @@ if TYPE_CHECKING:
 __all__ = ["save_index", "load_index", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "dedup-index"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
+#: Older versions this release still reads. Version 4 has no ``unit_key`` array: the keys are
+#: computed from the saved shingles on load (a pass over them; save again to store them); its
+#: query table, if saved, holds band keys of an earlier band hash and is not loaded (the first
+#: query builds it again).
+READABLE_VERSIONS = (4, FORMAT_VERSION)
 # fields of the analysis indexed by document (the others by unit, unit pair or group)
 _PER_DOCUMENT = ("doc_coverage",)
 # numpy dtype kind of every field of a saved analysis ("i" integer, "f" float, "b" bool)
@@ -80,6 +85,7 @@ _ARRAYS = (
     "unit_end",
     "unit_ntok",
     "unit_nsh",
+    "unit_key",
     "para_start",
     "para_end",
     "para_ntok",
@@ -282,10 +288,11 @@ def _read_manifest(path: Path) -> tuple[Path, dict[str, Any]]:
         raise CorruptIndexError(f"{vdir}/manifest.json is damaged: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise CorruptIndexError(f"{vdir}/manifest.json is not a dedup index manifest")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_VERSIONS:
+        readable = ", ".join(str(v) for v in READABLE_VERSIONS)
         raise FormatVersionError(
             f"{path} was written in format version {manifest.get('format_version')!r}; this "
-            f"release reads version {FORMAT_VERSION}. Rebuild the index with this release."
+            f"release reads versions {readable}. Rebuild the index with this release."
         )
     return vdir, manifest
 
@@ -332,7 +339,10 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
     n = manifest["counts"]["documents"]
     if len(offsets) - 1 != n or len(docs) != n:
         raise CorruptIndexError(f"{vdir} holds {len(docs)} documents, the manifest says {n}")
-    cols = {key: arr(key) for key in _ARRAYS}
+    old_format = manifest.get("format_version") == 4 and "unit_key.npy" not in files
+    cols = {key: arr(key) for key in _ARRAYS if not (old_format and key == "unit_key")}
+    if old_format:
+        cols["unit_key"] = set_keys(cols["shingles"], cols["unit_sh0"], cols["unit_nsh"])
     n_bands = len(index._sigs.widths)
     try:
         sigs = SignatureStore.wrap(config.num_perm, config.b, config.r, [arr(f"sig-{j:03d}") for j in range(n_bands)])
@@ -341,6 +351,8 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
     n_units = manifest["counts"]["units"]
     if len(cols["unit_doc"]) != n_units or any(len(p) != n_units for p in sigs.parts):
         raise CorruptIndexError(f"{vdir} arrays do not match the manifest")
+    if cols["unit_key"].dtype != np.uint64 or cols["unit_key"].shape != (n_units,):
+        raise CorruptIndexError(f"{vdir}/unit_key.npy does not hold one uint64 key per unit")
     index._ids = [d["id"] for d in docs]
     if mmap:  # read only when asked for (a million articles hold ~5 GB of text)
         index._texts = TextStore.mapped(vdir / "texts.bin", offsets)
@@ -361,7 +373,8 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
     index._invalidate()
     if "analysis" in manifest:
         index._analysis[config.threshold] = _load_analysis(arr, manifest["analysis"], config, n_units, n, vdir)
-    if "query_table" in manifest:
+    # a version 4 table holds band keys of an earlier band hash: built again on the first query
+    if "query_table" in manifest and manifest.get("format_version") == FORMAT_VERSION:
         index._tables[False] = _load_query_table(arr, manifest, index, vdir)
     return index
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from .config import IndexConfig
 from .minhash import permutations, signatures
-from .shingles import sorted_unique, window_hashes
+from .shingles import finish_keys, set_sums, sorted_unique, window_hashes
 from .text import (
     Tokens,
     code_units,
@@ -56,7 +56,8 @@ class Features:
     Shingles: ``shingles`` (uint32, the low half of every paragraph shingle hash, paragraph after
         paragraph), ``para_sh0`` (int64, each paragraph's first shingle) and ``unit_sh0`` (int64,
         each unit's first shingle; a unit has ``unit_nsh`` consecutive shingles), for exact
-        Jaccard verification.
+        Jaccard verification. ``unit_key`` (uint64): :func:`dedup.shingles.set_keys` of each
+        unit's shingles; units with equal keys have equal shingle sets and signatures.
     """
 
     doc_ntok: np.ndarray
@@ -76,6 +77,7 @@ class Features:
     shingles: np.ndarray
     para_sh0: np.ndarray
     unit_sh0: np.ndarray
+    unit_key: np.ndarray
 
     @property
     def n_units(self) -> int:
@@ -188,11 +190,21 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
     seg_starts = np.concatenate([sh_lo, seg_a, seg_b[seg_b < total]])
     seg_starts.sort(kind="stable")
     seg_starts = sorted_unique(seg_starts, presorted=True)
+    para_seg0 = np.searchsorted(seg_starts, sh_lo)  # each paragraph's first segment
+    sent_seg = np.searchsorted(seg_starts, seg_a)  # each sentence unit's segment
+    # keys of the shingle multisets (set_keys): of the segments, from one pass over the shingles;
+    # a paragraph's sum is its segments' (they partition it), a sentence unit's is its segment's
+    shingles = (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    seg_len = np.diff(seg_starts, append=total)
+    seg_sum = set_sums(shingles, seg_starts, seg_len)
+    seg_key = finish_keys(seg_sum, seg_len)
+    para_key = finish_keys(np.add.reduceat(seg_sum, para_seg0), cnt) if n_par else np.empty(0, np.uint64)
+    del seg_sum
     if n_par:
-        seg_sig, para_sig = signatures(hashes, seg_starts, _perms(config), unions=np.searchsorted(seg_starts, sh_lo))
+        seg_sig, para_sig = signatures(hashes, seg_starts, _perms(config), unions=para_seg0)
     else:
         seg_sig = para_sig = np.empty((0, config.num_perm), dtype=np.uint32)
-    sent_sig = seg_sig[np.searchsorted(seg_starts, seg_a)]
+    sent_sig = seg_sig[sent_seg]
 
     para_doc = np.array(p_doc, dtype=np.int32)
     para_start = np.array(p_start, dtype=np.int32)
@@ -203,6 +215,8 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
         np.cumsum(doc_npara[:-1], out=first_para[1:])
     para_local = (np.arange(n_par) - first_para[para_doc]).astype(np.int32)
     n_sent = len(spara)
+    unit_sh0 = np.concatenate([sh_lo, seg_a]).astype(np.int64)
+    unit_nsh = np.concatenate([cnt, shi - slo - k + 1]).astype(np.int32)
     return Features(
         doc_ntok=doc_ntok,
         doc_npara=doc_npara,
@@ -216,11 +230,12 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
         unit_start=np.concatenate([para_start, np.array(s_start, dtype=np.int32)]).astype(np.int32),
         unit_end=np.concatenate([para_end, np.array(s_end, dtype=np.int32)]).astype(np.int32),
         unit_ntok=np.concatenate([pn, shi - slo]).astype(np.int32),
-        unit_nsh=np.concatenate([cnt, shi - slo - k + 1]).astype(np.int32),
+        unit_nsh=unit_nsh,
         sig=np.concatenate([para_sig, sent_sig]) if n_sent else para_sig,
-        shingles=(hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+        shingles=shingles,
         para_sh0=sh_lo,
-        unit_sh0=np.concatenate([sh_lo, seg_a]).astype(np.int64),
+        unit_sh0=unit_sh0,
+        unit_key=np.concatenate([para_key, seg_key[sent_seg]]),
     )
 
 

@@ -273,24 +273,15 @@ def test_fork_map_raises_a_failing_job(bad):
         list(fork_map(job, None, range(4), 2))
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_bucket_pairs_match_a_brute_force_reference(seed):
-    """Candidate pairs: every pair of units sharing a band (buckets above max_bucket give a star
-    from their lowest row), ids mapped, pairs inside one group (by id) dropped, (lo, hi) sorted."""
+def _reference_bucket_pairs(sig, bands, rows, ids, groups, max_bucket):
+    """Every pair of units sharing a band (buckets above max_bucket give a star from their
+    lowest row), ids mapped, pairs inside one group (by id) dropped, (lo, hi) sorted."""
     from itertools import combinations
 
-    from dedup.lsh import ArrayBands, bucket_pairs
-
-    rng = np.random.default_rng(seed)
-    n, bands, rows = int(rng.integers(2, 400)), 4, 2
-    sig = rng.integers(0, int(rng.integers(2, 12)), (n, bands * rows)).astype(np.uint32)
-    ids = rng.permutation(3 * n)[:n]
-    groups = rng.integers(0, max(1, n // 4), 3 * n)  # indexed by id
-    max_bucket = int(rng.choice([2, 5, 1000]))
     want = set()
     for j in range(bands):
         buckets: dict[tuple[int, ...], list[int]] = {}
-        for u in range(n):
+        for u in range(len(sig)):
             buckets.setdefault(tuple(sig[u, j * rows : (j + 1) * rows].tolist()), []).append(u)
         for members in buckets.values():
             if len(members) > max_bucket:
@@ -301,9 +292,63 @@ def test_bucket_pairs_match_a_brute_force_reference(seed):
                 a, b = int(ids[u]), int(ids[v])
                 if groups[a] != groups[b]:
                     want.add((min(a, b), max(a, b)))
+    return sorted(want)
+
+
+def _check_bucket_pairs(rng, sig, bands, rows, max_bucket):
+    from dedup.lsh import ArrayBands, bucket_pairs
+
+    n = len(sig)
+    ids = rng.permutation(3 * n)[:n]
+    groups = rng.integers(0, max(1, n // 4), 3 * n)  # indexed by id
+    want = _reference_bucket_pairs(sig, bands, rows, ids, groups, max_bucket)
+    # twins: equal keys only for equal signatures, but not every pair of equal signatures
+    _, same_sig = np.unique(sig, axis=0, return_inverse=True)
+    same_sig = same_sig.astype(np.uint64).ravel()
+    split = same_sig * np.uint64(2) + rng.integers(0, 2, n).astype(np.uint64)
     for workers in (1, 2):
-        got = bucket_pairs(ArrayBands(sig, bands, rows), ids, max_bucket, groups=groups, workers=workers)
-        assert [tuple(p) for p in got.tolist()] == sorted(want)
+        for twins in (None, split, same_sig):
+            bands_ = ArrayBands(sig, bands, rows)
+            got = bucket_pairs(bands_, ids, max_bucket, groups=groups, workers=workers, twins=twins)
+            assert [tuple(p) for p in got.tolist()] == want
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bucket_pairs_match_a_brute_force_reference(seed):
+    """Random signatures over a few values: many shared buckets, and many equal signatures."""
+    rng = np.random.default_rng(seed)
+    n, bands, rows = int(rng.integers(2, 400)), 4, 2
+    sig = rng.integers(0, int(rng.integers(2, 12)), (n, bands * rows)).astype(np.uint32)
+    _check_bucket_pairs(rng, sig, bands, rows, int(rng.choice([2, 5, 1000])))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bucket_pairs_with_many_copies_match_the_reference(seed):
+    """Copies of a few signatures, in groups of up to 12 (above and below max_bucket); a group
+    is alone in its bucket in some bands and shares buckets, small or large, in others."""
+    rng = np.random.default_rng(100 + seed)
+    bands, rows = 6, 2
+    protos = rng.integers(0, 1 << 30, (int(rng.integers(3, 40)), bands * rows)).astype(np.uint32)
+    shared_bands = rng.choice(bands, 3, replace=False)
+    for j in shared_bands:  # few distinct values in these bands: buckets shared between groups
+        protos[:, j * rows : (j + 1) * rows] = rng.integers(0, int(rng.integers(1, 4)), (len(protos), 1))
+    copies = rng.integers(1, 13, len(protos))
+    sig = np.repeat(protos, copies, axis=0)[rng.permutation(int(copies.sum()))]
+    _check_bucket_pairs(rng, sig, bands, rows, int(rng.choice([3, 6, 20])))
+
+
+def test_twin_groups_number_groups_by_their_first_row():
+    from dedup.lsh import twin_groups
+
+    keys = np.array([5, 3, 5, 9, 3, 5, 7], dtype=np.uint64)
+    tw = twin_groups(keys, max_bucket=2)
+    assert tw is not None
+    assert tw.first.tolist() == [0, 1, 3, 6]
+    assert tw.multi.tolist() == [0, 1] and tw.size.tolist() == [3, 2]
+    members = [tw.rows[a : a + z].tolist() for a, z in zip(tw.start.tolist(), tw.size.tolist())]
+    assert members == [[0, 2, 5], [1, 4]]
+    assert tw.small.tolist() == [False, True] and tw.multi_of.tolist() == [0, 1, -1, -1]
+    assert twin_groups(np.arange(5, dtype=np.uint64), 2) is None
 
 
 def test_fmix64_in_place_matches_murmurhash3_reference():
@@ -383,3 +428,60 @@ def test_first_query_of_a_loaded_index_prefetches_its_columns(tmp_path, monkeypa
     assert loaded.query(text) == want and loaded.query(text) == want
     assert len(seen) == 1  # once, with the lookup table
     assert all(isinstance(x, np.memmap) for x in seen[0]) and len(seen[0]) == 10
+
+
+def test_set_keys_are_keys_of_multisets():
+    from dedup.shingles import set_keys
+
+    rng = np.random.default_rng(4)
+    sh = rng.integers(0, 50, 5000).astype(np.uint32)  # few values: many equal multisets
+    starts = rng.integers(0, 4990, 3000)
+    lengths = rng.integers(1, 8, 3000)
+    keys = set_keys(sh, starts, lengths)
+    assert np.array_equal(set_keys(sh, starts, lengths, window=5), keys)  # passes of a few shingles
+    sets = [tuple(sorted(sh[s : s + n].tolist())) for s, n in zip(starts.tolist(), lengths.tolist())]
+    for i in range(0, 3000, 7):
+        same = keys == keys[i]
+        assert all(sets[j] == sets[i] for j in np.flatnonzero(same))
+        assert same.sum() == sum(1 for t in sets if t == sets[i])
+    shuffled = sh.copy()
+    shuffled[:7] = shuffled[:7][::-1]  # order inside a multiset does not matter
+    assert set_keys(shuffled, np.array([0]), np.array([7]))[0] == set_keys(sh, np.array([0]), np.array([7]))[0]
+
+
+def test_units_with_equal_keys_have_equal_signatures():
+    from dedup.config import IndexConfig
+    from dedup.synth import SynthConfig, generate
+    from dedup.units import featurize
+
+    texts = [r["text"] for r in generate(SynthConfig(n_articles=120, seed=11))]
+    f = featurize(texts, IndexConfig())
+    order = np.argsort(f.unit_key, kind="stable")
+    k = f.unit_key[order]
+    twin = np.flatnonzero(k[1:] == k[:-1])
+    assert len(twin) > 50  # copies of paragraphs and sentences across articles
+    a, b = order[twin], order[twin + 1]
+    assert np.array_equal(f.sig[a], f.sig[b])
+    assert np.array_equal(f.unit_nsh[a], f.unit_nsh[b])
+
+
+def test_analysis_without_unit_keys_gives_the_same_results(corpus, monkeypatch):
+    """Unit keys only save work (twins bucketed once, their estimates known): same results."""
+    import dedup.index as index_module
+    from dedup.analysis import analyze
+
+    probe = corpus[5]["text"]
+    want = _results(_built(corpus), probe)
+
+    def without_keys(**kw):
+        kw["unit_key"] = None
+        return analyze(**kw)
+
+    monkeypatch.setattr(index_module, "analyze", without_keys)
+    assert _results(_built(corpus), probe) == want
+
+
+def _built(corpus):
+    idx = Index()
+    idx.add_many((r["id"], r["text"]) for r in corpus)
+    return idx

@@ -377,3 +377,40 @@ def test_damaged_query_table_is_refused(tmp_path, name, make):
     _rewrite_manifest(out, fix)
     with pytest.raises(CorruptIndexError, match="query table"):
         Index.load(out)
+
+
+def test_format_version_4_loads_with_unit_keys_computed(tmp_path):
+    """Version 4 indexes had no unit_key.npy: the keys are computed from the saved shingles."""
+    idx = _synth_index(80, seed=5)
+    want = _everything(idx, idx.text(list(idx)[7]))
+    out = idx.save(tmp_path / "ix", query_table=True)
+    keys = np.load(_current(out) / "unit_key.npy")
+    assert keys.dtype == np.uint64 and len(np.unique(keys)) < len(keys)  # the synthetic corpus has copies
+    (_current(out) / "unit_key.npy").unlink()
+
+    def as_v4(m):
+        m["format_version"] = 4
+        m["files"].pop("unit_key.npy")
+
+    _rewrite_manifest(out, as_v4)
+    loaded = Index.load(out)
+    assert not loaded._tables  # its band keys came from an earlier band hash
+    assert np.array_equal(loaded._columns()["unit_key"], keys)
+    assert _everything(loaded, idx.text(list(idx)[7])) == want
+    # saving it again writes the current version, with the keys
+    again = loaded.save(tmp_path / "ix2")
+    assert json.loads((_current(again) / "manifest.json").read_text())["format_version"] == 5
+    assert np.array_equal(np.load(_current(again) / "unit_key.npy"), keys)
+
+
+@pytest.mark.parametrize("make", [lambda k: k.astype(np.int64), lambda k: k[:-1].copy(), lambda k: k.reshape(1, -1)])
+def test_bad_unit_keys_are_refused(tmp_path, seeds, make):
+    out = _build(seeds).save(tmp_path / "ix")
+    fn = _current(out) / "unit_key.npy"
+    np.save(fn, make(np.load(fn)))
+    from dedup.storage import _checksum
+
+    entry = {"bytes": fn.stat().st_size, "xxh3_128": _checksum(fn)}
+    _rewrite_manifest(out, lambda m: m["files"].update({fn.name: entry}))
+    with pytest.raises(CorruptIndexError, match="unit_key"):
+        Index.load(out)
