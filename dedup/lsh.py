@@ -346,6 +346,7 @@ def bucket_pairs(
             seen_lead = lead if seen_lead is None else seen_lead | lead
     if tw is not None and seen_small is not None and seen_lead is not None:
         parts.append(_twin_pairs(tw, seen_small, seen_lead, ids, groups))
+    del shared, tw, seen_small, seen_lead  # freed before the merge, the step's memory peak
     acc = parts[0]
     if len(parts) > 1:  # each part is sorted and unique: a stable sort merges the runs
         acc = np.concatenate(parts)
