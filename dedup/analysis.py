@@ -28,7 +28,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .config import IndexConfig
-from .lsh import Bands, bucket_pairs, key_pairs, pair_keys, run_pairs
+from .lsh import Bands, bucket_pairs, key_pairs, pair_keys, run_pairs, twin_groups, twin_rows
 from .parallel import fork_map
 from .shingles import ramp, sorted_unique
 
@@ -152,15 +152,39 @@ class _Memo:
         return out
 
 
-def _twin_estimates(unit_key: np.ndarray | None, pairs: np.ndarray, chunk: int = 1 << 22) -> np.ndarray:
-    """Estimates known without signatures: 1 for pairs of units with equal ``unit_key`` (equal
-    shingle sets, hence equal signatures), NaN for the others (float32, one per pair)."""
-    est = np.full(len(pairs), np.nan, dtype=np.float32)
-    if unit_key is not None:
-        for lo in range(0, len(pairs), chunk):
-            p = pairs[lo : lo + chunk]
-            est[lo : lo + chunk][unit_key[p[:, 0]] == unit_key[p[:, 1]]] = 1.0
-    return est
+def _by_twins(fn: ExactFn, rep: np.ndarray, chunk: int = 1 << 24) -> ExactFn:
+    """``fn`` (a similarity of unit pairs) computed once per pair of twin groups.
+
+    Units of one twin group (``rep``: the group's first unit, for every unit) have equal shingle
+    sets and signatures, so a pair's similarity, exact or estimated, is that of the pair of their
+    groups' first units, and 1 inside a group. In the 20,000-article corpus the 0.87 million
+    candidates between different groups are 0.26 million pairs of groups. Pairs are taken
+    ``chunk`` at a time (bounds the temporaries; repeats across chunks are computed again).
+    """
+
+    def by_group(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = np.empty(len(a), dtype=np.float32)
+        for lo in range(0, len(a), chunk):
+            key = pair_keys(rep[a[lo : lo + chunk]], rep[b[lo : lo + chunk]])
+            order = np.argsort(key)
+            key = key[order]
+            first = np.empty(len(key), dtype=bool)
+            first[:1] = True
+            np.not_equal(key[1:], key[:-1], out=first[1:])
+            distinct = key[first]
+            del key
+            which = np.empty(len(order), dtype=np.int64)
+            which[order] = np.cumsum(first) - 1
+            del order, first
+            ga, gb = distinct >> 32, distinct & 0xFFFFFFFF
+            vals = np.ones(len(distinct), dtype=np.float32)  # inside one group: 1
+            apart = np.flatnonzero(ga != gb)
+            if len(apart):
+                vals[apart] = fn(ga[apart], gb[apart])
+            out[lo : lo + chunk] = vals[which]
+        return out
+
+    return by_group
 
 
 def components(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -464,18 +488,26 @@ def analyze(
 
     ``workers`` processes share out the LSH bands; the result does not depend on it.
     ``unit_key`` may give :func:`dedup.shingles.set_keys` of every unit: units with equal keys
-    have equal signatures, which LSH then buckets once (:func:`dedup.lsh.bucket_pairs`) and whose
-    estimate is 1 without reading the signatures. The result does not depend on it.
+    (twins) have equal shingle sets and signatures, which LSH then buckets once
+    (:func:`dedup.lsh.bucket_pairs`), and whose similarities, estimated or exact, are computed
+    once per pair of twin groups (:func:`_by_twins`). The result does not depend on it.
     """
     n = len(unit_doc)
+    twins = twin_groups(unit_key, MAX_BUCKET_PAIRS) if unit_key is not None else None
+    estimate: EstimateFn = sig.estimate
+    if twins is not None:
+        rep = twin_rows(twins, n)
+        estimate = _by_twins(estimate, rep)
+        if exact is not None:
+            exact = _by_twins(exact, rep)
+        del rep
     if exact is not None:
         exact = _Memo(exact)
-    cand = bucket_pairs(sig, None, MAX_BUCKET_PAIRS, groups=unit_doc, workers=workers, twins=unit_key)
+    cand = bucket_pairs(sig, None, MAX_BUCKET_PAIRS, groups=unit_doc, workers=workers, twins=twins)
+    del twins
     # Grouping needs no exact check: every pair reported is verified again below, exactly where
     # the estimate is ambiguous; a slightly loose edge only lets a group propose more pairs.
-    known = _twin_estimates(unit_key, cand)
-    _, est, _ = verify_pairs(sig.estimate, threshold, None, cand[:, 0], cand[:, 1], est=known)
-    del known
+    _, est, _ = verify_pairs(estimate, threshold, None, cand[:, 0], cand[:, 1])
     # Boilerplate is judged on looser groups of *similar* text (estimate >= SIMILAR_TEXT), so
     # that edited copies of a story count as shared between its carriers. Only candidates that
     # are edges of either graph are kept: the candidates and their estimates are the largest
@@ -536,12 +568,7 @@ def analyze(
     del known, known_est
     allp = key_pairs(keys, n)
     del keys
-    if unit_key is not None:
-        twin = np.isnan(est_known)
-        twin[twin] = _twin_estimates(unit_key, allp[twin]) == 1
-        est_known[twin] = 1.0
-        del twin
-    ok, sims, is_exact = verify_pairs(sig.estimate, threshold, exact, allp[:, 0], allp[:, 1], est=est_known)
+    ok, sims, is_exact = verify_pairs(estimate, threshold, exact, allp[:, 0], allp[:, 1], est=est_known)
     return Analysis(
         pairs=allp[ok],
         sims=sims[ok],

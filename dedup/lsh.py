@@ -28,6 +28,7 @@ __all__ = [
     "BandTable",
     "bucket_pairs",
     "twin_groups",
+    "twin_rows",
     "Twins",
     "pair_keys",
     "run_pairs",
@@ -309,7 +310,7 @@ def bucket_pairs(
     max_bucket: int,
     groups: np.ndarray | None = None,
     workers: int = 1,
-    twins: np.ndarray | None = None,
+    twins: np.ndarray | Twins | None = None,
 ) -> np.ndarray:
     """Candidate pairs from LSH buckets, as an ``(m, 2)`` array of unit ids (lo, hi).
 
@@ -326,15 +327,18 @@ def bucket_pairs(
     many forked processes; the result is the same. ``ids=None`` means the row numbers.
 
     ``twins`` may give a key per row such that rows with equal keys have equal signatures (as
-    :func:`dedup.shingles.set_keys` of their shingles does). Such twins share a bucket in every
-    band, so each group of twins is bucketed as one row: the pairs inside a group are made once
-    instead of once per band, and only pairs between groups are made band by band. (In a news
-    corpus about a quarter of the units are verbatim copies of another, and their pairs were
-    most of the keys made and merged.) The result is the same as without ``twins``.
+    :func:`dedup.shingles.set_keys` of their shingles does), or :func:`twin_groups` of such keys.
+    Such twins share a bucket in every band, so each group of twins is bucketed as one row: the
+    pairs inside a group are made once instead of once per band, and only pairs between groups
+    are made band by band. (In a news corpus about a quarter of the units are verbatim copies of
+    another, and their pairs were most of the keys made and merged.) The result is the same as
+    without ``twins``.
     """
     ids = None if ids is None else np.asarray(ids, dtype=np.int64)
     workers = max(1, min(workers, sig.bands)) if len(sig) > 1 else 1
-    tw = twin_groups(twins, max_bucket) if twins is not None and len(sig) > 1 else None
+    tw = twin_groups(twins, max_bucket) if isinstance(twins, np.ndarray) else twins
+    if len(sig) < 2:
+        tw = None
     shared = _BucketJob(sig, ids, max_bucket, groups, tw)
     jobs = [range(w, sig.bands, workers) for w in range(workers)]
     parts = []
@@ -412,6 +416,13 @@ def twin_groups(keys: np.ndarray, max_bucket: int) -> Twins | None:
     multi_of = np.full(len(run), -1, dtype=np.int32 if len(multi) < 2**31 else np.int64)
     multi_of[multi] = np.arange(len(multi))
     return Twins(first, multi_of, multi, size, start, rows, size <= max_bucket)
+
+
+def twin_rows(tw: Twins, n: int) -> np.ndarray:
+    """The first row of the twin group of every row ``0 .. n - 1`` (itself for a single row)."""
+    rep = np.arange(n, dtype=tw.first.dtype)
+    rep[tw.rows] = np.repeat(tw.first[tw.multi], tw.size)
+    return rep
 
 
 def _twin_sizes(tw: Twins, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

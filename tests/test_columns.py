@@ -485,3 +485,30 @@ def _built(corpus):
     idx = Index()
     idx.add_many((r["id"], r["text"]) for r in corpus)
     return idx
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_similarities_are_computed_once_per_pair_of_twin_groups(chunk):
+    """A similarity of units with twins is computed on the groups' first units, once per pair of
+    groups (per chunk of pairs), and is 1 inside a group without computing anything."""
+    from dedup.analysis import _by_twins
+    from dedup.lsh import twin_groups, twin_rows
+
+    rng = np.random.default_rng(9)
+    keys = rng.integers(0, 30, 200).astype(np.uint64)  # 200 units in at most 30 groups
+    rep = twin_rows(twin_groups(keys, 64), len(keys))
+    assert all(keys[rep[u]] == keys[u] and rep[u] == np.flatnonzero(keys == keys[u])[0] for u in range(200))
+    asked: list[tuple[int, int]] = []
+
+    def sim(a, b):  # a similarity that depends on the groups only
+        asked.extend(zip(a.tolist(), b.tolist()))
+        return (keys[a] * 7 + keys[b] * 3 % 11).astype(np.float32) / 1000
+
+    a, b = rng.integers(0, 200, 500), rng.integers(0, 200, 500)
+    got = _by_twins(sim, rep, chunk=chunk)(a, b)
+    lo, hi = np.minimum(rep[a], rep[b]), np.maximum(rep[a], rep[b])
+    want = np.where(keys[a] == keys[b], 1.0, (keys[lo] * 7 + keys[hi] * 3 % 11) / 1000).astype(np.float32)
+    assert np.array_equal(got, want)
+    assert all(x < y and x == rep[x] and y == rep[y] for x, y in asked)  # first units, lo < hi
+    if chunk > 500:
+        assert len(asked) == len(set(asked)) == len({(x, y) for x, y in zip(lo.tolist(), hi.tolist()) if x != y})
