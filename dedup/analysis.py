@@ -28,7 +28,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .config import IndexConfig
-from .lsh import Bands, bucket_pairs, key_pairs, pair_keys, run_pairs, twin_groups, twin_rows
+from .lsh import Bands, Twins, bucket_pairs, key_pairs, pair_keys, run_pairs, twin_rows
 from .parallel import fork_map
 from .shingles import ramp, sorted_unique
 
@@ -152,15 +152,16 @@ class _Memo:
         return out
 
 
-def _twin_estimates(unit_key: np.ndarray | None, pairs: np.ndarray, chunk: int = 1 << 22) -> np.ndarray | None:
-    """1 for the pairs of units with equal ``unit_key`` (equal shingle sets, hence equal
-    signatures), NaN for the others (float32, one per pair); ``None`` without keys."""
-    if unit_key is None:
+def _twin_estimates(rep: np.ndarray | None, pairs: np.ndarray, chunk: int = 1 << 22) -> np.ndarray | None:
+    """1 for the pairs of units of one twin group (``rep``: each unit's group's first unit: equal
+    shingle sets, hence equal signatures), NaN for the others (float32, one per pair); ``None``
+    without groups."""
+    if rep is None:
         return None
     est = np.full(len(pairs), np.nan, dtype=np.float32)
     for lo in range(0, len(pairs), chunk):
         p = pairs[lo : lo + chunk]
-        est[lo : lo + chunk][unit_key[p[:, 0]] == unit_key[p[:, 1]]] = 1.0
+        est[lo : lo + chunk][rep[p[:, 0]] == rep[p[:, 1]]] = 1.0
     return est
 
 
@@ -494,37 +495,42 @@ def analyze(
     doc_ntok: np.ndarray,
     exact: ExactFn | None,
     workers: int = 1,
-    unit_key: np.ndarray | None = None,
+    twins: Callable[[], Twins | None] | None = None,
 ) -> Analysis:
     """Run the corpus-wide analysis over all units (see the module docstring).
 
     ``workers`` processes share out the LSH bands; the result does not depend on it.
-    ``unit_key`` may give :func:`dedup.shingles.set_keys` of every unit: units with equal keys
-    (twins) have equal shingle sets and signatures, which LSH then buckets once
-    (:func:`dedup.lsh.bucket_pairs`), and whose similarities, estimated or exact, are computed
-    once per pair of twin groups (:func:`_by_twins`). The result does not depend on it.
+    ``twins`` may give a function returning :func:`dedup.lsh.twin_groups` of the units'
+    :func:`dedup.shingles.set_keys` (called once, so the keys it reads are freed before the
+    analysis' largest steps): units of one group have equal shingle sets and signatures, which
+    LSH then buckets once (:func:`dedup.lsh.bucket_pairs`), and whose similarities are 1 inside
+    a group and otherwise computed once per pair of groups (:func:`_by_twins`). The result does
+    not depend on it.
     """
     n = len(unit_doc)
-    twins = twin_groups(unit_key, MAX_BUCKET_PAIRS) if unit_key is not None else None
+    tw = twins() if twins is not None else None
     estimate: EstimateFn = sig.estimate
-    if twins is not None:
+    rep = None
+    if tw is not None:
         # The candidates' estimates only skip the pairs inside a twin group (a key comparison):
         # finding the distinct pairs of groups among all of them would sort every candidate,
         # the analysis' largest array (a gigabyte more at its peak at a million articles). The
         # fewer pairs that get an exact Jaccard, and the final estimates, are computed per pair
         # of groups.
-        rep = twin_rows(twins, n)
+        rep = twin_rows(tw, n)
         estimate = _by_twins(estimate, rep)
         if exact is not None:
             exact = _by_twins(exact, rep)
-        del rep
     if exact is not None:
         exact = _Memo(exact)
-    cand = bucket_pairs(sig, None, MAX_BUCKET_PAIRS, groups=unit_doc, workers=workers, twins=twins)
-    del twins
+    cand = bucket_pairs(sig, None, MAX_BUCKET_PAIRS, groups=unit_doc, workers=workers, twins=tw)
+    del tw
     # Grouping needs no exact check: every pair reported is verified again below, exactly where
     # the estimate is ambiguous; a slightly loose edge only lets a group propose more pairs.
-    _, est, _ = verify_pairs(sig.estimate, threshold, None, cand[:, 0], cand[:, 1], est=_twin_estimates(unit_key, cand))
+    known = _twin_estimates(rep, cand)
+    del rep
+    _, est, _ = verify_pairs(sig.estimate, threshold, None, cand[:, 0], cand[:, 1], est=known)
+    del known
     # Boilerplate is judged on looser groups of *similar* text (estimate >= SIMILAR_TEXT), so
     # that edited copies of a story count as shared between its carriers. Only candidates that
     # are edges of either graph are kept: the candidates and their estimates are the largest

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .analysis import Analysis, analyze, components, order_by
+from .analysis import MAX_BUCKET_PAIRS, Analysis, analyze, components, order_by
 from .columns import Column, SignatureStore, SignatureView, TextStore, band_major, prefetch, release_heap
 from .config import IndexConfig
 from .errors import (
@@ -41,7 +41,7 @@ from .errors import (
     InvalidTypeError,
 )
 from .handoff import HandoffDir, Layout, read_arrays, read_texts, write_arrays, write_texts
-from .lsh import BandTable
+from .lsh import BandTable, twin_groups
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, PairTable, ParagraphMatch
 from .shingles import set_jaccard, sorted_unique
 from .text import coerce_text
@@ -75,7 +75,6 @@ _COLUMNS = (
     "unit_end",
     "unit_ntok",
     "unit_nsh",
-    "unit_key",
     "para_start",
     "para_end",
     "para_ntok",
@@ -85,7 +84,7 @@ _COLUMNS = (
 )
 
 # the columns a query reads for its candidate units (exact Jaccard, then paragraph matches)
-_QUERY_COLUMNS = ("shingles", *(c for c in _COLUMNS if c.startswith("unit_") and c != "unit_key"))
+_QUERY_COLUMNS = ("shingles", *(c for c in _COLUMNS if c.startswith("unit_")))
 
 
 class Index:
@@ -162,6 +161,8 @@ class Index:
         self._texts = TextStore(None if wd is None else wd / "texts.bin")
         self._sigs = SignatureStore(config.num_perm, config.b, config.r, wd)
         self._shingles = Column(np.uint32, 0, None if wd is None else wd / "shingles.u32")
+        # the units' shingle-set keys (8 bytes a unit) go to a file too: only the analysis reads them
+        self._unit_keys = Column(np.uint64, 0, None if wd is None else wd / "unit_key.u64")
         self._meta: list[dict[str, Any]] = []
         self._alive: list[bool] = []
         self._pos: dict[str, int] = {}
@@ -375,7 +376,7 @@ class Index:
         c["unit_end"].append(f.unit_end)
         c["unit_ntok"].append(f.unit_ntok)
         c["unit_nsh"].append(f.unit_nsh)
-        c["unit_key"].append(f.unit_key)
+        self._unit_keys.append(f.unit_key)
         if done.bands is None:
             self._sigs.append(f.sig)
         else:
@@ -423,6 +424,7 @@ class Index:
             if merged_any:
                 release_heap()  # the batches' chunks were freed: ~2 GB at a million articles
             cols["shingles"] = self._shingles.array()
+            cols["unit_key"] = self._unit_keys.array()
             self._cols = cols
         return self._cols
 
@@ -485,7 +487,7 @@ class Index:
             doc_ntok=doc_ntok,
             exact=exact,
             workers=self.workers,
-            unit_key=sel(cols["unit_key"]),
+            twins=lambda: twin_groups(sel(self._unit_keys.read()), MAX_BUCKET_PAIRS),
         )
         self._analysis[key] = res
         return res, live
@@ -949,6 +951,7 @@ class Index:
         """Delete the work files of an index built with ``directory`` (the index is unusable after)."""
         self._sigs.close()
         self._shingles.close()
+        self._unit_keys.close()
         self._texts.close()
         if self._workdir is not None:
             self._cleanup()
@@ -1185,6 +1188,4 @@ def _empty_column(name: str, config: IndexConfig) -> np.ndarray:
         return np.empty(0, dtype=np.uint8)
     if name in ("para_sh0", "unit_sh0"):
         return np.empty(0, dtype=np.int64)
-    if name == "unit_key":
-        return np.empty(0, dtype=np.uint64)
     return np.empty(0, dtype=np.int32)

@@ -361,6 +361,7 @@ def load_index(cls: type[Index], path: Path, *, mmap: bool = True, verify: bool 
         index._texts = TextStore.wrap([blob[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())])
     index._sigs = sigs
     index._shingles = Column.wrap(cols.pop("shingles"))
+    index._unit_keys = Column.wrap(cols.pop("unit_key"))
     index._meta = [d.get("meta", {}) for d in docs]
     index._alive = [True] * n
     index._pos = {d: i for i, d in enumerate(index._ids)}

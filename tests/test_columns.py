@@ -474,7 +474,7 @@ def test_analysis_without_unit_keys_gives_the_same_results(corpus, monkeypatch):
     want = _results(_built(corpus), probe)
 
     def without_keys(**kw):
-        kw["unit_key"] = None
+        kw["twins"] = None
         return analyze(**kw)
 
     monkeypatch.setattr(index_module, "analyze", without_keys)
