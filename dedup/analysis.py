@@ -152,16 +152,21 @@ class _Memo:
         return out
 
 
-def _twin_estimates(rep: np.ndarray | None, pairs: np.ndarray, chunk: int = 1 << 22) -> np.ndarray | None:
-    """1 for the pairs of units of one twin group (``rep``: each unit's group's first unit: equal
-    shingle sets, hence equal signatures), NaN for the others (float32, one per pair); ``None``
-    without groups."""
+def _estimates(estimate: EstimateFn, rep: np.ndarray | None, pairs: np.ndarray, chunk: int = 1 << 24) -> np.ndarray:
+    """MinHash estimates (float32) of the ``(m, 2)`` candidate ``pairs``, the analysis' largest
+    array: 1 without signatures for the pairs inside a twin group (``rep``: each unit's group's
+    first unit: equal shingle sets, hence equal signatures), in chunks of ``chunk`` pairs so
+    that no copy of all the pairs is made (a gigabyte at a million articles)."""
     if rep is None:
-        return None
-    est = np.full(len(pairs), np.nan, dtype=np.float32)
+        return np.asarray(estimate(pairs[:, 0], pairs[:, 1]), dtype=np.float32)
+    est = np.empty(len(pairs), dtype=np.float32)
     for lo in range(0, len(pairs), chunk):
         p = pairs[lo : lo + chunk]
-        est[lo : lo + chunk][rep[p[:, 0]] == rep[p[:, 1]]] = 1.0
+        part = est[lo : lo + chunk]
+        apart = rep[p[:, 0]] != rep[p[:, 1]]
+        part[~apart] = 1.0
+        if apart.any():
+            part[apart] = estimate(p[apart, 0], p[apart, 1])
     return est
 
 
@@ -527,10 +532,8 @@ def analyze(
     del tw
     # Grouping needs no exact check: every pair reported is verified again below, exactly where
     # the estimate is ambiguous; a slightly loose edge only lets a group propose more pairs.
-    known = _twin_estimates(rep, cand)
+    est = _estimates(sig.estimate, rep, cand)
     del rep
-    _, est, _ = verify_pairs(sig.estimate, threshold, None, cand[:, 0], cand[:, 1], est=known)
-    del known
     # Boilerplate is judged on looser groups of *similar* text (estimate >= SIMILAR_TEXT), so
     # that edited copies of a story count as shared between its carriers. Only candidates that
     # are edges of either graph are kept: the candidates and their estimates are the largest

@@ -512,3 +512,23 @@ def test_similarities_are_computed_once_per_pair_of_twin_groups(chunk):
     assert all(x < y and x == rep[x] and y == rep[y] for x, y in asked)  # first units, lo < hi
     if chunk > 500:
         assert len(asked) == len(set(asked)) == len({(x, y) for x, y in zip(lo.tolist(), hi.tolist()) if x != y})
+
+
+def test_candidate_estimates_in_chunks_skip_pairs_inside_twin_groups():
+    from dedup.analysis import _estimates
+
+    rng = np.random.default_rng(3)
+    rep = np.repeat(np.arange(0, 60, 3), 3)  # groups of three units
+    pairs = np.sort(rng.integers(0, 60, (500, 2)), axis=1).astype(np.int32)
+    asked = []
+
+    def est(a, b):
+        asked.append(len(a))
+        return ((a * 31 + b) % 97).astype(np.float32) / 97
+
+    want = np.where(rep[pairs[:, 0]] == rep[pairs[:, 1]], 1.0, (pairs[:, 0] * 31 + pairs[:, 1]) % 97 / 97)
+    for chunk in (7, 1 << 20):
+        asked.clear()
+        assert np.array_equal(_estimates(est, rep, pairs, chunk=chunk), want.astype(np.float32))
+        assert sum(asked) == int((rep[pairs[:, 0]] != rep[pairs[:, 1]]).sum())
+    assert np.array_equal(_estimates(est, None, pairs), ((pairs[:, 0] * 31 + pairs[:, 1]) % 97 / 97).astype(np.float32))
