@@ -10,17 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-# optional (the ``bench`` extra): faster gzip (ISA-L) and JSON; the standard library otherwise
-_igzip: Any
-_msgspec_json: Any
-try:
-    from isal import igzip as _igzip
-except ImportError:
-    _igzip = None
-try:
-    import msgspec.json as _msgspec_json
-except ImportError:
-    _msgspec_json = None
+# the optional faster gzip (ISA-L) and JSON that dedup.io uses (None without the ``bench`` / ``io``
+# extras: the standard library then); module attributes here, so tests can take either away
+from dedup.io import _igzip, _msgspec_json
 
 QUICK_SIZE = 2000
 SEED = 0
