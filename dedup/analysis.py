@@ -517,11 +517,10 @@ def analyze(
     estimate: EstimateFn = sig.estimate
     rep = None
     if tw is not None:
-        # The candidates' estimates only skip the pairs inside a twin group (a key comparison):
+        # The candidates' estimates only skip the pairs inside a twin group (_estimates):
         # finding the distinct pairs of groups among all of them would sort every candidate,
-        # the analysis' largest array (a gigabyte more at its peak at a million articles). The
-        # fewer pairs that get an exact Jaccard, and the final estimates, are computed per pair
-        # of groups.
+        # the analysis' largest array (a gigabyte more at a million articles). The fewer pairs
+        # that get an exact Jaccard, and the final estimates, are computed per pair of groups.
         rep = twin_rows(tw, n)
         estimate = _by_twins(estimate, rep)
         if exact is not None:
