@@ -489,6 +489,9 @@ class Index:
             workers=self.workers,
             twins=lambda: twin_groups(sel(self._unit_keys.read()), MAX_BUCKET_PAIRS),
         )
+        # the analysis' freed temporaries: glibc keeps many of their pages, which the folding
+        # into document pairs (the peak of pair_table) would otherwise count on top
+        release_heap()
         self._analysis[key] = res
         return res, live
 
