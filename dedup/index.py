@@ -440,8 +440,9 @@ class Index:
         return self._live
 
     def _para_global(self, cols: dict[str, np.ndarray]) -> np.ndarray:
-        para0 = np.array(self._doc_para0, dtype=np.int64)
-        return para0[cols["unit_doc"]] + cols["unit_para"]
+        """Each unit's paragraph as a row of the paragraph columns: int32 while they fit."""
+        para0 = np.array(self._doc_para0, dtype=np.int32 if len(cols["para_ntok"]) < 2**31 else np.int64)
+        return para0[cols["unit_doc"]] + cols["unit_para"].astype(para0.dtype, copy=False)
 
     def _exact_units(self, us: np.ndarray, vs: np.ndarray) -> np.ndarray:
         """Exact Jaccard of the shingle sets of unit pairs ``(us[i], vs[i])``."""
@@ -453,24 +454,27 @@ class Index:
 
     def _analyze(self, threshold: float) -> tuple[Analysis, np.ndarray]:
         """Analysis over live units; returns it with the live unit ids it is indexed by."""
-        live = self._live_units()
         key = float(threshold)
         if key in self._analysis:
-            return self._analysis[key], live
+            return self._analysis[key], self._live_units()
         cols = self._columns()
-        pg = self._para_global(cols)
         doc_ntok = np.array(self._doc_ntok, dtype=np.int64)
         alive = np.array(self._alive, dtype=bool)
         doc_ntok = np.where(alive, doc_ntok, 0)
+        # Without removed documents every unit is live: the analysis gets the columns, not
+        # copies, and its unit numbers are the index's (the list of live units, an int64 per
+        # unit, is made after the analysis' peak).
+        everything = bool(alive.all())
+        live = None if everything else self._live_units()
+        pg = self._para_global(cols)
 
         def exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            if live is None:
+                return self._exact_units(a, b)
             return self._exact_units(live[a], live[b])
 
-        # without removed documents, every unit is live: pass the columns, not copies
-        everything = len(live) == len(cols["unit_doc"])
-
         def sel(a: np.ndarray) -> np.ndarray:
-            return a if everything else a[live]
+            return a if live is None else a[live]
 
         # merge the signature chunks of the batches here, once: forked workers then share one
         # copy (each worker reading a band of a chunked column merged it again and lost it)
@@ -478,7 +482,7 @@ class Index:
         res = analyze(
             config=self.config,
             threshold=threshold,
-            sig=SignatureView(self._sigs, None if everything else live, self.workers),
+            sig=SignatureView(self._sigs, live, self.workers),
             unit_doc=sel(cols["unit_doc"]),
             unit_para_global=sel(pg),
             unit_kind=sel(cols["unit_kind"]),
@@ -493,7 +497,7 @@ class Index:
         # into document pairs (the peak of pair_table) would otherwise count on top
         release_heap()
         self._analysis[key] = res
-        return res, live
+        return res, self._live_units()
 
     def _threshold(self, threshold: float | None) -> float:
         if threshold is None:

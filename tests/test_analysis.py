@@ -126,6 +126,32 @@ def test_group_docs_counts_distinct_documents_per_group(seed: int) -> None:
     assert _group_docs(unit_group[:0], unit_doc[:0], n_groups, n_docs).tolist() == [0] * n_groups
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_incidence_sums_tokens_per_group_and_document(seed: int) -> None:
+    """(group, document) incidences with summed tokens, packed or not, against a dict; int32
+    columns while the values fit, int64 (not wrapped) when the token sums do not."""
+    from dedup.analysis import _incidence
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    n_groups, n_docs = int(rng.integers(1, 60)), int(rng.integers(1, 40))
+    unit_group = rng.integers(0, n_groups, n)
+    unit_doc = rng.integers(0, n_docs, n).astype(np.int32)
+    unit_ntok = rng.integers(0, 500, n).astype(np.int32)
+    want: dict[tuple[int, int], int] = {}
+    for g, d, t in zip(unit_group.tolist(), unit_doc.tolist(), unit_ntok.tolist()):
+        want[g, d] = want.get((g, d), 0) + t
+    keys = sorted(want)
+    for docs in (n_docs, 2**62):  # packed into one int64 per unit, and the general path
+        g, d, tok = _incidence(unit_group, unit_doc, unit_ntok, n_groups, docs)
+        assert list(zip(g.tolist(), d.tolist())) == keys
+        assert tok.tolist() == [want[k] for k in keys]
+        assert g.dtype == d.dtype == tok.dtype == np.int32
+    big = np.full(n, 2**30, dtype=np.int64)  # two such units of one (group, document) pass 2**31
+    g, d, tok = _incidence(np.zeros(n, np.int64), np.zeros(n, np.int32), big, 1, 1)
+    assert tok.tolist() == [n * 2**30] and (tok.dtype == np.int64 or n == 1)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_segments_are_the_runs_of_equal_values(seed: int) -> None:
     from dedup.analysis import _segments

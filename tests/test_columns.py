@@ -532,3 +532,18 @@ def test_candidate_estimates_in_chunks_skip_pairs_inside_twin_groups():
         assert np.array_equal(_estimates(est, rep, pairs, chunk=chunk), want.astype(np.float32))
         assert sum(asked) == int((rep[pairs[:, 0]] != rep[pairs[:, 1]]).sum())
     assert np.array_equal(_estimates(est, None, pairs), ((pairs[:, 0] * 31 + pairs[:, 1]) % 97 / 97).astype(np.float32))
+
+
+def test_removing_documents_gives_the_results_of_never_adding_them(corpus):
+    """The analysis over the live units (numbered apart from the index's units) gives the same
+    pairs, clusters and boilerplate as an index that never held the removed documents."""
+    gone = {r["id"] for r in corpus[7:240:9]}
+    after, fresh = Index(workers=2), Index()
+    after.add_many(corpus[:240])
+    for doc_id in sorted(gone):
+        after.remove(doc_id)
+    fresh.add_many(r for r in corpus[:240] if r["id"] not in gone)
+    assert list(after.pairs()) == list(fresh.pairs())
+    assert after.clusters() == fresh.clusters()
+    assert after.boilerplate() == fresh.boilerplate()
+    assert len(list(after.pairs())) > 10
