@@ -42,6 +42,7 @@ from .errors import (
 )
 from .handoff import HandoffDir, Layout, read_arrays, read_texts, write_arrays, write_texts
 from .lsh import BandTable, twin_groups
+from .parallel import fork_map
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, PairTable, ParagraphMatch
 from .shingles import set_jaccard, sorted_unique
 from .text import coerce_text
@@ -53,6 +54,8 @@ __all__ = ["Index", "AddReport"]
 BATCH_DOCS = 2000
 #: Unit pairs folded into paragraph pairs at a time (whole document pairs per block).
 FOLD_BLOCK = 2_000_000
+#: Unit pairs from which the fold is shared out among the index's workers.
+PARALLEL_MIN_FOLD = 100_000
 
 
 @dataclass
@@ -732,20 +735,20 @@ class Index:
         n_g = len(g_start)
         del key
         # folded a block of document pairs at a time: the fold's temporaries are a dozen arrays
-        # per unit pair (gigabytes at a million articles)
+        # per unit pair (gigabytes at a million articles); with workers, at least one block each
         g_end = np.append(g_start[1:], len(up))
-        parts = []
+        block = FOLD_BLOCK
+        if self.workers > 1 and len(up) >= PARALLEL_MIN_FOLD:
+            block = min(block, -(-len(up) // self.workers))
+        blocks = []
         g0 = 0
         while g0 < n_g:
             lo = int(g_start[g0])
-            g1 = max(g0 + 1, int(np.searchsorted(g_end, lo + FOLD_BLOCK, side="right")))
-            hi = int(g_end[g1 - 1])
-            g = np.repeat(np.arange(g1 - g0, dtype=np.int64), g_end[g0:g1] - g_start[g0:g1])
-            part = _fold_paragraphs(
-                cols, g, up[lo:hi, 0], up[lo:hi, 1], sims[lo:hi], exact[lo:hi], boiler[lo:hi], order[lo:hi], g1 - g0
-            )
-            parts.append((part[0] + g0, *part[1:]))
+            g1 = max(g0 + 1, int(np.searchsorted(g_end, lo + block, side="right")))
+            blocks.append((g0, g1))
             g0 = g1
+        shared = (cols, up, sims, exact, boiler, order, g_start, g_end)
+        parts = list(fork_map(_fold_block, shared, blocks, self.workers))
         seg_g = np.concatenate([p[0] for p in parts])
         cov_a = np.concatenate([p[2] for p in parts])
         cov_b = np.concatenate([p[3] for p in parts])
@@ -1090,6 +1093,19 @@ def _side_coverage(cols: Mapping[str, np.ndarray], g: np.ndarray, units: np.ndar
     sent_nt = np.add.reduceat(np.where(is_par, 0, nt), st)
     cov = np.where(has_par, par_nt, sent_nt)
     return np.bincount(kg[st], weights=cov, minlength=n_g).astype(np.int64)
+
+
+def _fold_block(shared: tuple[Any, ...], block: tuple[int, int]) -> tuple[Any, ...]:
+    """:func:`_fold_paragraphs` of the document pairs ``block[0] .. block[1] - 1`` (the unit
+    pairs of :meth:`Index._doc_pairs`, sorted by document pair); groups numbered as there."""
+    cols, up, sims, exact, boiler, order, g_start, g_end = shared
+    g0, g1 = block
+    lo, hi = int(g_start[g0]), int(g_end[g1 - 1])
+    g = np.repeat(np.arange(g1 - g0, dtype=np.int64), g_end[g0:g1] - g_start[g0:g1])
+    part = _fold_paragraphs(
+        cols, g, up[lo:hi, 0], up[lo:hi, 1], sims[lo:hi], exact[lo:hi], boiler[lo:hi], order[lo:hi], g1 - g0
+    )
+    return (part[0] + g0, *part[1:])
 
 
 def _fold_paragraphs(

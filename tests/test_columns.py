@@ -141,14 +141,30 @@ def test_text_store_on_disk(tmp_path):
 def test_set_jaccard_with_workers(monkeypatch):
     import dedup.shingles as shingles
 
-    monkeypatch.setattr(shingles, "PARALLEL_MIN_PAIRS", 0)
+    forks = []
+    real_fork_map = shingles.fork_map
+
+    def counting_fork_map(fn, shared, items, workers):
+        items = list(items)
+        forks.append(items)
+        return real_fork_map(fn, shared, items, workers)
+
+    monkeypatch.setattr(shingles, "fork_map", counting_fork_map)
     rng = np.random.default_rng(4)
     sh = rng.integers(0, 50, size=4000, dtype=np.uint32)
     sa, sb = rng.integers(0, 3900, 777), rng.integers(0, 3900, 777)
-    la, lb = rng.integers(1, 100, 777), rng.integers(1, 100, 777)
+    la, lb = rng.integers(0, 100, 777), rng.integers(1, 100, 777)
+    sa[:50], la[:50] = rng.integers(0, 1000, 50), rng.integers(1000, 3000, 50)  # uneven work
     one = shingles.set_jaccard(sh, sa, la, sh, sb, lb)
-    two = shingles.set_jaccard(sh, sa, la, sh, sb, lb, workers=2, chunk=500)
-    assert np.array_equal(one, two)
+    assert not forks
+    monkeypatch.setattr(shingles, "PARALLEL_MIN_SHINGLES", 0)
+    for workers in (2, 3):
+        two = shingles.set_jaccard(sh, sa, la, sh, sb, lb, workers=workers, chunk=500)
+        assert np.array_equal(one, two)
+        spans = forks[-1]
+        assert len(spans) == workers and spans[0][0] == 0 and spans[-1][1] == 777
+        assert all(lo < hi for lo, hi in spans) and all(p[1] == q[0] for p, q in zip(spans, spans[1:]))
+        assert spans[0][1] < 777 // workers  # shares of the shingles: the first 50 pairs hold most
     assert one.min() < 1.0
 
 
@@ -243,6 +259,14 @@ def test_pairs_folded_and_yielded_in_blocks_give_the_same_result(corpus, monkeyp
     blocks.add_many(corpus)
     assert (list(blocks.pairs()), list(blocks.pairs(include_boilerplate=True, min_score=0.3))) == expected
     assert blocks.clusters() == whole.clusters()
+    # blocks shared out among two forked workers, above and below the size that forks
+    two = Index(workers=2)
+    two.add_many(corpus)
+    for min_fold in (0, 10**9):
+        monkeypatch.setattr(index_module, "PARALLEL_MIN_FOLD", min_fold)
+        for block in (7, 2_000_000):
+            monkeypatch.setattr(index_module, "FOLD_BLOCK", block)
+            assert (list(two.pairs()), list(two.pairs(include_boilerplate=True, min_score=0.3))) == expected
 
 
 def test_fork_map_keeps_job_order_in_workers_and_in_process():
@@ -500,7 +524,10 @@ def test_similarities_are_computed_once_per_pair_of_twin_groups(chunk):
     assert all(keys[rep[u]] == keys[u] and rep[u] == np.flatnonzero(keys == keys[u])[0] for u in range(200))
     asked: list[tuple[int, int]] = []
 
+    calls: list[int] = []
+
     def sim(a, b):  # a similarity that depends on the groups only
+        calls.append(len(a))
         asked.extend(zip(a.tolist(), b.tolist()))
         return (keys[a] * 7 + keys[b] * 3 % 11).astype(np.float32) / 1000
 
@@ -510,28 +537,42 @@ def test_similarities_are_computed_once_per_pair_of_twin_groups(chunk):
     want = np.where(keys[a] == keys[b], 1.0, (keys[lo] * 7 + keys[hi] * 3 % 11) / 1000).astype(np.float32)
     assert np.array_equal(got, want)
     assert all(x < y and x == rep[x] and y == rep[y] for x, y in asked)  # first units, lo < hi
+    assert calls == [len(asked)]  # one call for all the chunks
     if chunk > 500:
         assert len(asked) == len(set(asked)) == len({(x, y) for x, y in zip(lo.tolist(), hi.tolist()) if x != y})
+    assert _by_twins(sim, rep, chunk=chunk)(a[:0], b[:0]).shape == (0,)
 
 
-def test_candidate_estimates_in_chunks_skip_pairs_inside_twin_groups():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_candidate_estimates_are_computed_once_per_pair_of_twin_groups_in_one_call(workers):
+    """Pairs inside a twin group get 1 without an estimate; the others are estimated on their
+    groups' first units, each pair of groups once per chunk, in a single call (a call reads
+    every band of the signatures)."""
     from dedup.analysis import _estimates
 
     rng = np.random.default_rng(3)
-    rep = np.repeat(np.arange(0, 60, 3), 3)  # groups of three units
+    rep = np.repeat(np.arange(0, 60, 3), 3).astype(np.int32)  # groups of three units
     pairs = np.sort(rng.integers(0, 60, (500, 2)), axis=1).astype(np.int32)
-    asked = []
+    asked: list[list[tuple[int, int]]] = []
 
-    def est(a, b):
-        asked.append(len(a))
-        return ((a * 31 + b) % 97).astype(np.float32) / 97
+    def est(a, b):  # depends on the groups only, as twins' signatures are equal
+        asked.append(list(zip(a.tolist(), b.tolist())))
+        return ((rep[a] * 31 + rep[b]) % 97).astype(np.float32) / 97
 
-    want = np.where(rep[pairs[:, 0]] == rep[pairs[:, 1]], 1.0, (pairs[:, 0] * 31 + pairs[:, 1]) % 97 / 97)
+    lo, hi = rep[pairs[:, 0]], rep[pairs[:, 1]]
+    want = np.where(lo == hi, 1.0, (lo * 31 + hi) % 97 / 97).astype(np.float32)
+    group_pairs = {(x, y) for x, y in zip(lo.tolist(), hi.tolist()) if x != y}
     for chunk in (7, 1 << 20):
         asked.clear()
-        assert np.array_equal(_estimates(est, rep, pairs, chunk=chunk), want.astype(np.float32))
-        assert sum(asked) == int((rep[pairs[:, 0]] != rep[pairs[:, 1]]).sum())
-    assert np.array_equal(_estimates(est, None, pairs), ((pairs[:, 0] * 31 + pairs[:, 1]) % 97 / 97).astype(np.float32))
+        assert np.array_equal(_estimates(est, rep, pairs, workers=workers, chunk=chunk), want)
+        assert len(asked) == 1
+        assert set(asked[0]) == group_pairs and all(x < y for x, y in asked[0])
+        if chunk > len(pairs) and workers == 1:
+            assert len(asked[0]) == len(group_pairs)
+        else:
+            assert len(group_pairs) <= len(asked[0]) < int((lo != hi).sum())
+    assert np.array_equal(_estimates(est, None, pairs), est(pairs[:, 0], pairs[:, 1]))
+    assert _estimates(est, rep, pairs[:0], workers=workers).shape == (0,)
 
 
 def test_removing_documents_gives_the_results_of_never_adding_them(corpus):
