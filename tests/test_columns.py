@@ -544,12 +544,14 @@ def test_similarities_are_computed_once_per_pair_of_twin_groups(chunk):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_candidate_estimates_are_computed_once_per_pair_of_twin_groups_in_one_call(workers):
+def test_candidate_estimates_are_computed_once_per_pair_of_twin_groups_in_one_call(workers, monkeypatch):
     """Pairs inside a twin group get 1 without an estimate; the others are estimated on their
     groups' first units, each pair of groups once per chunk, in a single call (a call reads
     every band of the signatures)."""
+    import dedup.analysis as analysis
     from dedup.analysis import _estimates
 
+    monkeypatch.setattr(analysis, "PARALLEL_MIN_ESTIMATES", 0)  # 500 pairs: shared out all the same
     rng = np.random.default_rng(3)
     rep = np.repeat(np.arange(0, 60, 3), 3).astype(np.int32)  # groups of three units
     pairs = np.sort(rng.integers(0, 60, (500, 2)), axis=1).astype(np.int32)
