@@ -414,3 +414,24 @@ def test_bad_unit_keys_are_refused(tmp_path, seeds, make):
     _rewrite_manifest(out, lambda m: m["files"].update({fn.name: entry}))
     with pytest.raises(CorruptIndexError, match="unit_key"):
         Index.load(out)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_runs_are_gathered_in_blocks_as_in_one_gather(seed):
+    """Saving gathers the live paragraphs' shingles block by block (bounded temporaries); the
+    result is the one-shot gather, and the source itself when the runs are all of it in order."""
+    from dedup.shingles import ramp
+    from dedup.storage import _gather_runs
+
+    rng = np.random.default_rng(seed)
+    lens = rng.integers(0, 9, int(rng.integers(1, 300)))
+    starts = np.cumsum(lens) - lens
+    src = rng.integers(0, 2**32, int(lens.sum()) + 5, dtype=np.uint32)[: int(lens.sum())]
+    assert _gather_runs(src, starts, lens) is src  # nothing removed: no copy
+    keep = rng.random(len(lens)) < 0.6
+    keep[0] = False  # the first run removed: not the source in order
+    want = src[np.repeat(starts[keep], lens[keep]) + ramp(lens[keep])]
+    for chunk in (1, 7, 1 << 24):
+        got = _gather_runs(src, starts[keep], lens[keep], chunk=chunk)
+        assert got.dtype == src.dtype and np.array_equal(got, want)
+    assert len(_gather_runs(src, starts[:0], lens[:0])) == 0
