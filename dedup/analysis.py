@@ -177,9 +177,29 @@ def _estimates(
     m = len(pairs)
     # with workers (and enough pairs to be worth a fork), at least one chunk each
     size = max(1, min(chunk, -(-m // max(workers, 1)) if m >= PARALLEL_MIN_ESTIMATES else m))
-    spans = [(lo, min(m, lo + size)) for lo in range(0, m, size)]
-    parts = list(fork_map(_distinct_group_pairs, (rep, pairs[:, 0], pairs[:, 1]), spans, workers))
-    return _fill_by_group_pairs(estimate, np.ones(m, dtype=np.float32), spans, parts)
+    return _per_group_pair(estimate, rep, pairs[:, 0], pairs[:, 1], size, workers)
+
+
+def _per_group_pair(
+    fn: ExactFn, rep: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int, workers: int = 1
+) -> np.ndarray:
+    """``fn`` of the pairs ``(a[i], b[i])`` computed once per pair of twin groups per ``chunk``
+    pairs, on the groups' first units, in one call; 1 inside a group (float32). The chunks'
+    reduction to pairs of groups is shared out among ``workers`` forked processes."""
+    spans = [(lo, min(len(a), lo + chunk)) for lo in range(0, len(a), chunk)]
+    parts = list(fork_map(_distinct_group_pairs, (rep, a, b), spans, workers))
+    out = np.ones(len(a), dtype=np.float32)
+    distinct = np.concatenate([p[2] for p in parts]) if parts else np.empty(0, np.int64)
+    if not len(distinct):
+        return out
+    vals = np.asarray(fn(distinct >> 32, distinct & 0xFFFFFFFF), dtype=np.float32)
+    del distinct
+    base = 0
+    for (lo, hi), (apart, which, d) in zip(spans, parts):
+        part = out[lo:hi]
+        part[apart] = vals[base + which]
+        base += len(d)
+    return out
 
 
 def _distinct_group_pairs(shared: tuple[np.ndarray, ...], span: tuple[int, int]) -> tuple[Any, ...]:
@@ -198,25 +218,6 @@ def _distinct_group_pairs(shared: tuple[np.ndarray, ...], span: tuple[int, int])
     return apart, which.astype(np.int32 if len(distinct) < 2**31 else np.int64), distinct
 
 
-def _fill_by_group_pairs(
-    fn: ExactFn, out: np.ndarray, spans: list[tuple[int, int]], parts: list[tuple[Any, ...]]
-) -> np.ndarray:
-    """``out`` (1 inside a group) with the pairs between groups of each span set to ``fn`` of
-    their pair of groups (``parts``: :func:`_distinct_group_pairs` of the spans), ``fn`` called
-    once for the distinct pairs of groups of all the spans."""
-    distinct = np.concatenate([p[2] for p in parts]) if parts else np.empty(0, np.int64)
-    if not len(distinct):
-        return out
-    vals = np.asarray(fn(distinct >> 32, distinct & 0xFFFFFFFF), dtype=np.float32)
-    del distinct
-    base = 0
-    for (lo, hi), (apart, which, d) in zip(spans, parts):
-        part = out[lo:hi]
-        part[apart] = vals[base + which]
-        base += len(d)
-    return out
-
-
 def _by_twins(fn: ExactFn, rep: np.ndarray, chunk: int = 1 << 22) -> ExactFn:
     """``fn`` (a similarity of unit pairs) computed once per pair of twin groups.
 
@@ -230,9 +231,7 @@ def _by_twins(fn: ExactFn, rep: np.ndarray, chunk: int = 1 << 22) -> ExactFn:
     """
 
     def by_group(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        spans = [(lo, min(len(a), lo + chunk)) for lo in range(0, len(a), chunk)]
-        parts = [_distinct_group_pairs((rep, a, b), span) for span in spans]
-        return _fill_by_group_pairs(fn, np.ones(len(a), dtype=np.float32), spans, parts)
+        return _per_group_pair(fn, rep, a, b, chunk)
 
     return by_group
 
