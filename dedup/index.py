@@ -42,6 +42,7 @@ from .errors import (
 )
 from .handoff import HandoffDir, Layout, read_arrays, read_texts, write_arrays, write_texts
 from .lsh import BandTable, twin_groups
+from .minhash import warm_up
 from .parallel import fork_map
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, PairTable, ParagraphMatch
 from .shingles import set_jaccard, sorted_unique
@@ -1034,7 +1035,11 @@ class _Featurizer:
         if self.workers > 1:
             ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
             self.scratch = HandoffDir()
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            # Each worker loads the signing kernel (~0.6 s) as it starts, and they start now
+            # (the pool forks them on its first job): they load it while this process reads the
+            # first batches. (Loading it here before forking delayed every batch by as much.)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=warm_up)
+            self.pool.submit(int)
         return self
 
     def __exit__(self, *exc: object) -> None:

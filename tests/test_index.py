@@ -263,12 +263,17 @@ def test_signatures_interoperate_with_datasketch(rng):
     assert np.array_equal(np.asarray(la.hashvalues, dtype=np.uint32), sig[0])
 
 
-@pytest.fixture(params=["small", "by_length"])
+@pytest.fixture(params=["compiled", "small", "by_length"])
 def sign_path(request, monkeypatch):
-    """Run a test with either signature path of ``dedup.minhash.signatures``."""
+    """Run a test with each signature path of ``dedup.minhash.signatures``."""
     import dedup.minhash as minhash
 
-    monkeypatch.setattr(minhash, "SMALL_INPUT", 1 << 30 if request.param == "small" else 0)
+    if request.param == "compiled":
+        if not minhash.warm_up():
+            pytest.skip("numba is not installed: no compiled signing kernel")
+    else:
+        monkeypatch.setattr(minhash, "USE_NUMBA", False)
+        monkeypatch.setattr(minhash, "SMALL_INPUT", 1 << 30 if request.param == "small" else 0)
     return request.param
 
 
@@ -524,7 +529,7 @@ def test_union_signatures_are_minhash_of_the_union(chunk, sign_path):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_signature_paths_agree(seed, monkeypatch):
-    """The one-block path (small inputs) and the by-length path give the same signatures."""
+    """The compiled kernel, the one-block path (small inputs) and the by-length path agree."""
     import dedup.minhash as minhash
 
     gen = np.random.default_rng(seed)
@@ -532,10 +537,38 @@ def test_signature_paths_agree(seed, monkeypatch):
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     hashes = gen.integers(0, 2**63, int(sizes.sum()), dtype=np.uint64)
     perms = minhash.permutations(64, seed=seed)
+    assert minhash.warm_up()  # numba is a dependency: the kernel signs even small inputs once loaded
+    compiled = minhash.signatures(hashes, starts, perms)
+    monkeypatch.setattr(minhash, "USE_NUMBA", False)
+    assert minhash._compiled() is None
     monkeypatch.setattr(minhash, "SMALL_INPUT", 1 << 30)
     small = minhash.signatures(hashes, starts, perms)
     monkeypatch.setattr(minhash, "SMALL_INPUT", 0)
     assert np.array_equal(small, minhash.signatures(hashes, starts, perms, chunk=int(gen.integers(1, 500))))
+    assert np.array_equal(small, compiled)
+
+
+def test_no_numba_environment_variable_turns_the_kernel_off():
+    """``DEDUP_NO_NUMBA=1`` signs with numpy (same signatures as the kernel)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, dedup.minhash as m;"
+        "h = np.arange(1, 20000, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15);"
+        "s = m.signatures(h, np.array([0, 7, 3000]), m.permutations(32, 3));"
+        "print(m._kernels is None, int(s.astype(np.uint64).sum()))"
+    )
+
+    def run(flag: str) -> list[str]:
+        env = {**os.environ, "DEDUP_NO_NUMBA": flag}
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        return done.stdout.split()
+
+    off, on = run("1"), run("0")
+    assert off[0] == "True" and on[0] == "False"
+    assert off[1] == on[1]
 
 
 def test_incidence_packed_and_wide_paths_agree():
