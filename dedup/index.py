@@ -41,8 +41,8 @@ from .errors import (
     InvalidTypeError,
 )
 from .handoff import HandoffDir, Layout, read_arrays, read_texts, write_arrays, write_texts
+from .jit import warm_up
 from .lsh import BandTable, twin_groups
-from .minhash import warm_up
 from .parallel import fork_map
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, PairTable, ParagraphMatch
 from .shingles import set_jaccard, sorted_unique

@@ -4,14 +4,13 @@ A MinHash signature is the minimum, per permutation, of ``a * x + b`` over a set
 numpy has to write the whole ``(permutations, shingles)`` block of values to memory, add to it
 and reduce it: three passes over a block 128 times the size of the input. Compiled, each
 shingle's 128 values stay in registers and fold into the set's running minimum (about 7x on a
-batch of articles).
+batch of articles). Token and shingle hashes likewise take one pass over their input instead of
+one numpy pass per arithmetic step.
 
-Every kernel has a numpy counterpart in the module that calls it, with the same results bit for
-bit: :mod:`dedup.minhash` falls back to it where numba is not installed, or when the environment
-variable ``DEDUP_NO_NUMBA`` is set to ``1`` (the tests run both). Kernels are compiled on first
-use and cached on disk by numba (``cache=True``): a process then loads them in a fraction of a
-second. :func:`dedup.minhash.warm_up` loads them before worker processes are forked, so that the
-workers inherit them.
+Every kernel computes exactly what the numpy code in the module that calls it computes (integer
+arithmetic modulo 2**32 or 2**64): :mod:`dedup.jit` says when they are used. They are compiled
+on first use and cached on disk by numba (``cache=True``); :func:`warm_up` loads every
+specialization that indexing uses.
 """
 
 from __future__ import annotations
@@ -19,10 +18,21 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["sign_sets"]
+__all__ = ["sign_sets", "window_hashes", "span_poly", "span_poly_lower", "warm_up"]
+
+_P = np.uint64(0x9E3779B97F4A7C15)  # dedup.shingles._P
+_C1 = np.uint64(0xFF51AFD7ED558CCD)  # MurmurHash3 fmix64
+_C2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S33 = np.uint64(33)
+_Q = np.uint64(0xC2B2AE3D27D4EB4F)  # dedup.text._Q
+_A = np.uint64(ord("A"))
+_CASE = np.uint64(32)
+_26 = np.uint64(26)
+
+_jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@_jit
 def sign_sets(hashes: np.ndarray, set_starts: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     """MinHash signatures of consecutive shingle sets into ``out`` (``(sets, permutations)``).
 
@@ -46,3 +56,69 @@ def sign_sets(hashes: np.ndarray, set_starts: np.ndarray, a: np.ndarray, b: np.n
                     acc[i] = v
         for i in range(n_perm):
             out[s, i] = acc[i]
+
+
+@_jit
+def window_hashes(tokens: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """:func:`dedup.shingles.window_hashes` of the windows starting at ``starts`` (int64)."""
+    out = np.empty(starts.shape[0], dtype=np.uint64)
+    w = np.uint64(width)
+    for i in range(starts.shape[0]):
+        s = starts[i]
+        acc = tokens[s]
+        for j in range(1, width):
+            acc = acc * _P + tokens[s + j]
+        acc ^= w
+        acc ^= acc >> _S33
+        acc *= _C1
+        acc ^= acc >> _S33
+        acc *= _C2
+        acc ^= acc >> _S33
+        out[i] = acc
+    return out
+
+
+@_jit
+def span_poly(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``sum(c[s + k] * Q**k)`` modulo 2**64 of every span ``[s, e)`` of ``chars`` (the
+    polynomial of :func:`dedup.text._span_hashes`)."""
+    out = np.empty(starts.shape[0], dtype=np.uint64)
+    for i in range(starts.shape[0]):
+        acc = np.uint64(0)
+        p = np.uint64(1)
+        for j in range(starts[i], ends[i]):
+            acc += np.uint64(chars[j]) * p
+            p *= _Q
+        out[i] = acc
+    return out
+
+
+@_jit
+def span_poly_lower(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """:func:`span_poly` with ASCII capitals counted as lower case. (A separate kernel: a flag
+    argument tested in this loop made it several times slower.)"""
+    out = np.empty(starts.shape[0], dtype=np.uint64)
+    for i in range(starts.shape[0]):
+        acc = np.uint64(0)
+        p = np.uint64(1)
+        for j in range(starts[i], ends[i]):
+            c = np.uint64(chars[j])
+            if c - _A < _26:
+                c = c + _CASE
+            acc += c * p
+            p *= _Q
+        out[i] = acc
+    return out
+
+
+def warm_up() -> None:
+    """Run every kernel once on the argument types indexing gives them (loads the cached code)."""
+    one32 = np.ones(1, dtype=np.uint32)
+    zero = np.zeros(1, dtype=np.int64)
+    sign_sets(one32, zero, one32, one32, np.empty((1, 1), dtype=np.uint32))
+    window_hashes(np.ones(2, dtype=np.uint64), zero, 2)
+    one = np.ones(1, dtype=np.int64)
+    # characters come read-only (numpy views of encoded text): numba compiles those apart
+    for chars in (np.frombuffer(b"a", dtype=np.uint8), np.frombuffer(b"a\0\0\0", dtype="<u4")):
+        span_poly(chars, zero, one)
+        span_poly_lower(chars, zero, one)

@@ -15,12 +15,11 @@ estimate (fraction of equal values) is the same number datasketch computes.
 
 from __future__ import annotations
 
-import os
-from types import ModuleType
 from typing import Any, overload
 
 import numpy as np
 
+from . import jit
 from .errors import InvalidParameterError
 from .shingles import sorted_unique
 
@@ -30,53 +29,16 @@ __all__ = [
     "signatures",
     "jaccard_estimate",
     "to_lean_minhash",
-    "warm_up",
     "CHUNK_SHINGLES",
 ]
 
 #: Shingles per numpy call when signing: bounds the temporary (num_perm x chunk) uint32 block
 #: (128 x 8,192 x 4 bytes = 4 MiB, which stays in cache; 4,096 and 16,384-32,768 were slower).
 CHUNK_SHINGLES = 8_192
-#: Up to this many shingles in all (a query document), sets are signed in one block with
-#: ``minimum.reduceat`` rather than grouped by length (0.7 -> 0.2 ms for one article), and the
-#: compiled kernel is not loaded for them (it is used if loaded already).
+#: Without the compiled kernel, up to this many shingles in all (a query document), sets are
+#: signed in one block with ``minimum.reduceat`` rather than grouped by length (0.7 -> 0.2 ms
+#: for one article).
 SMALL_INPUT = 8_192
-
-#: Sign with the compiled kernel of :mod:`dedup.kernels` when numba is installed (same values;
-#: about 7x faster). Off when the environment variable ``DEDUP_NO_NUMBA`` is ``1``.
-USE_NUMBA = os.environ.get("DEDUP_NO_NUMBA", "") != "1"
-_kernels: ModuleType | None = None
-_kernels_tried = False
-
-
-def _compiled() -> ModuleType | None:
-    """:mod:`dedup.kernels` (imported on first use), or None without numba or with USE_NUMBA off."""
-    global _kernels, _kernels_tried
-    if not USE_NUMBA:
-        return None
-    if not _kernels_tried:
-        _kernels_tried = True
-        try:
-            from . import kernels
-
-            _kernels = kernels
-        except ImportError:  # numba not installed: the numpy code below gives the same values
-            _kernels = None
-    return _kernels
-
-
-def warm_up() -> bool:
-    """Load (or compile, the first time on a machine) the signing kernel; True when it is used.
-
-    Call before forking worker processes, which then inherit it instead of each loading it.
-    """
-    k = _compiled()
-    if k is None:
-        return False
-    out = np.empty((1, 1), dtype=np.uint32)
-    one = np.ones(1, dtype=np.uint32)
-    k.sign_sets(one, np.zeros(1, dtype=np.int64), one, one, out)
-    return True
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -167,9 +129,8 @@ def signatures(
         raise InvalidParameterError("set_starts must start at 0 and increase strictly (no empty set)")
     if len(groups) == 0 or groups[0] != 0 or np.any(np.diff(groups) <= 0) or groups[-1] >= n_sets:
         raise InvalidParameterError("unions must start at 0 and increase strictly, below the number of sets")
-    # A single document (a query) is signed by numpy in a fraction of a millisecond unless the
-    # kernel is loaded already: loading it costs about 0.6 s once per process (numba's import).
-    kernels = _compiled() if len(hashes) > SMALL_INPUT or _kernels is not None else None
+    # a single document (a query) is signed by numpy unless the kernels are loaded already
+    kernels = jit.kernels(load=len(hashes) >= jit.LOAD_MIN)
     if kernels is not None:
         kernels.sign_sets(
             hashes,

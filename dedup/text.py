@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import jit
 from .errors import EmptyDocumentError, InvalidTextError, InvalidTypeError
 from .shingles import fmix64, fmix64_inplace, sorted_unique
 
@@ -308,8 +309,14 @@ def _span_hashes(
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
     n = len(starts)
-    poly = np.empty(n, dtype=np.uint64)
-    t0 = 0
+    kernels = jit.kernels(load=len(chars) >= jit.LOAD_MIN)
+    if kernels is not None:
+        poly_of = kernels.span_poly_lower if lower_ascii else kernels.span_poly
+        poly = poly_of(chars, np.ascontiguousarray(starts), np.ascontiguousarray(ends))
+        t0 = n  # done: only the finish below
+    else:
+        poly = np.empty(n, dtype=np.uint64)
+        t0 = 0
     while t0 < n:
         base = int(starts[t0])
         t1 = max(int(np.searchsorted(ends, base + _HASH_CHUNK, side="right")), t0 + 1)

@@ -266,13 +266,14 @@ def test_signatures_interoperate_with_datasketch(rng):
 @pytest.fixture(params=["compiled", "small", "by_length"])
 def sign_path(request, monkeypatch):
     """Run a test with each signature path of ``dedup.minhash.signatures``."""
+    import dedup.jit as jit
     import dedup.minhash as minhash
 
     if request.param == "compiled":
-        if not minhash.warm_up():
+        if not jit.warm_up():
             pytest.skip("numba is not installed: no compiled signing kernel")
     else:
-        monkeypatch.setattr(minhash, "USE_NUMBA", False)
+        monkeypatch.setattr(jit, "USE_NUMBA", False)
         monkeypatch.setattr(minhash, "SMALL_INPUT", 1 << 30 if request.param == "small" else 0)
     return request.param
 
@@ -530,6 +531,7 @@ def test_union_signatures_are_minhash_of_the_union(chunk, sign_path):
 @pytest.mark.parametrize("seed", range(4))
 def test_signature_paths_agree(seed, monkeypatch):
     """The compiled kernel, the one-block path (small inputs) and the by-length path agree."""
+    import dedup.jit as jit
     import dedup.minhash as minhash
 
     gen = np.random.default_rng(seed)
@@ -537,10 +539,10 @@ def test_signature_paths_agree(seed, monkeypatch):
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     hashes = gen.integers(0, 2**63, int(sizes.sum()), dtype=np.uint64)
     perms = minhash.permutations(64, seed=seed)
-    assert minhash.warm_up()  # numba is a dependency: the kernel signs even small inputs once loaded
+    assert jit.warm_up()  # numba is a dependency: the kernel signs even small inputs once loaded
     compiled = minhash.signatures(hashes, starts, perms)
-    monkeypatch.setattr(minhash, "USE_NUMBA", False)
-    assert minhash._compiled() is None
+    monkeypatch.setattr(jit, "USE_NUMBA", False)
+    assert jit.kernels() is None
     monkeypatch.setattr(minhash, "SMALL_INPUT", 1 << 30)
     small = minhash.signatures(hashes, starts, perms)
     monkeypatch.setattr(minhash, "SMALL_INPUT", 0)
@@ -555,10 +557,10 @@ def test_no_numba_environment_variable_turns_the_kernel_off():
     import sys
 
     code = (
-        "import numpy as np, dedup.minhash as m;"
-        "h = np.arange(1, 20000, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15);"
+        "import numpy as np, dedup.jit as j, dedup.minhash as m;"
+        "h = np.arange(1, 1 << 21, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15);"
         "s = m.signatures(h, np.array([0, 7, 3000]), m.permutations(32, 3));"
-        "print(m._kernels is None, int(s.astype(np.uint64).sum()))"
+        "print(j.kernels(load=False) is None, int(s.astype(np.uint64).sum()))"
     )
 
     def run(flag: str) -> list[str]:
@@ -569,6 +571,44 @@ def test_no_numba_environment_variable_turns_the_kernel_off():
     off, on = run("1"), run("0")
     assert off[0] == "True" and on[0] == "False"
     assert off[1] == on[1]
+
+
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_compiled_kernels_featurize_like_numpy(rng, monkeypatch, ascii_only):
+    """Token hashes, shingle hashes and signatures of a batch: kernels and numpy agree exactly.
+
+    The batch is large enough (over ``jit.LOAD_MIN`` characters) to load the kernels.
+    """
+    from dataclasses import fields
+
+    import dedup.jit as jit
+    from dedup.config import IndexConfig
+    from dedup.units import featurize
+
+    texts = [make_text(rng, 3, 40).replace(" ", ". The QUICK Fox ", 2) for _ in range(400)]
+    if not ascii_only:
+        texts = [t.replace("a", "ä", 3).replace("The", "‘ÉTÉ’ The", 1) for t in texts]
+    while sum(map(len, texts)) < jit.LOAD_MIN:
+        texts += texts
+    cfg = IndexConfig(num_perm=64, seed=5)
+    monkeypatch.setattr(jit, "USE_NUMBA", False)
+    ref = featurize(texts, cfg)
+    monkeypatch.setattr(jit, "USE_NUMBA", True)
+    assert jit.warm_up()
+    got = featurize(texts, cfg)
+    for f in fields(ref):
+        assert np.array_equal(getattr(ref, f.name), getattr(got, f.name)), f.name
+
+
+def test_compiled_window_hashes_check_their_bounds():
+    import dedup.jit as jit
+    from dedup.shingles import window_hashes
+
+    assert jit.warm_up()
+    t = np.arange(10, dtype=np.uint64)
+    with pytest.raises(IndexError):
+        window_hashes(t, 5, np.array([0, 6], dtype=np.int64))
+    assert np.array_equal(window_hashes(t, 5, np.array([5])), window_hashes(t, 5)[5:])
 
 
 def test_incidence_packed_and_wide_paths_agree():
