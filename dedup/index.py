@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .analysis import MAX_BUCKET_PAIRS, Analysis, analyze, components, order_by
-from .columns import Column, SignatureStore, SignatureView, TextStore, band_major, prefetch, release_heap
+from .columns import Column, SignatureStore, SignatureView, TextStore, prefetch, release_heap
 from .config import IndexConfig
 from .errors import (
     CorruptIndexError,
@@ -381,10 +381,7 @@ class Index:
         c["unit_ntok"].append(f.unit_ntok)
         c["unit_nsh"].append(f.unit_nsh)
         self._unit_keys.append(f.unit_key)
-        if done.bands is None:
-            self._sigs.append(f.sig)
-        else:
-            self._sigs.append_banded(*done.bands)
+        self._sigs.append_banded(*done.bands)
         c["para_start"].append(f.para_start)
         c["para_end"].append(f.para_end)
         c["para_ntok"].append(f.para_ntok)
@@ -995,21 +992,22 @@ _Batch = list[tuple[str, str, dict[str, Any]]]
 class _Done(NamedTuple):
     """A featurized batch: its records, their texts in UTF-8 and their features.
 
-    When a worker featurized the batch, its signatures come band-major in ``bands`` (see
-    :func:`dedup.columns.band_major`) and ``feats.sig`` is empty.
+    Its signatures come band-major in ``bands`` (see :func:`dedup.columns.band_major`) and
+    ``feats.sig`` is empty.
     """
 
     batch: _Batch
     blobs: list[bytes]
     feats: Features
-    bands: tuple[np.ndarray, np.ndarray] | None
+    bands: tuple[np.ndarray, np.ndarray]
 
 
 def _featurize_job(config: IndexConfig, texts_at: Path, lengths: list[int], out: Path) -> Layout:
     """Featurize the texts in file ``texts_at``; the features go to file ``out``."""
-    f = featurize(read_texts(texts_at, lengths), config)
-    arrays = {fl.name: getattr(f, fl.name) for fl in fields(f) if fl.name != "sig"}
-    arrays["sig_bands"], arrays["sig_rest"] = band_major(f.sig, config.b, config.r)
+    f = featurize(read_texts(texts_at, lengths), config, banded=True)
+    assert f.bands is not None
+    arrays = {fl.name: getattr(f, fl.name) for fl in fields(f) if fl.name not in ("sig", "bands")}
+    arrays["sig_bands"], arrays["sig_rest"] = f.bands
     return write_arrays(out, arrays)
 
 
@@ -1052,7 +1050,9 @@ class _Featurizer:
         texts = [t for _, t, _ in batch]
         blobs = [t.encode("utf-8", "surrogatepass") for t in texts]
         if self.pool is None or self.scratch is None:
-            self.done.append(_Done(batch, blobs, featurize(texts, self.config), None))
+            feats = featurize(texts, self.config, banded=True)
+            assert feats.bands is not None
+            self.done.append(_Done(batch, blobs, feats, feats.bands))
         else:
             texts_at, out = self.scratch.new_file(), self.scratch.new_file()
             lengths = write_texts(texts_at, blobs)
@@ -1064,7 +1064,8 @@ class _Featurizer:
         arrays = read_arrays(out, fut.result(), self.mapped)
         bands = (arrays.pop("sig_bands"), arrays.pop("sig_rest"))
         sig = np.empty((0, self.config.num_perm), dtype=np.uint32)
-        return _Done(batch, blobs, Features(sig=sig, **arrays), bands)
+        # arrays holds exactly the array fields of Features (mypy cannot tell them from bands)
+        return _Done(batch, blobs, Features(sig=sig, **arrays), bands)  # type: ignore[arg-type]
 
     def ready(self) -> Iterator[_Done]:
         """Finished batches in submission order; waits when too many are in flight."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["sign_sets", "window_hashes", "span_poly", "span_poly_lower", "warm_up"]
+__all__ = ["sign_sets", "window_hashes", "span_poly", "span_poly_lower", "unit_bands", "warm_up"]
 
 _P = np.uint64(0x9E3779B97F4A7C15)  # dedup.shingles._P
 _C1 = np.uint64(0xFF51AFD7ED558CCD)  # MurmurHash3 fmix64
@@ -111,12 +111,55 @@ def span_poly_lower(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> 
     return out
 
 
+@_jit
+def unit_bands(
+    seg_sig: np.ndarray, para_seg0: np.ndarray, sent_seg: np.ndarray, bands: int, rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures of a batch's units in the band-major layout of :func:`dedup.columns.band_major`.
+
+    Units are the paragraphs, then the sentences. Paragraph ``u`` is the union of segments
+    ``para_seg0[u]`` up to the next paragraph's first (its signature the elementwise minimum of
+    theirs); sentence ``t`` is segment ``sent_seg[t]``. Returns ``(bands, units, rows)`` and the
+    ``(units, permutations - bands * rows)`` values past the bands: what gathering, stacking and
+    transposing the rows with numpy gives, in one pass.
+    """
+    n_seg, n_perm = seg_sig.shape
+    n_par = para_seg0.shape[0]
+    n = n_par + sent_seg.shape[0]
+    width = bands * rows
+    banded = np.empty((bands, n, rows), dtype=np.uint32)
+    rest = np.empty((n, n_perm - width), dtype=np.uint32)
+    row = np.empty(n_perm, dtype=np.uint32)
+    for u in range(n):
+        if u < n_par:
+            lo = para_seg0[u]
+            hi = para_seg0[u + 1] if u + 1 < n_par else n_seg
+            for i in range(n_perm):
+                row[i] = seg_sig[lo, i]
+            for s in range(lo + 1, hi):
+                for i in range(n_perm):
+                    v = seg_sig[s, i]
+                    if v < row[i]:
+                        row[i] = v
+        else:
+            s = sent_seg[u - n_par]
+            for i in range(n_perm):
+                row[i] = seg_sig[s, i]
+        for j in range(bands):
+            for k in range(rows):
+                banded[j, u, k] = row[j * rows + k]
+        for i in range(width, n_perm):
+            rest[u, i - width] = row[i]
+    return banded, rest
+
+
 def warm_up() -> None:
     """Run every kernel once on the argument types indexing gives them (loads the cached code)."""
     one32 = np.ones(1, dtype=np.uint32)
     zero = np.zeros(1, dtype=np.int64)
     sign_sets(one32, zero, one32, one32, np.empty((1, 1), dtype=np.uint32))
     window_hashes(np.ones(2, dtype=np.uint64), zero, 2)
+    unit_bands(np.ones((1, 2), dtype=np.uint32), zero, zero, 1, 1)
     one = np.ones(1, dtype=np.int64)
     # characters come read-only (numpy views of encoded text): numba compiles those apart
     for chars in (np.frombuffer(b"a", dtype=np.uint8), np.frombuffer(b"a\0\0\0", dtype="<u4")):

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import jit
+from .columns import band_major
 from .config import IndexConfig
 from .minhash import permutations, signatures
 from .shingles import finish_keys, set_sums, sorted_unique, window_hashes
@@ -78,6 +80,9 @@ class Features:
     para_sh0: np.ndarray
     unit_sh0: np.ndarray
     unit_key: np.ndarray
+    #: With ``featurize(..., banded=True)``: the signatures as :func:`dedup.columns.band_major`
+    #: gives them (``sig`` is then empty).
+    bands: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_units(self) -> int:
@@ -95,13 +100,17 @@ def _perms(config: IndexConfig) -> tuple[np.ndarray, np.ndarray]:
     return p
 
 
-def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens] | None = None) -> Features:
+def featurize(
+    texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens] | None = None, *, banded: bool = False
+) -> Features:
     """Segment, shingle and sign a batch of non-empty texts.
 
     Args:
         texts: documents (already validated: ``str``, at least one token each).
         config: the index configuration.
         tokens: optional pre-computed :func:`dedup.text.tokenize` results, one per text.
+        banded: give the signatures in ``bands``, band-major (as an index stores them), instead
+            of as rows in ``sig``.
 
     Returns:
         :class:`Features` of the batch.
@@ -200,11 +209,24 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
     seg_key = finish_keys(seg_sum, seg_len)
     para_key = finish_keys(np.add.reduceat(seg_sum, para_seg0), cnt) if n_par else np.empty(0, np.uint64)
     del seg_sum
-    if n_par:
-        seg_sig, para_sig = signatures(hashes, seg_starts, _perms(config), unions=para_seg0)
+    kernels = jit.kernels(load=False)  # loaded by the hashing above when the batch is large
+    bands = None
+    if banded and kernels is not None and n_par:
+        # paragraph unions, sentence rows and the band-major layout in one pass
+        seg_sig = signatures(hashes, seg_starts, _perms(config))
+        bands = kernels.unit_bands(seg_sig, para_seg0, sent_seg, config.b, config.r)
+        sig = np.empty((0, config.num_perm), dtype=np.uint32)
+        del seg_sig
     else:
-        seg_sig = para_sig = np.empty((0, config.num_perm), dtype=np.uint32)
-    sent_sig = seg_sig[sent_seg]
+        if n_par:
+            seg_sig, para_sig = signatures(hashes, seg_starts, _perms(config), unions=para_seg0)
+        else:
+            seg_sig = para_sig = np.empty((0, config.num_perm), dtype=np.uint32)
+        sig = np.concatenate([para_sig, seg_sig[sent_seg]]) if len(sent_seg) else para_sig
+        del seg_sig, para_sig
+        if banded:
+            bands = band_major(sig, config.b, config.r)
+            sig = np.empty((0, config.num_perm), dtype=np.uint32)
 
     para_doc = np.array(p_doc, dtype=np.int32)
     para_start = np.array(p_start, dtype=np.int32)
@@ -231,11 +253,12 @@ def featurize(texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens
         unit_end=np.concatenate([para_end, np.array(s_end, dtype=np.int32)]).astype(np.int32),
         unit_ntok=np.concatenate([pn, shi - slo]).astype(np.int32),
         unit_nsh=unit_nsh,
-        sig=np.concatenate([para_sig, sent_sig]) if n_sent else para_sig,
+        sig=sig,
         shingles=shingles,
         para_sh0=sh_lo,
         unit_sh0=unit_sh0,
         unit_key=np.concatenate([para_key, seg_key[sent_seg]]),
+        bands=bands,
     )
 
 

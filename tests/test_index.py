@@ -582,22 +582,42 @@ def test_compiled_kernels_featurize_like_numpy(rng, monkeypatch, ascii_only):
     from dataclasses import fields
 
     import dedup.jit as jit
+    from dedup.columns import band_major
     from dedup.config import IndexConfig
     from dedup.units import featurize
 
-    texts = [make_text(rng, 3, 40).replace(" ", ". The QUICK Fox ", 2) for _ in range(400)]
+    def sentence() -> str:
+        return " ".join(rng.choice(WORDS) + str(rng.randrange(50)) for _ in range(rng.randrange(4, 16))).capitalize()
+
+    # paragraphs of several sentences: sentence units, and paragraphs made of several segments
+    texts = [
+        "\n\n".join(". The QUICK Fox ".join(sentence() for _ in range(rng.randrange(1, 5))) + "." for _ in range(4))
+        for _ in range(400)
+    ]
     if not ascii_only:
         texts = [t.replace("a", "ä", 3).replace("The", "‘ÉTÉ’ The", 1) for t in texts]
     while sum(map(len, texts)) < jit.LOAD_MIN:
         texts += texts
-    cfg = IndexConfig(num_perm=64, seed=5)
+    cfg = IndexConfig(num_perm=64, seed=5, bands=10, rows=6)  # 4 values past the bands
     monkeypatch.setattr(jit, "USE_NUMBA", False)
     ref = featurize(texts, cfg)
+    ref_banded = featurize(texts, cfg, banded=True)
     monkeypatch.setattr(jit, "USE_NUMBA", True)
     assert jit.warm_up()
     got = featurize(texts, cfg)
+    got_banded = featurize(texts, cfg, banded=True)
     for f in fields(ref):
-        assert np.array_equal(getattr(ref, f.name), getattr(got, f.name)), f.name
+        if f.name != "bands":
+            assert np.array_equal(getattr(ref, f.name), getattr(got, f.name)), f.name
+            if f.name != "sig":
+                assert np.array_equal(getattr(ref, f.name), getattr(got_banded, f.name)), f.name
+    # band-major signatures: from the kernel, from numpy, and band_major of the rows all agree
+    assert ref.bands is None and got.bands is None and len(got_banded.sig) == 0
+    expect = band_major(ref.sig, cfg.b, cfg.r)
+    assert (ref.unit_kind == 1).sum() > 1000 and len(np.unique(ref.unit_key)) > 1000
+    for banded in (ref_banded.bands, got_banded.bands):
+        assert banded is not None
+        assert np.array_equal(banded[0], expect[0]) and np.array_equal(banded[1], expect[1])
 
 
 def test_compiled_window_hashes_check_their_bounds():
