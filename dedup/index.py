@@ -479,7 +479,7 @@ class Index:
 
         # merge the signature chunks of the batches here, once: forked workers then share one
         # copy (each worker reading a band of a chunked column merged it again and lost it)
-        self._sigs.consolidate()
+        self._sigs.consolidate(self.workers)
         res = analyze(
             config=self.config,
             threshold=threshold,

@@ -590,3 +590,21 @@ def test_removing_documents_gives_the_results_of_never_adding_them(corpus):
     assert after.clusters() == fresh.clusters()
     assert after.boilerplate() == fresh.boilerplate()
     assert len(list(after.pairs())) > 10
+
+
+def test_consolidate_with_threads_gives_the_same_columns():
+    """Merging the batches' chunks in threads gives the arrays a serial merge gives."""
+    from dedup.columns import SignatureStore
+
+    gen = np.random.default_rng(3)
+    stores = [SignatureStore(16, 3, 4) for _ in range(2)]
+    for _ in range(5):
+        sig = gen.integers(0, 2**32, (int(gen.integers(1, 50)), 16), dtype=np.uint32)
+        for st in stores:
+            st.append(sig)
+    stores[0].consolidate()
+    stores[1].consolidate(workers=2)
+    for a, b in zip(stores[0].parts, stores[1].parts):
+        assert len(a._chunks) == len(b._chunks) == 1
+        assert np.array_equal(a.array(), b.array())
+    assert len(stores[1].parts) == 4  # 3 bands and the values past them
