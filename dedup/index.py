@@ -41,7 +41,6 @@ from .errors import (
     InvalidTypeError,
 )
 from .handoff import HandoffDir, Layout, read_arrays, read_texts, write_arrays, write_texts
-from .jit import warm_up
 from .lsh import BandTable, twin_groups
 from .parallel import fork_map
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, PairTable, ParagraphMatch
@@ -1033,11 +1032,7 @@ class _Featurizer:
         if self.workers > 1:
             ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
             self.scratch = HandoffDir()
-            # Each worker loads the signing kernel (~0.6 s) as it starts, and they start now
-            # (the pool forks them on its first job): they load it while this process reads the
-            # first batches. (Loading it here before forking delayed every batch by as much.)
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=warm_up)
-            self.pool.submit(int)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
         return self
 
     def __exit__(self, *exc: object) -> None:

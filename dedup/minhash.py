@@ -6,7 +6,7 @@ with the MurmurHash3 32-bit finalizer, then permutation ``i`` maps it to ``a_i *
 with ``a_i`` odd, and ``a``, ``b`` drawn like datasketch does from ``RandomState(seed)``. So a
 signature here is bit-for-bit the one ``datasketch.MinHash(num_perm, seed, scheme="affine32")``
 gives for the same shingle hashes, on every machine. Values are computed for thousands of sets per
-call: by a compiled loop (:mod:`dedup.kernels`, with numba) or, without numba, by numpy, sets of
+call: by a compiled loop (:mod:`dedup.kernels`) or, where it was not built, by numpy, sets of
 equal length gathered into one block, permuted and reduced together (the same values).
 
 Any signature converts to a :class:`datasketch.LeanMinHash` (:func:`to_lean_minhash`); the Jaccard
@@ -19,7 +19,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from . import jit
+from . import native
 from .errors import InvalidParameterError
 from .shingles import sorted_unique
 
@@ -129,8 +129,7 @@ def signatures(
         raise InvalidParameterError("set_starts must start at 0 and increase strictly (no empty set)")
     if len(groups) == 0 or groups[0] != 0 or np.any(np.diff(groups) <= 0) or groups[-1] >= n_sets:
         raise InvalidParameterError("unions must start at 0 and increase strictly, below the number of sets")
-    # a single document (a query) is signed by numpy unless the kernels are loaded already
-    kernels = jit.kernels(load=len(hashes) >= jit.LOAD_MIN)
+    kernels = native.kernels()
     if kernels is not None:
         kernels.sign_sets(
             hashes,

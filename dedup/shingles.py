@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import jit
+from . import native
 from .parallel import fork_map
 
 __all__ = ["fmix64", "fmix64_inplace", "window_hashes", "ramp", "set_jaccard", "set_keys", "set_sums", "finish_keys"]
@@ -68,11 +68,9 @@ def window_hashes(token_hashes: np.ndarray, width: int, starts: np.ndarray | Non
             acc += t[j : j + n]
     else:
         starts = np.asarray(starts, dtype=np.int64)
-        kernels = jit.kernels(load=len(starts) >= jit.LOAD_MIN)
+        kernels = native.kernels()
         if kernels is not None and len(starts):
-            if int(starts.min()) < 0 or int(starts.max()) + width > len(t):
-                raise IndexError("window_hashes: a window runs past the token hashes")
-            return kernels.window_hashes(np.ascontiguousarray(t), np.ascontiguousarray(starts), int(width))
+            return kernels.window_hashes(t, starts, int(width))
         acc = t[starts].copy()
         for j in range(1, width):
             acc *= _P

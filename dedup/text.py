@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import jit
+from . import native
 from .errors import EmptyDocumentError, InvalidTextError, InvalidTypeError
 from .shingles import fmix64, fmix64_inplace, sorted_unique
 
@@ -309,10 +309,9 @@ def _span_hashes(
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
     n = len(starts)
-    kernels = jit.kernels(load=len(chars) >= jit.LOAD_MIN)
-    if kernels is not None:
-        poly_of = kernels.span_poly_lower if lower_ascii else kernels.span_poly
-        poly = poly_of(chars, np.ascontiguousarray(starts), np.ascontiguousarray(ends))
+    kernels = native.kernels()
+    if kernels is not None and chars.dtype in (np.uint8, np.uint32):
+        poly = kernels.span_poly(chars, starts, ends, lower_ascii)
         t0 = n  # done: only the finish below
     else:
         poly = np.empty(n, dtype=np.uint64)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import jit
+from . import native
 from .columns import band_major
 from .config import IndexConfig
 from .minhash import permutations, signatures
@@ -209,7 +209,7 @@ def featurize(
     seg_key = finish_keys(seg_sum, seg_len)
     para_key = finish_keys(np.add.reduceat(seg_sum, para_seg0), cnt) if n_par else np.empty(0, np.uint64)
     del seg_sum
-    kernels = jit.kernels(load=False)  # loaded by the hashing above when the batch is large
+    kernels = native.kernels()
     bands = None
     if banded and kernels is not None and n_par:
         # paragraph unions, sentence rows and the band-major layout in one pass

@@ -20,3 +20,22 @@ def reuters_path() -> Path:
     if not REUTERS.exists():
         pytest.skip(f"Reuters-21578 not found at {REUTERS} (../shared is absent); CI always has it")
     return REUTERS
+
+
+@pytest.fixture(scope="session")
+def kernels():
+    """:mod:`dedup.kernels`, the compiled loops.
+
+    Fails where a C compiler is on the PATH but the extension was not built (an install that
+    silently lost it); skips only on a machine without a compiler, where numpy runs instead.
+    """
+    import shutil
+
+    import dedup.native as native
+
+    module = native.kernels()
+    if module is None:
+        if native.USE_NATIVE and any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
+            pytest.fail("dedup._kernels is not built although a C compiler is available: reinstall the package")
+        pytest.skip("dedup._kernels is not built (no C compiler) or DEDUP_NO_NATIVE=1")
+    return module

@@ -266,14 +266,13 @@ def test_signatures_interoperate_with_datasketch(rng):
 @pytest.fixture(params=["compiled", "small", "by_length"])
 def sign_path(request, monkeypatch):
     """Run a test with each signature path of ``dedup.minhash.signatures``."""
-    import dedup.jit as jit
     import dedup.minhash as minhash
+    import dedup.native as native
 
     if request.param == "compiled":
-        if not jit.warm_up():
-            pytest.skip("numba is not installed: no compiled signing kernel")
+        request.getfixturevalue("kernels")
     else:
-        monkeypatch.setattr(jit, "USE_NUMBA", False)
+        monkeypatch.setattr(native, "USE_NATIVE", False)
         monkeypatch.setattr(minhash, "SMALL_INPUT", 1 << 30 if request.param == "small" else 0)
     return request.param
 
@@ -529,106 +528,24 @@ def test_union_signatures_are_minhash_of_the_union(chunk, sign_path):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_signature_paths_agree(seed, monkeypatch):
+def test_signature_paths_agree(seed, monkeypatch, kernels):
     """The compiled kernel, the one-block path (small inputs) and the by-length path agree."""
-    import dedup.jit as jit
     import dedup.minhash as minhash
+    import dedup.native as native
 
     gen = np.random.default_rng(seed)
     sizes = gen.integers(1, 300, int(gen.integers(1, 80)))
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     hashes = gen.integers(0, 2**63, int(sizes.sum()), dtype=np.uint64)
     perms = minhash.permutations(64, seed=seed)
-    assert jit.warm_up()  # numba is a dependency: the kernel signs even small inputs once loaded
     compiled = minhash.signatures(hashes, starts, perms)
-    monkeypatch.setattr(jit, "USE_NUMBA", False)
-    assert jit.kernels() is None
+    monkeypatch.setattr(native, "USE_NATIVE", False)
+    assert native.kernels() is None
     monkeypatch.setattr(minhash, "SMALL_INPUT", 1 << 30)
     small = minhash.signatures(hashes, starts, perms)
     monkeypatch.setattr(minhash, "SMALL_INPUT", 0)
     assert np.array_equal(small, minhash.signatures(hashes, starts, perms, chunk=int(gen.integers(1, 500))))
     assert np.array_equal(small, compiled)
-
-
-def test_no_numba_environment_variable_turns_the_kernel_off():
-    """``DEDUP_NO_NUMBA=1`` signs with numpy (same signatures as the kernel)."""
-    import os
-    import subprocess
-    import sys
-
-    code = (
-        "import numpy as np, dedup.jit as j, dedup.minhash as m;"
-        "h = np.arange(1, 1 << 21, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15);"
-        "s = m.signatures(h, np.array([0, 7, 3000]), m.permutations(32, 3));"
-        "print(j.kernels(load=False) is None, int(s.astype(np.uint64).sum()))"
-    )
-
-    def run(flag: str) -> list[str]:
-        env = {**os.environ, "DEDUP_NO_NUMBA": flag}
-        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-        return done.stdout.split()
-
-    off, on = run("1"), run("0")
-    assert off[0] == "True" and on[0] == "False"
-    assert off[1] == on[1]
-
-
-@pytest.mark.parametrize("ascii_only", [True, False])
-def test_compiled_kernels_featurize_like_numpy(rng, monkeypatch, ascii_only):
-    """Token hashes, shingle hashes and signatures of a batch: kernels and numpy agree exactly.
-
-    The batch is large enough (over ``jit.LOAD_MIN`` characters) to load the kernels.
-    """
-    from dataclasses import fields
-
-    import dedup.jit as jit
-    from dedup.columns import band_major
-    from dedup.config import IndexConfig
-    from dedup.units import featurize
-
-    def sentence() -> str:
-        return " ".join(rng.choice(WORDS) + str(rng.randrange(50)) for _ in range(rng.randrange(4, 16))).capitalize()
-
-    # paragraphs of several sentences: sentence units, and paragraphs made of several segments
-    texts = [
-        "\n\n".join(". The QUICK Fox ".join(sentence() for _ in range(rng.randrange(1, 5))) + "." for _ in range(4))
-        for _ in range(400)
-    ]
-    if not ascii_only:
-        texts = [t.replace("a", "ä", 3).replace("The", "‘ÉTÉ’ The", 1) for t in texts]
-    while sum(map(len, texts)) < jit.LOAD_MIN:
-        texts += texts
-    cfg = IndexConfig(num_perm=64, seed=5, bands=10, rows=6)  # 4 values past the bands
-    monkeypatch.setattr(jit, "USE_NUMBA", False)
-    ref = featurize(texts, cfg)
-    ref_banded = featurize(texts, cfg, banded=True)
-    monkeypatch.setattr(jit, "USE_NUMBA", True)
-    assert jit.warm_up()
-    got = featurize(texts, cfg)
-    got_banded = featurize(texts, cfg, banded=True)
-    for f in fields(ref):
-        if f.name != "bands":
-            assert np.array_equal(getattr(ref, f.name), getattr(got, f.name)), f.name
-            if f.name != "sig":
-                assert np.array_equal(getattr(ref, f.name), getattr(got_banded, f.name)), f.name
-    # band-major signatures: from the kernel, from numpy, and band_major of the rows all agree
-    assert ref.bands is None and got.bands is None and len(got_banded.sig) == 0
-    expect = band_major(ref.sig, cfg.b, cfg.r)
-    assert (ref.unit_kind == 1).sum() > 1000 and len(np.unique(ref.unit_key)) > 1000
-    for banded in (ref_banded.bands, got_banded.bands):
-        assert banded is not None
-        assert np.array_equal(banded[0], expect[0]) and np.array_equal(banded[1], expect[1])
-
-
-def test_compiled_window_hashes_check_their_bounds():
-    import dedup.jit as jit
-    from dedup.shingles import window_hashes
-
-    assert jit.warm_up()
-    t = np.arange(10, dtype=np.uint64)
-    with pytest.raises(IndexError):
-        window_hashes(t, 5, np.array([0, 6], dtype=np.int64))
-    assert np.array_equal(window_hashes(t, 5, np.array([5])), window_hashes(t, 5)[5:])
 
 
 def test_incidence_packed_and_wide_paths_agree():

@@ -1,0 +1,142 @@
+"""The compiled loops (dedup.kernels) against the numpy code they replace, and their guards."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from dataclasses import fields
+
+import numpy as np
+import pytest
+
+import dedup.native as native
+from dedup.columns import band_major
+from dedup.config import IndexConfig
+from dedup.units import featurize
+
+WORDS = ["pskov", "Ukraine", "troops", "refused", "war", "paratroopers", "Kremlin", "said"]
+
+
+def _texts(rng: random.Random, ascii_only: bool, n: int = 300) -> list[str]:
+    def sentence() -> str:
+        return " ".join(rng.choice(WORDS) + str(rng.randrange(50)) for _ in range(rng.randrange(4, 16))).capitalize()
+
+    # paragraphs of several sentences: sentence units, and paragraphs made of several segments
+    texts = [
+        "\n\n".join(". The QUICK Fox ".join(sentence() for _ in range(rng.randrange(1, 5))) + "." for _ in range(4))
+        for _ in range(n)
+    ]
+    if not ascii_only:
+        texts = [t.replace("a", "ä", 3).replace("The", "‘ÉTÉ’ The", 1) for t in texts]
+    return texts
+
+
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_featurize_with_kernels_equals_numpy(kernels, monkeypatch, ascii_only):
+    """Token hashes, shingle hashes, signatures (rows and band-major): kernels and numpy agree exactly."""
+    texts = _texts(random.Random(7), ascii_only)
+    cfg = IndexConfig(num_perm=64, seed=5, bands=10, rows=6)  # 4 values past the bands
+    monkeypatch.setattr(native, "USE_NATIVE", False)
+    assert native.kernels() is None
+    ref = featurize(texts, cfg)
+    ref_banded = featurize(texts, cfg, banded=True)
+    monkeypatch.setattr(native, "USE_NATIVE", True)
+    got = featurize(texts, cfg)
+    got_banded = featurize(texts, cfg, banded=True)
+    for f in fields(ref):
+        if f.name != "bands":
+            assert np.array_equal(getattr(ref, f.name), getattr(got, f.name)), f.name
+            if f.name != "sig":
+                assert np.array_equal(getattr(ref, f.name), getattr(got_banded, f.name)), f.name
+    assert ref.bands is None and got.bands is None and len(got_banded.sig) == 0
+    assert (ref.unit_kind == 1).sum() > 500 and len(np.unique(ref.unit_key)) > 1000
+    expect = band_major(ref.sig, cfg.b, cfg.r)
+    for banded in (ref_banded.bands, got_banded.bands):
+        assert banded is not None
+        assert np.array_equal(banded[0], expect[0]) and np.array_equal(banded[1], expect[1])
+
+
+def test_token_hashes_of_both_widths_and_cases(kernels, monkeypatch):
+    """Token hashes from uint8 and uint32 code units, lowered or not: kernel and numpy agree."""
+    from dedup.text import _span_hashes
+
+    rng = np.random.default_rng(2)
+    for dtype in (np.uint8, np.uint32):
+        chars = rng.integers(0, 256 if dtype == np.uint8 else 0x20000, 5000).astype(dtype)
+        chars[::7] = ord("Q")  # capitals to lower
+        starts = np.sort(rng.choice(4900, 300, replace=False)).astype(np.int64)
+        ends = np.minimum(starts + rng.integers(1, 20, 300), np.append(starts[1:], 5000))  # words: not empty
+        for lower in (False, True):
+            monkeypatch.setattr(native, "USE_NATIVE", True)
+            got = _span_hashes(chars, starts, ends, 3, lower_ascii=lower)
+            monkeypatch.setattr(native, "USE_NATIVE", False)
+            assert np.array_equal(got, _span_hashes(chars, starts, ends, 3, lower_ascii=lower))
+
+
+def test_kernels_refuse_out_of_range_indexes(kernels):
+    t = np.arange(10, dtype=np.uint64)
+    with pytest.raises(IndexError):
+        kernels.window_hashes(t, np.array([0, 6]), 5)
+    with pytest.raises(IndexError):
+        kernels.window_hashes(t, np.array([-1]), 2)
+    assert np.array_equal(kernels.window_hashes(t, np.array([5]), 5), kernels.window_hashes(t, np.arange(6), 5)[5:])
+    with pytest.raises(IndexError):
+        kernels.span_poly(np.zeros(4, np.uint8), np.array([0]), np.array([5]), False)
+    with pytest.raises(TypeError):
+        kernels.span_poly(np.zeros(4, np.int16), np.array([0]), np.array([2]), False)
+    one, two = np.ones(3, np.uint32), np.ones(2, np.uint32)
+    with pytest.raises(IndexError):
+        kernels.sign_sets(one, np.array([0, 4]), two, two, np.empty((2, 2), np.uint32))
+    with pytest.raises(ValueError):
+        kernels.sign_sets(one, np.array([0]), two, two, np.empty((1, 3), np.uint32))
+    with pytest.raises(IndexError):
+        kernels.unit_bands(np.ones((2, 4), np.uint32), np.array([0]), np.array([2]), 1, 2)
+
+
+def test_environment_variable_turns_the_kernels_off():
+    """``DEDUP_NO_NATIVE=1`` computes with numpy: the same signatures."""
+    code = (
+        "import numpy as np, dedup.native as n, dedup.minhash as m;"
+        "h = np.arange(1, 50000, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15);"
+        "s = m.signatures(h, np.array([0, 7, 3000]), m.permutations(32, 3));"
+        "print(n.kernels() is None, int(s.astype(np.uint64).sum()))"
+    )
+
+    def run(flag: str) -> list[str]:
+        env = {**os.environ, "DEDUP_NO_NATIVE": flag}
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        return done.stdout.split()
+
+    off, on = run("1"), run("0")
+    assert off[0] == "True"
+    assert off[1] == on[1]
+
+
+def test_without_the_extension_numpy_gives_the_same_index(kernels):
+    """Where ``dedup._kernels`` cannot be imported (not built), indexing gives the same pairs."""
+    code = (
+        "import sys;{block}"
+        "import random, dedup.native as n;"
+        "from dedup import Index;"
+        "rng = random.Random(4);"
+        "words = ['pskov', 'Ukraine', 'troops', 'refused', 'War', 'paratroopers', 'ÉTÉ'];"
+        "para = lambda: ' '.join(rng.choice(words) + str(rng.randrange(90)) for _ in range(30)) + '.';"
+        "text = lambda: '\\n\\n'.join(para() for _ in range(4));"
+        "docs = [text() for _ in range(150)];"
+        "docs += [d[: len(d) // 2] + ' tail words here.' for d in docs[:40]];"
+        "idx = Index(threshold=0.5);"
+        "idx.add_many([(str(i), d) for i, d in enumerate(docs)]);"
+        "print(n.kernels() is None, sorted((p.a, p.b, round(p.score, 6)) for p in idx.pairs()))"
+    )
+
+    def run(block: str) -> str:
+        done = subprocess.run([sys.executable, "-c", code.format(block=block)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    built, missing = run(""), run("sys.modules['dedup._kernels'] = None;")  # import then fails
+    assert built.startswith("False") and missing.startswith("True")
+    assert built.split(" ", 1)[1] == missing.split(" ", 1)[1]
+    assert "(" in missing  # pairs were found
