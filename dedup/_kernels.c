@@ -122,6 +122,51 @@ EXPORT CLONES void dd_unit_bands(const uint32_t *seg_sig, int64_t n_seg, int64_t
     }
 }
 
+/* Exact Jaccard of the shingle sets of many pairs: pair i compares the set of
+ * sh_a[start_a[i] .. + len_a[i]) with the set of sh_b[start_b[i] .. + len_b[i]) (repeats count
+ * once); out[i] = |A & B| / |A | B| (1 when both are empty), rounded as numpy rounds
+ * float64 -> float32. `keys`, `stamp` and `side` are a scratch hash table of `cap` slots (a
+ * power of two, at least twice the largest len_a + len_b), `stamp` zeroed. */
+EXPORT void dd_set_jaccard(const uint32_t *sh_a, const int64_t *start_a, const int64_t *len_a,
+                           const uint32_t *sh_b, const int64_t *start_b, const int64_t *len_b, int64_t n,
+                           float *out, uint32_t *keys, uint32_t *stamp, uint8_t *side, int64_t cap) {
+    uint32_t mask = (uint32_t)(cap - 1);
+    int shift = 32;
+    for (int64_t c = cap; c > 1; c >>= 1) shift--;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t gen = (uint32_t)(i + 1);
+        int64_t n_a = 0, inter = 0, b_only = 0;
+        const uint32_t *a = sh_a + start_a[i], *b = sh_b + start_b[i];
+        for (int64_t j = 0; j < len_a[i]; j++) {
+            uint32_t x = a[j];
+            uint32_t h = shift < 32 ? (uint32_t)(x * 0x9E3779B1u) >> shift : 0;
+            while (stamp[h] == gen && keys[h] != x) h = (h + 1) & mask;
+            if (stamp[h] != gen) {
+                stamp[h] = gen;
+                keys[h] = x;
+                side[h] = 1;
+                n_a++;
+            }
+        }
+        for (int64_t j = 0; j < len_b[i]; j++) {
+            uint32_t x = b[j];
+            uint32_t h = shift < 32 ? (uint32_t)(x * 0x9E3779B1u) >> shift : 0;
+            while (stamp[h] == gen && keys[h] != x) h = (h + 1) & mask;
+            if (stamp[h] != gen) {
+                stamp[h] = gen;
+                keys[h] = x;
+                side[h] = 2;
+                b_only++;
+            } else if (side[h] == 1) {
+                side[h] = 3;
+                inter++;
+            }
+        }
+        int64_t uni = n_a + b_only;
+        out[i] = uni > 0 ? (float)((double)inter / (double)uni) : 1.0f;
+    }
+}
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
                                     "Compiled loops of dedup, loaded with ctypes by dedup.kernels.", -1,
                                     NULL};

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _kernels  # type: ignore[attr-defined]  # ImportError when not built
 
-__all__ = ["sign_sets", "window_hashes", "span_poly", "unit_bands"]
+__all__ = ["sign_sets", "window_hashes", "span_poly", "unit_bands", "set_jaccard"]
 
 _lib = ctypes.CDLL(_kernels.__file__)
 _PTR = ctypes.c_void_p
@@ -44,6 +44,7 @@ _sign_sets = _bind("dd_sign_sets", _PTR, _INT, _PTR, _INT, _PTR, _PTR, _INT, _PT
 _window_hashes = _bind("dd_window_hashes", _PTR, _PTR, _INT, _INT, _PTR)
 _span_poly8 = _bind("dd_span_poly8", _PTR, _PTR, _PTR, _INT, ctypes.c_int, _PTR)
 _span_poly32 = _bind("dd_span_poly32", _PTR, _PTR, _PTR, _INT, ctypes.c_int, _PTR)
+_set_jaccard = _bind("dd_set_jaccard", _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _INT, _PTR, _PTR, _PTR, _PTR, _INT)
 _unit_bands = _bind("dd_unit_bands", _PTR, _INT, _INT, _PTR, _INT, _PTR, _INT, _INT, _INT, _PTR, _PTR, _PTR)
 
 
@@ -139,3 +140,49 @@ def unit_bands(
         row.ctypes.data,
     )
     return banded, rest
+
+
+def set_jaccard(
+    sh_a: np.ndarray,
+    start_a: np.ndarray,
+    len_a: np.ndarray,
+    sh_b: np.ndarray,
+    start_b: np.ndarray,
+    len_b: np.ndarray,
+) -> np.ndarray:
+    """:func:`dedup.shingles.set_jaccard` (float32), one small hash table per pair instead of
+    sorting every gathered shingle."""
+    a, b = _arr(sh_a, np.uint32), _arr(sh_b, np.uint32)
+    sa, la = _arr(start_a, np.int64), _arr(len_a, np.int64)
+    sb, lb = _arr(start_b, np.int64), _arr(len_b, np.int64)
+    n = len(sa)
+    if not (len(la) == len(sb) == len(lb) == n):
+        raise ValueError("set_jaccard: the six arrays of a batch of pairs differ in length")
+    out = np.ones(n, dtype=np.float32)
+    if n == 0:
+        return out
+    for name, st, ln, sh in (("a", sa, la, a), ("b", sb, lb, b)):
+        _check_range(f"set_jaccard ({name} lengths)", ln, 0, len(sh))
+        _check_range(f"set_jaccard ({name} starts)", st, 0, len(sh))
+        _check_range(f"set_jaccard ({name} ends)", st + ln, 0, len(sh))
+    if n >= 2**32 - 1:
+        raise ValueError("set_jaccard: at most 2**32 - 2 pairs per call")
+    cap = 1 << max(1, int(2 * int((la + lb).max())).bit_length())  # >= twice the largest pair
+    keys = np.empty(cap, dtype=np.uint32)
+    stamp = np.zeros(cap, dtype=np.uint32)
+    side = np.empty(cap, dtype=np.uint8)
+    _set_jaccard(
+        a.ctypes.data,
+        sa.ctypes.data,
+        la.ctypes.data,
+        b.ctypes.data,
+        sb.ctypes.data,
+        lb.ctypes.data,
+        n,
+        out.ctypes.data,
+        keys.ctypes.data,
+        stamp.ctypes.data,
+        side.ctypes.data,
+        cap,
+    )
+    return out

@@ -140,3 +140,37 @@ def test_without_the_extension_numpy_gives_the_same_index(kernels):
     assert built.startswith("False") and missing.startswith("True")
     assert built.split(" ", 1)[1] == missing.split(" ", 1)[1]
     assert "(" in missing  # pairs were found
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_set_jaccard_kernel_equals_numpy(kernels, monkeypatch, seed):
+    """Exact Jaccard in C (hash table per pair, threads) equals the sorting numpy path bit for bit."""
+    import dedup.shingles as shingles
+
+    gen = np.random.default_rng(seed)
+    sh = gen.integers(0, 60, 20_000).astype(np.uint32)  # small alphabet: repeats and overlaps
+    sh[::5] = gen.integers(0, 2**32, len(sh[::5]), dtype=np.uint64).astype(np.uint32)
+    m = 3000
+    la, lb = gen.integers(0, 40, m), gen.integers(0, 40, m)
+    la[:5] = 0  # empty sets: Jaccard 1 when both are empty
+    lb[:3] = 0
+    sa, sb = gen.integers(0, len(sh) - 40, m), gen.integers(0, len(sh) - 40, m)
+    got = shingles.set_jaccard(sh, sa, la, sh, sb, lb)
+    monkeypatch.setattr(shingles, "PARALLEL_MIN_SHINGLES_NATIVE", 1)
+    threaded = shingles.set_jaccard(sh, sa, la, sh, sb, lb, workers=2)
+    monkeypatch.setattr(native, "USE_NATIVE", False)
+    ref = shingles.set_jaccard(sh, sa, la, sh, sb, lb)
+    assert got.dtype == ref.dtype == np.float32
+    assert np.array_equal(got, ref) and np.array_equal(threaded, ref)
+    assert got[0] == 1.0 and 0 < (got < 1).sum() < m
+
+
+def test_set_jaccard_kernel_refuses_bad_ranges(kernels):
+    sh = np.arange(10, dtype=np.uint32)
+    one = np.array([0])
+    with pytest.raises(IndexError):
+        kernels.set_jaccard(sh, np.array([8]), np.array([5]), sh, one, one)
+    with pytest.raises(IndexError):
+        kernels.set_jaccard(sh, one, np.array([-1]), sh, one, one)
+    with pytest.raises(ValueError):
+        kernels.set_jaccard(sh, one, one, sh, np.array([0, 1]), one)
