@@ -139,8 +139,12 @@ def test_text_store_on_disk(tmp_path):
 
 
 def test_set_jaccard_with_workers(monkeypatch):
+    """The numpy path forks workers with equal shares of the shingles (the compiled one uses
+    threads: tests/test_kernels.py)."""
+    import dedup.native as native
     import dedup.shingles as shingles
 
+    monkeypatch.setattr(native, "USE_NATIVE", False)
     forks = []
     real_fork_map = shingles.fork_map
 
