@@ -28,7 +28,7 @@ import numpy as np
 
 from .parallel import fork_map
 
-__all__ = ["Column", "SignatureStore", "band_major", "release_heap", "SignatureView", "TextStore"]
+__all__ = ["Column", "SignatureStore", "band_major", "keep_heap", "release_heap", "SignatureView", "TextStore"]
 
 
 class Column:
@@ -129,6 +129,28 @@ def release_heap() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def keep_heap() -> None:
+    """Make glibc keep and reuse freed memory in this process (a no-op elsewhere): for worker
+    processes that do the same large batch job again and again.
+
+    By default glibc serves every allocation above a threshold (which grows up to 32 MB) with a
+    fresh ``mmap`` and unmaps it when freed, and trims the heap's top: each batch then pays page
+    faults again for most of its temporaries. A featurizing worker took 220-240k page faults
+    and 1.1-1.3 s of system time for the 20,000-article corpus; with allocations up to 32 MB
+    kept in the heap and the heap not trimmed, 77-79k and 0.5-0.6 s. Not for a caller's
+    process: it would hold on to the memory it frees.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # no glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h>
+    mallopt(m_mmap_threshold, 32 << 20)  # the largest glibc accepts
+    mallopt(m_trim_threshold, 1 << 30)
 
 
 _PREFETCH_STEP = 8 << 20  # bytes per posix_fadvise call

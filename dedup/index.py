@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .analysis import MAX_BUCKET_PAIRS, Analysis, analyze, components, order_by
-from .columns import Column, SignatureStore, SignatureView, TextStore, prefetch, release_heap
+from .columns import Column, SignatureStore, SignatureView, TextStore, keep_heap, prefetch, release_heap
 from .config import IndexConfig
 from .errors import (
     CorruptIndexError,
@@ -1032,7 +1032,7 @@ class _Featurizer:
         if self.workers > 1:
             ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
             self.scratch = HandoffDir()
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=keep_heap)
         return self
 
     def __exit__(self, *exc: object) -> None:
