@@ -10,6 +10,7 @@ at install: the build is optional) or when the environment variable ``DEDUP_NO_N
 from __future__ import annotations
 
 import os
+import warnings
 from types import ModuleType
 
 __all__ = ["USE_NATIVE", "kernels"]
@@ -33,5 +34,13 @@ def kernels() -> ModuleType | None:
 
             _module = module
         except (ImportError, OSError):  # not built: the numpy code gives the same results
+            _module = None
+        except AttributeError as exc:  # built from an older _kernels.c: a function is missing
+            warnings.warn(
+                f"dedup._kernels is out of date ({exc}); computing with numpy, which is slower. "
+                "Reinstall the package (pip install -e . in a checkout) to rebuild it.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             _module = None
     return _module

@@ -174,3 +174,30 @@ def test_set_jaccard_kernel_refuses_bad_ranges(kernels):
         kernels.set_jaccard(sh, one, np.array([-1]), sh, one, one)
     with pytest.raises(ValueError):
         kernels.set_jaccard(sh, one, one, sh, np.array([0, 1]), one)
+
+
+def test_an_out_of_date_extension_falls_back_to_numpy_with_a_warning(monkeypatch):
+    """A _kernels built from an older _kernels.c (a function missing) warns and uses numpy."""
+    import ctypes
+
+    real = ctypes.CDLL
+
+    class Stale:
+        def __init__(self, path: str) -> None:
+            self.lib = real(path)
+
+        def __getattr__(self, name: str) -> object:
+            if name == "dd_set_jaccard":
+                raise AttributeError(f"undefined symbol: {name}")
+            return getattr(self.lib, name)
+
+    monkeypatch.setattr(ctypes, "CDLL", Stale)
+    import dedup
+
+    monkeypatch.delitem(sys.modules, "dedup.kernels", raising=False)  # imported again, from the stale library
+    monkeypatch.delattr(dedup, "kernels", raising=False)
+    monkeypatch.setattr(native, "_tried", False)
+    monkeypatch.setattr(native, "_module", None)
+    with pytest.warns(RuntimeWarning, match="out of date"):
+        assert native.kernels() is None
+    assert native.kernels() is None  # asked once
