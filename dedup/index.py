@@ -50,8 +50,11 @@ from .units import Features, featurize
 
 __all__ = ["Index", "AddReport"]
 
-#: Documents featurized per batch in :meth:`Index.add_many`.
-BATCH_DOCS = 2000
+#: Documents featurized per batch in :meth:`Index.add_many`. With 1,000 (about 5 MB of text)
+#: most of a batch's temporaries stay under glibc's 32 MB mmap threshold, so a worker reuses
+#: their memory from batch to batch (see :func:`dedup.columns.keep_heap`), and a small corpus
+#: still splits among the workers; 2,000 gave the 20,000-article corpus twice the page faults.
+BATCH_DOCS = 1000
 #: Unit pairs folded into paragraph pairs at a time (whole document pairs per block).
 FOLD_BLOCK = 2_000_000
 #: Unit pairs from which the fold is shared out among the index's workers.
