@@ -231,27 +231,25 @@ def set_jaccard(
         return out
     cost = np.cumsum(len_a + len_b)
     kernels = native.kernels()
-    if kernels is not None:
-        # one small hash table per pair, in C (no sort of the gathered shingles); threads share
-        # large batches (the loop runs without the GIL)
-        if workers > 1 and m >= 2 and int(cost[-1]) >= PARALLEL_MIN_SHINGLES_NATIVE:
-            cuts = np.searchsorted(cost, np.linspace(0, int(cost[-1]), workers + 1)[1:-1], side="right")
-            spans = np.unique(np.concatenate([[0], cuts, [m]])).tolist()
-
+    min_parallel = PARALLEL_MIN_SHINGLES if kernels is None else PARALLEL_MIN_SHINGLES_NATIVE
+    if workers > 1 and m >= 2 and int(cost[-1]) >= min_parallel:
+        # equal shares of the gathered shingles (the work), not of the pairs
+        cuts = np.searchsorted(cost, np.linspace(0, int(cost[-1]), workers + 1)[1:-1], side="right")
+        spans = np.unique(np.concatenate([[0], cuts, [m]])).tolist()
+        if kernels is not None and not isinstance(sh_a, np.memmap) and not isinstance(sh_b, np.memmap):
+            # the compiled loop runs without the GIL: threads, no fork
             def part(lo: int, hi: int) -> np.ndarray:
-                return kernels.set_jaccard(
-                    sh_a, start_a[lo:hi], len_a[lo:hi], sh_b, start_b[lo:hi], len_b[lo:hi]
-                )
+                return set_jaccard(sh_a, start_a[lo:hi], len_a[lo:hi], sh_b, start_b[lo:hi], len_b[lo:hi])
 
             with ThreadPoolExecutor(workers) as pool:
                 return np.concatenate(list(pool.map(part, spans[:-1], spans[1:])))
-        return kernels.set_jaccard(sh_a, start_a, len_a, sh_b, start_b, len_b)
-    if workers > 1 and m >= 2 and int(cost[-1]) >= PARALLEL_MIN_SHINGLES:
-        # equal shares of the gathered shingles (the work), not of the pairs
-        cuts = np.searchsorted(cost, np.linspace(0, int(cost[-1]), workers + 1)[1:-1], side="right")
-        cuts = np.unique(np.concatenate([[0], cuts, [m]])).tolist()
+        # Shingles in a memory-mapped file are read in forked workers: the pages they touch
+        # (the whole 2.9 GB file at a million articles) then count in the workers, which exit,
+        # not in this long-lived process for the rest of the analysis.
         shared = (sh_a, start_a, len_a, sh_b, start_b, len_b, chunk)
-        return np.concatenate(list(fork_map(_jaccard_job, shared, zip(cuts[:-1], cuts[1:]), workers)))
+        return np.concatenate(list(fork_map(_jaccard_job, shared, zip(spans[:-1], spans[1:]), workers)))
+    if kernels is not None:  # one small hash table per pair, in C: no sort of the gathered shingles
+        return kernels.set_jaccard(sh_a, start_a, len_a, sh_b, start_b, len_b)
     lo = 0
     while lo < m:
         base = cost[lo - 1] if lo else 0

@@ -201,3 +201,34 @@ def test_an_out_of_date_extension_falls_back_to_numpy_with_a_warning(monkeypatch
     with pytest.warns(RuntimeWarning, match="out of date"):
         assert native.kernels() is None
     assert native.kernels() is None  # asked once
+
+
+def test_set_jaccard_on_a_memory_map_forks_instead_of_threads(kernels, monkeypatch, tmp_path):
+    """Shingles in a file are read by forked workers (their pages then count in the workers,
+    not in the caller's process); in RAM by threads. Same values either way."""
+    import dedup.shingles as shingles
+
+    forks = []
+    real = shingles.fork_map
+
+    def counting(fn, shared, jobs, workers):
+        jobs = list(jobs)
+        forks.append(jobs)
+        return real(fn, shared, jobs, workers)
+
+    monkeypatch.setattr(shingles, "fork_map", counting)
+    monkeypatch.setattr(shingles, "PARALLEL_MIN_SHINGLES_NATIVE", 1)
+    gen = np.random.default_rng(9)
+    sh = gen.integers(0, 40, 5000).astype(np.uint32)
+    path = tmp_path / "sh.u32"
+    sh.tofile(path)
+    mapped = np.memmap(path, dtype=np.uint32, mode="r")
+    sa, sb = gen.integers(0, 4900, 500), gen.integers(0, 4900, 500)
+    la, lb = gen.integers(1, 60, 500), gen.integers(1, 60, 500)
+    la, lb = np.minimum(la, 5000 - sa), np.minimum(lb, 5000 - sb)
+    in_ram = shingles.set_jaccard(sh, sa, la, sh, sb, lb, workers=2)
+    assert not forks
+    on_disk = shingles.set_jaccard(mapped, sa, la, mapped, sb, lb, workers=2)
+    assert len(forks) == 1 and len(forks[0]) == 2
+    assert np.array_equal(in_ram, on_disk)
+    assert np.array_equal(in_ram, shingles.set_jaccard(sh, sa, la, sh, sb, lb))
