@@ -122,6 +122,15 @@ EXPORT CLONES void dd_unit_bands(const uint32_t *seg_sig, int64_t n_seg, int64_t
     }
 }
 
+/* The slot of x in an open-addressing table whose live slots carry stamp == gen: where x is,
+ * or the empty slot where it goes. */
+static inline uint32_t find_slot(const uint32_t *keys, const uint32_t *stamp, uint32_t gen, uint32_t mask,
+                                 int shift, uint32_t x) {
+    uint32_t h = shift < 32 ? (uint32_t)(x * 0x9E3779B1u) >> shift : 0;
+    while (stamp[h] == gen && keys[h] != x) h = (h + 1) & mask;
+    return h;
+}
+
 /* Exact Jaccard of the shingle sets of many pairs: pair i compares the set of
  * sh_a[start_a[i] .. + len_a[i]) with the set of sh_b[start_b[i] .. + len_b[i]) (repeats count
  * once); out[i] = |A & B| / |A | B| (1 when both are empty), rounded as numpy rounds
@@ -139,8 +148,7 @@ EXPORT void dd_set_jaccard(const uint32_t *sh_a, const int64_t *start_a, const i
         const uint32_t *a = sh_a + start_a[i], *b = sh_b + start_b[i];
         for (int64_t j = 0; j < len_a[i]; j++) {
             uint32_t x = a[j];
-            uint32_t h = shift < 32 ? (uint32_t)(x * 0x9E3779B1u) >> shift : 0;
-            while (stamp[h] == gen && keys[h] != x) h = (h + 1) & mask;
+            uint32_t h = find_slot(keys, stamp, gen, mask, shift, x);
             if (stamp[h] != gen) {
                 stamp[h] = gen;
                 keys[h] = x;
@@ -150,8 +158,7 @@ EXPORT void dd_set_jaccard(const uint32_t *sh_a, const int64_t *start_a, const i
         }
         for (int64_t j = 0; j < len_b[i]; j++) {
             uint32_t x = b[j];
-            uint32_t h = shift < 32 ? (uint32_t)(x * 0x9E3779B1u) >> shift : 0;
-            while (stamp[h] == gen && keys[h] != x) h = (h + 1) & mask;
+            uint32_t h = find_slot(keys, stamp, gen, mask, shift, x);
             if (stamp[h] != gen) {
                 stamp[h] = gen;
                 keys[h] = x;

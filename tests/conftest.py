@@ -39,3 +39,23 @@ def kernels():
             pytest.fail("dedup._kernels is not built although a C compiler is available: reinstall the package")
         pytest.skip("dedup._kernels is not built (no C compiler) or DEDUP_NO_NATIVE=1")
     return module
+
+
+@pytest.fixture
+def fork_calls(monkeypatch):
+    """``fork_calls(module)`` records the jobs of every ``fork_map`` call ``module`` makes (the
+    calls still run) and returns the list they are appended to."""
+
+    def install(module):
+        calls: list[list] = []
+        real = module.fork_map
+
+        def counting(fn, shared, jobs, workers):
+            jobs = list(jobs)
+            calls.append(jobs)
+            return real(fn, shared, jobs, workers)
+
+        monkeypatch.setattr(module, "fork_map", counting)
+        return calls
+
+    return install

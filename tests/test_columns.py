@@ -139,22 +139,14 @@ def test_text_store_on_disk(tmp_path):
     disk.close()
 
 
-def test_set_jaccard_with_workers(monkeypatch):
+def test_set_jaccard_with_workers(monkeypatch, fork_calls):
     """The numpy path forks workers with equal shares of the shingles (the compiled one uses
     threads: tests/test_kernels.py)."""
     import dedup.native as native
     import dedup.shingles as shingles
 
     monkeypatch.setattr(native, "USE_NATIVE", False)
-    forks = []
-    real_fork_map = shingles.fork_map
-
-    def counting_fork_map(fn, shared, items, workers):
-        items = list(items)
-        forks.append(items)
-        return real_fork_map(fn, shared, items, workers)
-
-    monkeypatch.setattr(shingles, "fork_map", counting_fork_map)
+    forks = fork_calls(shingles)
     rng = np.random.default_rng(4)
     sh = rng.integers(0, 50, size=4000, dtype=np.uint32)
     sa, sb = rng.integers(0, 3900, 777), rng.integers(0, 3900, 777)

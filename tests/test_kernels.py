@@ -203,20 +203,12 @@ def test_an_out_of_date_extension_falls_back_to_numpy_with_a_warning(monkeypatch
     assert native.kernels() is None  # asked once
 
 
-def test_set_jaccard_on_a_memory_map_forks_instead_of_threads(kernels, monkeypatch, tmp_path):
+def test_set_jaccard_on_a_memory_map_forks_instead_of_threads(kernels, monkeypatch, tmp_path, fork_calls):
     """Shingles in a file are read by forked workers (their pages then count in the workers,
     not in the caller's process); in RAM by threads. Same values either way."""
     import dedup.shingles as shingles
 
-    forks = []
-    real = shingles.fork_map
-
-    def counting(fn, shared, jobs, workers):
-        jobs = list(jobs)
-        forks.append(jobs)
-        return real(fn, shared, jobs, workers)
-
-    monkeypatch.setattr(shingles, "fork_map", counting)
+    forks = fork_calls(shingles)
     monkeypatch.setattr(shingles, "PARALLEL_MIN_SHINGLES_NATIVE", 1)
     gen = np.random.default_rng(9)
     sh = gen.integers(0, 40, 5000).astype(np.uint32)
