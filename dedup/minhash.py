@@ -23,14 +23,7 @@ from . import native
 from .errors import InvalidParameterError
 from .shingles import sorted_unique
 
-__all__ = [
-    "premix",
-    "permutations",
-    "signatures",
-    "jaccard_estimate",
-    "to_lean_minhash",
-    "CHUNK_SHINGLES",
-]
+__all__ = ["premix", "permutations", "signatures", "jaccard_estimate", "to_lean_minhash", "CHUNK_SHINGLES"]
 
 #: Shingles per numpy call when signing: bounds the temporary (num_perm x chunk) uint32 block
 #: (128 x 8,192 x 4 bytes = 4 MiB, which stays in cache; 4,096 and 16,384-32,768 were slower).
@@ -131,13 +124,7 @@ def signatures(
         raise InvalidParameterError("unions must start at 0 and increase strictly, below the number of sets")
     kernels = native.kernels()
     if kernels is not None:
-        kernels.sign_sets(
-            hashes,
-            np.ascontiguousarray(set_starts),
-            np.ascontiguousarray(a, dtype=np.uint32),
-            np.ascontiguousarray(b, dtype=np.uint32),
-            out,
-        )
+        kernels.sign_sets(hashes, set_starts, a, b, out)
     elif len(hashes) <= SMALL_INPUT:
         # one document (a query): a single (num_perm, shingles) block reduced per set is cheaper
         # than a few numpy calls for each of its dozens of distinct set lengths (the same values)
