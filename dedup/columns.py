@@ -126,7 +126,8 @@ def release_heap() -> None:
     and they still count in the process's memory: about 2 GB of a million-article analysis
     (150 MB of 400 MB at 100,000 articles). ``malloc_trim(0)`` returns them.
     """
-    trim = _malloc_trim()
+    libc = _glibc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None  # musl has none
     if trim is not None:
         trim(0)
 
@@ -142,11 +143,9 @@ def keep_heap() -> None:
     kept in the heap and the heap not trimmed, 77-79k and 0.5-0.6 s. Not for a caller's
     process: it would hold on to the memory it frees.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):  # no glibc
+    libc = _glibc()
+    mallopt = getattr(libc, "mallopt", None) if libc is not None else None
+    if mallopt is None:
         return
     m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h>
     mallopt(m_mmap_threshold, 32 << 20)  # the largest glibc accepts
@@ -189,12 +188,13 @@ def prefetch(arrays: Iterable[np.ndarray], max_fraction: float = 0.25) -> int:
 
 
 @functools.cache
-def _malloc_trim() -> Any:
+def _glibc() -> Any:
+    """The C library on Linux (for glibc's malloc_trim and mallopt), else None."""
     if not sys.platform.startswith("linux"):
         return None
     try:  # glibc's soname; not ctypes.util.find_library, which forks the process to run ldconfig
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # no glibc (musl has no malloc_trim)
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
         return None
 
 
@@ -324,8 +324,9 @@ class SignatureStore:
         if workers > 1 and len(self.parts) > 1:
             with ThreadPoolExecutor(min(workers, len(self.parts))) as pool:
                 list(pool.map(Column.array, self.parts))
-        for col in self.parts:
-            col.array()
+        else:
+            for col in self.parts:
+                col.array()
 
     def close(self) -> None:
         for col in self.parts:
