@@ -8,6 +8,6 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("dedup._kernels", ["dedup/_kernels.c"], optional=True, extra_compile_args=["-O3"]),
+        Extension("dedup._kernels", ["dedup/_kernels.c"], optional=True, extra_compile_args=["-O3", "-ffp-contract=off"]),
     ]
 )

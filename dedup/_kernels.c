@@ -10,6 +10,8 @@
 #include <Python.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Vector code for the host CPU, chosen at load time (GCC and clang on x86-64 Linux). */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
@@ -172,6 +174,695 @@ EXPORT void dd_set_jaccard(const uint32_t *sh_a, const int64_t *start_a, const i
         int64_t uni = n_a + b_only;
         out[i] = uni > 0 ? (float)((double)inter / (double)uni) : 1.0f;
     }
+}
+
+/* ---- dedup.align: the words of folded text and the exact blocks between two documents ---- */
+
+static const uint64_t WK1 = 0x9E3779B97F4A7C15ull; /* dedup.align._KEY_C1 */
+static const uint64_t WK2 = 0xC2B2AE3D27D4EB4Full; /* dedup.align._KEY_C2 */
+static const uint64_t MIX = 0x9E3779B97F4A7C15ull; /* dedup.align._MIX */
+
+/* 8 bytes as a little-endian integer (numpy's "<u8"), whatever the host's byte order. */
+static inline uint64_t load8(const uint8_t *p) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
+/* The words of padded = 8 spaces + text + 8 spaces (n bytes), where text is folded (see
+ * dedup.align._fold) and is fa + " " + fb with len(fa) == len_a (a single document: len_a =
+ * n - 16). A word is a maximal run of bytes other than a space. For each word, in order: its
+ * start and end (exclusive) in fa, or in fb for the words past len_a; its length; its first 8
+ * bytes (zero-padded, little-endian) and its hash first8 * K1 + (last 8 bytes, masked) * K2 +
+ * length, as dedup.align._word_keys computes them. The arrays hold at least (n - 16) / 2 + 1
+ * values. Returns the number of words; *n_a is the number of words of fa. */
+static int64_t fold_words(const uint8_t *padded, int64_t n, int64_t len_a, int64_t *starts,
+                             int64_t *ends, int64_t *lens, uint64_t *first8, uint64_t *hashes,
+                             int64_t *n_a) {
+    const uint8_t *text = padded + 8;
+    int64_t m = n - 16, w = 0, q = 0, na = 0;
+    while (q < m) {
+        while (q < m && text[q] == ' ') q++;
+        if (q >= m) break;
+        int64_t s = q;
+        while (q < m && text[q] != ' ') q++;
+        int64_t len = q - s, cl = len < 8 ? len : 8;
+        uint64_t low = cl == 8 ? ~0ull : (1ull << (8 * cl)) - 1;
+        uint64_t high = cl == 8 ? ~0ull : ~((1ull << (8 * (8 - cl))) - 1);
+        uint64_t f8 = load8(text + s) & low;
+        hashes[w] = f8 * WK1 + (load8(text + q - 8) & high) * WK2 + (uint64_t)len;
+        first8[w] = f8;
+        lens[w] = len;
+        if (s < len_a) {
+            starts[w] = s;
+            ends[w] = q;
+            na++;
+        } else {
+            starts[w] = s - len_a - 1;
+            ends[w] = q - len_a - 1;
+        }
+        w++;
+    }
+    *n_a = na;
+    return w;
+}
+
+/* Whether words i .. i + n - 1 of one document equal words j .. j + n - 1 of another (each
+ * document: its folded bytes and its words' starts and ends). */
+static int same_words(const uint8_t *f1, const int64_t *s1, const int64_t *e1, int64_t i, const uint8_t *f2,
+                      const int64_t *s2, const int64_t *e2, int64_t j, int64_t n) {
+    for (int64_t t = 0; t < n; t++) {
+        int64_t len = e1[i + t] - s1[i + t];
+        if (len != e2[j + t] - s2[j + t] || memcmp(f1 + s1[i + t], f2 + s2[j + t], (size_t)len)) return 0;
+    }
+    return 1;
+}
+
+/* Index of target in the sorted v[lo .. hi), or -1. */
+static inline int64_t find_sorted(const int64_t *v, int64_t lo, int64_t hi, int64_t target) {
+    int64_t end = hi;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < target) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < end && v[lo] == target ? lo : -1;
+}
+
+/* The shingles of one hash: how often in a (the first at first_a) and in b (the first at
+ * first_b); a group of three or more has its b positions at pb[members ..] (else members is
+ * -1). Positions fit in int32: the caller checks the document lengths. */
+typedef struct {
+    uint64_t key;
+    int32_t n_a, first_a, n_b, first_b, members, placed;
+} group_t;
+
+/* The exact blocks of dedup.align._blocks_hashed: the maximal runs of words common to documents
+ * a (wa words) and b (wb words), from the anchors between their shingles of k words.
+ * `hashes` holds the word hashes of a then b; each document is given by its folded bytes and
+ * its words' starts and ends. A shingle found once in each document is an anchor; one found
+ * more often pairs every occurrence in a with every one in b or, when it occurs more than
+ * max_repeats times in either, its i-th occurrence in a with its i-th in b. Shingles are
+ * grouped by their 64-bit hash, so the words of every group of three or more are compared, and
+ * so are those of every block. Blocks (a start, a end, b start, b end), sorted by a start then b
+ * start, go to `blocks` (4 * cap values). Returns the number of blocks; -1 when two different
+ * shingles share a hash (the caller takes its exact path); -2 when memory ran out; -(3 + n)
+ * when the n blocks do not fit in cap (the first cap are written). */
+static int64_t align_blocks(const uint64_t *hashes, int64_t wa, int64_t wb, int64_t k, int64_t max_repeats,
+                               const uint8_t *fa, const int64_t *sa, const int64_t *ea, const uint8_t *fb,
+                               const int64_t *sb, const int64_t *eb, int64_t *blocks, int64_t cap) {
+    int64_t na = wa - k + 1, nb = wb - k + 1;
+    if (na <= 0 || nb <= 0) return 0;
+    int bits = 4;
+    while (((int64_t)1 << bits) < 2 * na) bits++;
+    int64_t size = (int64_t)1 << bits, mask = size - 1, result = -2;
+    int64_t n_anchor = 0, anchor_cap = na + 16;
+    group_t *table = malloc((size_t)size * sizeof(group_t)); /* a slot is set when first used */
+    uint8_t *used = calloc((size_t)size, 1);
+    int64_t *slot_a = malloc((size_t)na * sizeof(int64_t)), *rank_a = malloc((size_t)na * sizeof(int64_t));
+    int64_t *slot_b = malloc((size_t)nb * sizeof(int64_t)), *pb = malloc((size_t)nb * sizeof(int64_t));
+    int64_t *aoff = malloc((size_t)(na + 1) * sizeof(int64_t));
+    int64_t *aj = malloc((size_t)anchor_cap * sizeof(int64_t));
+    if (!table || !used || !slot_a || !rank_a || !slot_b || !pb || !aoff || !aj) goto done;
+    /* Group the shingles of a, then look up those of b. */
+    for (int64_t p = 0; p < na + nb; p++) {
+        const uint64_t *h = p < na ? hashes + p : hashes + wa + (p - na);
+        uint64_t key = h[0];
+        for (int64_t t = 1; t < k; t++) key = key * MIX + h[t];
+        int64_t s = (int64_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+        while (used[s] && table[s].key != key) s = (s + 1) & mask;
+        group_t *g = table + s;
+        if (p < na) {
+            if (!used[s]) {
+                used[s] = 1;
+                g->key = key;
+                g->first_a = (int32_t)p;
+                g->n_a = g->n_b = g->placed = 0;
+                g->members = -1;
+            }
+            rank_a[p] = g->n_a++;
+            slot_a[p] = s;
+        } else if (used[s]) {
+            if (g->n_b++ == 0) g->first_b = (int32_t)(p - na);
+            slot_b[p - na] = s;
+        } else {
+            slot_b[p - na] = -1;
+        }
+    }
+    /* The b positions of each group of three or more, in order. */
+    int64_t off = 0;
+    for (int64_t s = 0; s < size; s++) {
+        group_t *g = table + s;
+        if (used[s] && g->n_b > 0 && g->n_a + g->n_b >= 3) {
+            g->members = (int32_t)off;
+            off += g->n_b;
+        }
+    }
+    for (int64_t j = 0; j < nb; j++) {
+        if (slot_b[j] >= 0 && table[slot_b[j]].members >= 0) {
+            group_t *g = table + slot_b[j];
+            pb[g->members + g->placed++] = j;
+        }
+    }
+    /* Anchors in order of a position, then b position: aj[aoff[i] .. aoff[i + 1]) for a's i. */
+    for (int64_t i = 0; i < na; i++) {
+        aoff[i] = n_anchor;
+        const group_t *g = table + slot_a[i];
+        if (g->n_b == 0) continue;
+        if (n_anchor + g->n_b > anchor_cap) {
+            while (n_anchor + g->n_b > anchor_cap) anchor_cap *= 2;
+            int64_t *grown = realloc(aj, (size_t)anchor_cap * sizeof(int64_t));
+            if (!grown) goto done;
+            aj = grown;
+        }
+        if (g->members < 0) { /* once in each document */
+            aj[n_anchor++] = g->first_b;
+            continue;
+        }
+        const int64_t *mb = pb + g->members;
+        if (i == g->first_a) { /* the group's b members against its first member, once */
+            for (int64_t t = 0; t < g->n_b; t++) {
+                if (!same_words(fa, sa, ea, i, fb, sb, eb, mb[t], k)) {
+                    result = -1;
+                    goto done;
+                }
+            }
+        } else if (!same_words(fa, sa, ea, g->first_a, fa, sa, ea, i, k)) {
+            result = -1;
+            goto done;
+        }
+        if (g->n_a > max_repeats || g->n_b > max_repeats) {
+            if (rank_a[i] < g->n_b) aj[n_anchor++] = mb[rank_a[i]];
+        } else {
+            for (int64_t t = 0; t < g->n_b; t++) aj[n_anchor++] = mb[t];
+        }
+    }
+    aoff[na] = n_anchor;
+    /* Blocks: runs of anchors (i, j), (i + 1, j + 1), ... from each anchor without a predecessor. */
+    int64_t n_blocks = 0;
+    for (int64_t i = 0; i < na; i++) {
+        for (int64_t x = aoff[i]; x < aoff[i + 1]; x++) {
+            int64_t j = aj[x];
+            if (i > 0 && find_sorted(aj, aoff[i - 1], aoff[i], j - 1) >= 0) continue;
+            int64_t e = 1;
+            while (i + e < na && find_sorted(aj, aoff[i + e], aoff[i + e + 1], j + e) >= 0) e++;
+            int64_t n = e + k - 1;
+            if (!same_words(fa, sa, ea, i, fb, sb, eb, j, n)) {
+                result = -1;
+                goto done;
+            }
+            if (n_blocks < cap) {
+                int64_t *out = blocks + 4 * n_blocks;
+                out[0] = i;
+                out[1] = i + n;
+                out[2] = j;
+                out[3] = j + n;
+            }
+            n_blocks++;
+        }
+    }
+    result = n_blocks <= cap ? n_blocks : -(3 + n_blocks);
+done:
+    free(table);
+    free(used);
+    free(slot_a);
+    free(rank_a);
+    free(slot_b);
+    free(pb);
+    free(aoff);
+    free(aj);
+    return result;
+}
+
+/* ---- dedup.align after the blocks: chains, word ops, pieces, passages ---- */
+
+/* Word-op kinds, as dedup.align's strings: "equal", "replace", "delete", "insert". */
+enum { OP_EQUAL = 0, OP_REPLACE = 1, OP_DELETE = 2, OP_INSERT = 3 };
+
+typedef struct {
+    int64_t kind, a0, a1, b0, b1;
+} wop_t;
+
+/* A growable array of word ops. */
+typedef struct {
+    wop_t *v;
+    int64_t n, cap;
+} ops_t;
+
+static int ops_push(ops_t *o, int64_t kind, int64_t a0, int64_t a1, int64_t b0, int64_t b1) {
+    if (o->n == o->cap) {
+        int64_t cap = o->cap ? 2 * o->cap : 256;
+        wop_t *v = realloc(o->v, (size_t)cap * sizeof(wop_t));
+        if (!v) return 0;
+        o->v = v;
+        o->cap = cap;
+    }
+    wop_t *w = o->v + o->n++;
+    w->kind = kind;
+    w->a0 = a0;
+    w->a1 = a1;
+    w->b0 = b0;
+    w->b1 = b1;
+    return 1;
+}
+
+/* Everything align needs besides the documents' words, allocated once per call. */
+typedef struct {
+    const int32_t *ida, *idb; /* word ids: equal words, equal ids (both documents) */
+    int32_t *head, *next;     /* b2j of one gap: head per id, next per b word of the gap */
+    int64_t *found;           /* matching blocks of one gap (i, j, k), then a queue */
+    int64_t found_cap;
+} gapctx_t;
+
+/* dedup.align._small_opcodes (difflib's opcodes without junk) of words a[0 .. la) and
+ * b[0 .. lb) (ids), appended to `out` with the offsets oa and ob added. Returns 0 when memory
+ * ran out. */
+static int gap_opcodes(gapctx_t *g, const int32_t *a, int64_t la, const int32_t *b, int64_t lb, int64_t oa,
+                       int64_t ob, ops_t *out) {
+    for (int64_t j = lb - 1; j >= 0; j--) { /* b2j, positions increasing */
+        g->next[j] = g->head[b[j]];
+        g->head[b[j]] = (int32_t)j;
+    }
+    /* found: (i, j, k) blocks from the front; the queue of ranges (4 values) from the back. */
+    int64_t need = 3 * (la < lb ? la : lb) + 4 * (la + lb + 2) + 8;
+    if (need > g->found_cap) {
+        int64_t *f = realloc(g->found, (size_t)need * sizeof(int64_t));
+        if (!f) return 0;
+        g->found = f;
+        g->found_cap = need;
+    }
+    int64_t *found = g->found, n_found = 0, n_queue = 1;
+    int64_t *top = g->found + g->found_cap - 4; /* the queue: ranges from the back, top first */
+    top[0] = 0, top[1] = la, top[2] = 0, top[3] = lb;
+    while (n_queue) {
+        int64_t *q = g->found + g->found_cap - 4 * n_queue;
+        int64_t alo = q[0], ahi = q[1], blo = q[2], bhi = q[3];
+        n_queue--;
+        int64_t besti = 0, bestj = 0, bestk = 0;
+        for (int64_t i = alo; i < ahi; i++) {
+            if (i >= ahi - bestk) break;
+            int64_t end = bhi - bestk;
+            for (int32_t j = g->head[a[i]]; j >= 0; j = g->next[j]) {
+                if (j < blo) continue;
+                if (j >= end) break;
+                int64_t k = 1;
+                while (i + k < ahi && j + k < bhi && a[i + k] == b[j + k]) k++;
+                if (k > bestk) besti = i, bestj = j, bestk = k;
+            }
+        }
+        if (bestk) {
+            found[3 * n_found] = besti, found[3 * n_found + 1] = bestj, found[3 * n_found + 2] = bestk;
+            n_found++;
+            if (alo < besti && blo < bestj) {
+                int64_t *r = g->found + g->found_cap - 4 * ++n_queue;
+                r[0] = alo, r[1] = besti, r[2] = blo, r[3] = bestj;
+            }
+            if (besti + bestk < ahi && bestj + bestk < bhi) {
+                int64_t *r = g->found + g->found_cap - 4 * ++n_queue;
+                r[0] = besti + bestk, r[1] = ahi, r[2] = bestj + bestk, r[3] = bhi;
+            }
+        }
+    }
+    for (int64_t j = 0; j < lb; j++) g->head[b[j]] = -1;
+    /* Sort by i (the blocks are disjoint), merge adjacent ones, then the opcodes. */
+    for (int64_t x = 1; x < n_found; x++) {
+        int64_t i = found[3 * x], j = found[3 * x + 1], k = found[3 * x + 2], y = x;
+        while (y > 0 && found[3 * (y - 1)] > i) {
+            found[3 * y] = found[3 * (y - 1)], found[3 * y + 1] = found[3 * (y - 1) + 1];
+            found[3 * y + 2] = found[3 * (y - 1) + 2];
+            y--;
+        }
+        found[3 * y] = i, found[3 * y + 1] = j, found[3 * y + 2] = k;
+    }
+    int64_t n_merged = 0;
+    for (int64_t x = 0; x < n_found; x++) {
+        if (n_merged && found[3 * n_merged - 3] + found[3 * n_merged - 1] == found[3 * x] &&
+            found[3 * n_merged - 2] + found[3 * n_merged - 1] == found[3 * x + 1]) {
+            found[3 * n_merged - 1] += found[3 * x + 2];
+        } else {
+            found[3 * n_merged] = found[3 * x], found[3 * n_merged + 1] = found[3 * x + 1];
+            found[3 * n_merged + 2] = found[3 * x + 2];
+            n_merged++;
+        }
+    }
+    int64_t i = 0, j = 0;
+    for (int64_t x = 0; x <= n_merged; x++) {
+        int64_t ai = x < n_merged ? found[3 * x] : la, bj = x < n_merged ? found[3 * x + 1] : lb;
+        int64_t size = x < n_merged ? found[3 * x + 2] : 0;
+        int64_t kind = -1;
+        if (i < ai && j < bj) kind = OP_REPLACE;
+        else if (i < ai) kind = OP_DELETE;
+        else if (j < bj) kind = OP_INSERT;
+        if (kind >= 0 && !ops_push(out, kind, oa + i, oa + ai, ob + j, ob + bj)) return 0;
+        i = ai + size, j = bj + size;
+        if (size && !ops_push(out, OP_EQUAL, oa + ai, oa + i, ob + bj, ob + j)) return 0;
+    }
+    return 1;
+}
+
+/* dedup.align._word_ops of one chain (blocks c[0 .. n), 4 values each), appended to `ops`. */
+static int word_ops(gapctx_t *g, const int64_t *c, int64_t n, ops_t *ops, ops_t *gap) {
+    int64_t eq_a = c[0], pa1 = c[1], eq_b = c[2], pb1 = c[3];
+    for (int64_t x = 1; x < n; x++) {
+        int64_t a0 = c[4 * x], a1 = c[4 * x + 1], b0 = c[4 * x + 2], b1 = c[4 * x + 3];
+        if (a0 > pa1) {
+            if (b0 > pb1) {
+                int plain = 0; /* no common word: one "replace" */
+                gap->n = 0;
+                if (a0 == pa1 + 1 && b0 == pb1 + 1 && g->ida[pa1] != g->idb[pb1]) {
+                    plain = 1;
+                } else {
+                    if (!gap_opcodes(g, g->ida + pa1, a0 - pa1, g->idb + pb1, b0 - pb1, 0, 0, gap)) return 0;
+                    plain = gap->n == 1 && gap->v[0].kind == OP_REPLACE;
+                }
+                if (!ops_push(ops, OP_EQUAL, eq_a, pa1, eq_b, pb1)) return 0;
+                if (plain) {
+                    if (!ops_push(ops, OP_REPLACE, pa1, a0, pb1, b0)) return 0;
+                } else {
+                    for (int64_t y = 0; y < gap->n; y++) {
+                        wop_t *o = gap->v + y, *last = ops->v + ops->n - 1;
+                        if (o->a0 == o->a1 && o->b0 == o->b1) continue;
+                        if (last->kind == o->kind) {
+                            last->a1 = pa1 + o->a1;
+                            last->b1 = pb1 + o->b1;
+                        } else if (!ops_push(ops, o->kind, pa1 + o->a0, pa1 + o->a1, pb1 + o->b0, pb1 + o->b1)) {
+                            return 0;
+                        }
+                    }
+                    if (ops->v[ops->n - 1].kind == OP_EQUAL) {
+                        ops->n--;
+                        eq_a = ops->v[ops->n].a0;
+                        eq_b = ops->v[ops->n].b0;
+                        pa1 = a1, pb1 = b1;
+                        continue;
+                    }
+                }
+            } else {
+                if (!ops_push(ops, OP_EQUAL, eq_a, pa1, eq_b, pb1) || !ops_push(ops, OP_DELETE, pa1, a0, pb1, pb1))
+                    return 0;
+            }
+        } else if (b0 > pb1) {
+            if (!ops_push(ops, OP_EQUAL, eq_a, pa1, eq_b, pb1) || !ops_push(ops, OP_INSERT, pa1, pa1, pb1, b0))
+                return 0;
+        } else {
+            pa1 = a1, pb1 = b1;
+            continue;
+        }
+        eq_a = a0, eq_b = b0;
+        pa1 = a1, pb1 = b1;
+    }
+    return ops_push(ops, OP_EQUAL, eq_a, pa1, eq_b, pb1);
+}
+
+/* dedup.align._trim: the best-scoring run ops[lo .. hi) of v[0 .. n). */
+static void trim(const wop_t *v, int64_t n, double cost, int64_t *lo_out, int64_t *hi_out) {
+    double best = 0.0, cur = 0.0;
+    int64_t best_lo = 0, best_hi = 0, lo = 0;
+    for (int64_t idx = 1; idx <= n; idx++) {
+        const wop_t *o = v + idx - 1;
+        double val = o->kind == OP_EQUAL ? (double)(o->a1 - o->a0) : -cost * (double)(o->a1 - o->a0 + o->b1 - o->b0);
+        if (cur <= 0) {
+            cur = val;
+            lo = idx - 1;
+        } else {
+            cur += val;
+        }
+        if (cur > best) best = cur, best_lo = lo, best_hi = idx;
+    }
+    *lo_out = best_lo;
+    *hi_out = best_hi;
+}
+
+typedef struct {
+    double gap_cost, shift_cost, trim_cost, min_similarity, min_content_share;
+    int64_t max_gap, max_pred, min_words, min_content;
+} alignopt_t;
+
+/* Block indices in order of score, best first, equal scores in block order (a stable merge
+ * sort; `tmp` as long as `idx`). */
+static void sort_by_score(int64_t *idx, int64_t *tmp, int64_t n, const double *score) {
+    for (int64_t width = 1; width < n; width *= 2) {
+        for (int64_t lo = 0; lo < n; lo += 2 * width) {
+            int64_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            int64_t i = lo, j = mid, t = lo;
+            while (i < mid && j < hi) tmp[t++] = score[idx[j]] > score[idx[i]] ? idx[j++] : idx[i++];
+            while (i < mid) tmp[t++] = idx[i++];
+            while (j < hi) tmp[t++] = idx[j++];
+        }
+        for (int64_t x = 0; x < n; x++) idx[x] = tmp[x];
+    }
+}
+
+/* Word ids of the n words (equal bytes, equal id), from their hashes and bytes: word t is
+ * text[starts[t] .. ends[t]) of fa for t < wa, of fb past it. Returns 0 when memory ran out. */
+static int word_ids(const uint64_t *hashes, const int64_t *starts, const int64_t *ends, int64_t wa, int64_t n,
+                    const uint8_t *fa, const uint8_t *fb, int32_t *ids) {
+    int bits = 4;
+    while (((int64_t)1 << bits) < 2 * n) bits++;
+    int64_t size = (int64_t)1 << bits, mask = size - 1;
+    int32_t *slot = malloc((size_t)size * sizeof(int32_t)); /* the first word of each id, or -1 */
+    if (!slot) return 0;
+    for (int64_t s = 0; s < size; s++) slot[s] = -1;
+    for (int64_t t = 0; t < n; t++) {
+        const uint8_t *wt = (t < wa ? fa : fb) + starts[t];
+        int64_t len = ends[t] - starts[t];
+        int64_t s = (int64_t)((hashes[t] * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+        for (;; s = (s + 1) & mask) {
+            int32_t f = slot[s];
+            if (f < 0) {
+                slot[s] = (int32_t)t;
+                ids[t] = (int32_t)t;
+                break;
+            }
+            if (hashes[f] == hashes[t] && ends[f] - starts[f] == len &&
+                !memcmp((f < wa ? fa : fb) + starts[f], wt, (size_t)len)) {
+                ids[t] = ids[f];
+                break;
+            }
+        }
+    }
+    free(slot);
+    return 1;
+}
+
+/* Whether word t of fa is a function word: `stop` is a direct-mapped table of 2**stop_bits
+ * slots, slot (hash * stop_mul) >> (64 - stop_bits) holding 1 + the index of the function word
+ * with that hash (0: none), whose bytes are blob[off[i] .. off[i + 1]). */
+typedef struct {
+    const int16_t *table;
+    int64_t bits;
+    uint64_t mul;
+    const uint8_t *blob;
+    const int64_t *off;
+} stops_t;
+
+static int is_stop(const stops_t *st, uint64_t hash, const uint8_t *word, int64_t len) {
+    int64_t i = st->table[(hash * st->mul) >> (64 - st->bits)] - 1;
+    return i >= 0 && st->off[i + 1] - st->off[i] == len && !memcmp(st->blob + st->off[i], word, (size_t)len);
+}
+
+/* dedup.align.align on a pair of folded texts, up to its candidate passages: words, exact
+ * blocks, chains (best first), the word ops of each chain, its pieces (the best-scoring runs),
+ * and the pieces that pass the length, similarity and function-word tests, in the order align
+ * finds them. padded = 8 spaces + fa + " " + fb + 8 spaces (n bytes, len(fa) == len_a); the
+ * options are align's, with its constants (max predecessors, min content words, half the gap
+ * cost, the shift cost, half the trim cost, min content share). `out` (out_len values, at least
+ * 4 + 2 * cap, cap = (n - 16) / 2 + 1) takes: the number of words of fa, the number of words,
+ * the number of passages, the number of ops; the words' starts (cap values) and ends (cap
+ * values) in fa or fb; then (matched words, first op, ops) per passage and (kind, a0, a1, b0,
+ * b1) per op. Returns 0; -1 when two different shingles share a hash (the caller takes its
+ * exact path); -2 when memory ran out; -(3 + n) when `out` needs n values. */
+EXPORT int64_t dd_align_found(const uint8_t *padded, int64_t n, int64_t len_a, int64_t k, int64_t max_repeats,
+                              int64_t min_words, int64_t max_gap, int64_t max_pred, int64_t min_content,
+                              double gap_cost, double shift_cost, double trim_cost, double min_similarity,
+                              double content_share, const int16_t *stop_table, int64_t stop_bits,
+                              uint64_t stop_mul, const uint8_t *stop_blob, const int64_t *stop_off, int64_t *out,
+                              int64_t out_len) {
+    stops_t st = {stop_table, stop_bits, stop_mul, stop_blob, stop_off};
+    int64_t cap = (n - 16) / 2 + 1, result = -2;
+    int64_t *starts = out + 4, *ends = out + 4 + cap, *res = out + 4 + 2 * cap, res_cap = out_len - 4 - 2 * cap;
+    const uint8_t *fa = padded + 8, *fb = padded + 8 + len_a + 1;
+    int64_t *lens = malloc((size_t)cap * sizeof(int64_t));
+    uint64_t *first8 = malloc((size_t)cap * sizeof(uint64_t)), *hashes = malloc((size_t)cap * sizeof(uint64_t));
+    int32_t *ids = malloc((size_t)cap * sizeof(int32_t));
+    int8_t *stop = NULL;
+    int64_t *blocks = NULL, *work = NULL, *pieces = NULL;
+    double *score = NULL;
+    ops_t ops = {0}, gap = {0}, kept = {0};
+    gapctx_t g = {0};
+    int64_t n_found = 0, found_cap = 0, *found = NULL;
+    out[2] = out[3] = 0;
+    if (!lens || !first8 || !hashes || !ids) goto done;
+    int64_t w = fold_words(padded, n, len_a, starts, ends, lens, first8, hashes, out);
+    int64_t wa = out[0], wb = w - wa;
+    out[1] = w;
+    if (wa < k || wb < k) {
+        result = 0;
+        goto done;
+    }
+    /* Exact blocks (room for one per a position first; more only with repeated shingles). */
+    int64_t nb, bcap = wa;
+    for (;;) {
+        blocks = malloc((size_t)bcap * 4 * sizeof(int64_t));
+        if (!blocks) goto done;
+        nb = align_blocks(hashes, wa, wb, k, max_repeats, fa, starts, ends, fb, starts + wa, ends + wa, blocks, bcap);
+        if (nb >= -2) break;
+        free(blocks);
+        bcap = -nb - 3;
+    }
+    if (nb < 0) {
+        result = nb;
+        goto done;
+    }
+    if (!word_ids(hashes, starts, ends, wa, w, fa, fb, ids)) goto done;
+    g.ida = ids;
+    g.idb = ids + wa;
+    g.head = malloc((size_t)w * sizeof(int32_t));
+    g.next = malloc((size_t)(wb + 1) * sizeof(int32_t));
+    stop = malloc((size_t)wa + 1);
+    /* work: reach, pred, trim, order, tmp, used, chain (nb each) and the chain's blocks (4 nb) */
+    work = malloc((size_t)(11 * nb + 4) * sizeof(int64_t));
+    score = malloc((size_t)(nb + 1) * sizeof(double));
+    if (!g.head || !g.next || !stop || !work || !score) goto done;
+    for (int64_t t = 0; t < w; t++) g.head[t] = -1;
+    memset(stop, -1, (size_t)wa + 1);
+    int64_t *reach = work, *pred = work + nb, *trim_t = work + 2 * nb, *order = work + 3 * nb;
+    int64_t *tmp = work + 4 * nb, *used = work + 5 * nb, *chain = work + 6 * nb, *cb = work + 7 * nb;
+    /* dedup.align._chains: the chaining DP. */
+    for (int64_t x = 0; x < nb; x++) {
+        int64_t a1 = blocks[4 * x + 1];
+        reach[x] = x && reach[x - 1] > a1 ? reach[x - 1] : a1;
+    }
+    for (int64_t x = 0; x < nb; x++) {
+        int64_t ak0 = blocks[4 * x], ak1 = blocks[4 * x + 1], bk0 = blocks[4 * x + 2];
+        int64_t length = ak1 - ak0, best_p = -1, best_t = 0;
+        double best = (double)length;
+        int64_t lo = x > max_pred ? x - 1 - max_pred : -1, horizon = ak0 - max_gap;
+        for (int64_t p = x - 1; p > lo; p--) {
+            if (reach[p] < horizon) break;
+            double sp = score[p];
+            if (sp + (double)length <= best) continue;
+            const int64_t *bp = blocks + 4 * p;
+            if (bp[0] >= ak0 || bp[2] >= bk0) continue;
+            int64_t ga = ak0 - bp[1], gb = bk0 - bp[3];
+            if (ga > max_gap || gb > max_gap) continue;
+            int64_t t = ga < gb ? ga : gb;
+            t = t < 0 ? -t : 0;
+            if (t >= length) continue;
+            ga += t;
+            gb += t;
+            int64_t shift = ga >= gb ? ga - gb : gb - ga;
+            double sc = sp + (double)(length - t) - gap_cost * (double)(ga + gb) - shift_cost * (double)shift;
+            if (sc > best) best = sc, best_p = p, best_t = t;
+        }
+        score[x] = best;
+        pred[x] = best_p;
+        trim_t[x] = best_t;
+        used[x] = 0;
+        order[x] = x;
+    }
+    sort_by_score(order, tmp, nb, score);
+    for (int64_t o = 0; o < nb; o++) {
+        int64_t x = order[o];
+        if (used[x]) continue;
+        int64_t len = 0;
+        for (int64_t cur = x; cur >= 0 && !used[cur]; cur = pred[cur]) {
+            used[cur] = 1;
+            chain[len++] = cur;
+        }
+        /* The chain's blocks in order, each but the first trimmed not to overlap its predecessor. */
+        for (int64_t y = 0; y < len; y++) {
+            int64_t c = chain[len - 1 - y], t = y ? trim_t[c] : 0;
+            cb[4 * y] = blocks[4 * c] + t;
+            cb[4 * y + 1] = blocks[4 * c + 1];
+            cb[4 * y + 2] = blocks[4 * c + 2] + t;
+            cb[4 * y + 3] = blocks[4 * c + 3];
+        }
+        if (cb[4 * len - 3] - cb[0] < min_words || cb[4 * len - 1] - cb[2] < min_words) continue;
+        ops.n = 0;
+        if (!word_ops(&g, cb, len, &ops, &gap)) goto done;
+        /* dedup.align._pieces: the best-scoring run, then those of what is left, as ranges. */
+        free(pieces);
+        pieces = malloc((size_t)(4 * ops.n + 4) * sizeof(int64_t));
+        if (!pieces) goto done;
+        int64_t n_pieces = 0, *todo = pieces + 2 * ops.n + 2, n_todo = 0, plo, phi;
+        trim(ops.v, ops.n, trim_cost, &plo, &phi);
+        if (ops.n <= 1 || (plo == 0 && phi == ops.n)) {
+            pieces[0] = 0, pieces[1] = ops.n, n_pieces = 1;
+        } else {
+            todo[0] = 0, todo[1] = ops.n, n_todo = 1;
+            while (n_todo) {
+                n_todo--;
+                int64_t s0 = todo[2 * n_todo], e0 = todo[2 * n_todo + 1];
+                trim(ops.v + s0, e0 - s0, trim_cost, &plo, &phi);
+                if (phi <= plo) continue;
+                pieces[2 * n_pieces] = s0 + plo, pieces[2 * n_pieces + 1] = s0 + phi, n_pieces++;
+                if (plo > 0) todo[2 * n_todo] = s0, todo[2 * n_todo + 1] = s0 + plo, n_todo++;
+                if (s0 + phi < e0) todo[2 * n_todo] = s0 + phi, todo[2 * n_todo + 1] = e0, n_todo++;
+            }
+        }
+        for (int64_t q = 0; q < n_pieces; q++) {
+            const wop_t *v = ops.v + pieces[2 * q];
+            int64_t m = pieces[2 * q + 1] - pieces[2 * q];
+            int64_t n_a = v[m - 1].a1 - v[0].a0, n_b = v[m - 1].b1 - v[0].b0;
+            if (n_a < min_words || n_b < min_words) continue;
+            int64_t matched = 0, content;
+            for (int64_t y = 0; y < m; y++)
+                if (v[y].kind == OP_EQUAL) matched += v[y].a1 - v[y].a0;
+            if (2.0 * (double)matched / (double)(n_a + n_b) < min_similarity) continue;
+            content = matched;
+            for (int64_t y = 0; y < m; y++) {
+                if (v[y].kind != OP_EQUAL) continue;
+                for (int64_t t = v[y].a0; t < v[y].a1; t++) {
+                    if (stop[t] < 0) stop[t] = (int8_t)is_stop(&st, hashes[t], fa + starts[t], lens[t]);
+                    content -= stop[t];
+                }
+            }
+            double need = content_share * (double)(n_a < n_b ? n_a : n_b);
+            if (!(need > (double)min_content)) need = (double)min_content;
+            if ((double)content < need) continue;
+            if (n_found == found_cap) {
+                found_cap = found_cap ? 2 * found_cap : 16;
+                int64_t *f = realloc(found, (size_t)found_cap * 3 * sizeof(int64_t));
+                if (!f) goto done;
+                found = f;
+            }
+            found[3 * n_found] = matched, found[3 * n_found + 1] = kept.n, found[3 * n_found + 2] = m;
+            n_found++;
+            for (int64_t y = 0; y < m; y++)
+                if (!ops_push(&kept, v[y].kind, v[y].a0, v[y].a1, v[y].b0, v[y].b1)) goto done;
+        }
+    }
+    if (3 * n_found + 5 * kept.n > res_cap) {
+        result = -(3 + out_len - res_cap + 3 * n_found + 5 * kept.n);
+        goto done;
+    }
+    out[2] = n_found;
+    out[3] = kept.n;
+    memcpy(res, found, (size_t)(3 * n_found) * sizeof(int64_t));
+    memcpy(res + 3 * n_found, kept.v, (size_t)(5 * kept.n) * sizeof(int64_t));
+    result = 0;
+done:
+    free(lens);
+    free(first8);
+    free(hashes);
+    free(ids);
+    free(stop);
+    free(blocks);
+    free(work);
+    free(pieces);
+    free(score);
+    free(found);
+    free(ops.v);
+    free(gap.v);
+    free(kept.v);
+    free(g.head);
+    free(g.next);
+    free(g.found);
+    return result;
 }
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",

@@ -29,6 +29,10 @@ How it works, in four stages (all linear or near-linear in the document lengths)
    and its word similarity is at least ``min_similarity``, so a common phrase such as "according
    to the" never pairs two unrelated sentences.
 
+Where the C extension is built, pairs whose words are ASCII (folded text, below) run stages 1 to
+4 up to the candidate passages in one compiled call (:func:`dedup.kernels.align_found`), with
+the same results; other text, and every pair when ``DEDUP_NO_NATIVE=1``, runs the Python code.
+
 To align one text against many (an agency story against its reprints), :func:`prepare` it once
 and pass the :class:`PreparedText` instead of the text: the per-text work is then done once.
 The passages' edit scripts (``Passage.ops``) are built when first read, so a caller that only
@@ -56,6 +60,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from . import native
 from .errors import InvalidParameterError, InvalidTypeError
 from .text import Tokens, _bmp_word_table, coerce_text, token_hashes, tokenize
 
@@ -1288,6 +1293,74 @@ def _passages(found: list[tuple[int, list[_WOp]]], da: _Doc, db: _Doc) -> list[P
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Compiled path: folded pairs (ASCII words) go through dedup.kernels.align_found, which computes
+# everything above up to the candidate passages, with the same results.
+
+_KIND_NAMES: tuple[str, ...] = ("equal", "replace", "delete", "insert")  # the kernel's op kinds
+_STOP_TABLE: Any = None
+
+
+def _word_hash(word: bytes) -> int:
+    """The hash :func:`_word_keys` gives ``word`` (folded, without spaces)."""
+    n = len(word)
+    first8 = int.from_bytes(word[:8], "little")
+    last8 = int.from_bytes(word[-8:], "little") << (8 * (8 - min(n, 8)))
+    return (first8 * int(_KEY_C1) + last8 * int(_KEY_C2) + n) % 2**64
+
+
+def _stop_table(kernels: Any) -> Any:
+    """The function words for the kernel (a ``dedup.kernels.StopTable``), built once: a
+    direct-mapped table by word hash with the first multiplier of a seeded sequence that gives
+    every function word its own slot."""
+    global _STOP_TABLE
+    if _STOP_TABLE is None:
+        words = sorted(_STOPWORDS_BYTES)
+        hashes = [_word_hash(w) for w in words]
+        bits = 12
+        for mul in np.random.default_rng(0x57095).integers(1, 2**63, size=1000, dtype=np.uint64).tolist():
+            mul |= 1
+            slots = [((h * mul) % 2**64) >> (64 - bits) for h in hashes]
+            if len(set(slots)) == len(words):
+                break
+        else:  # pragma: no cover - 1,000 tries at a few percent each
+            raise RuntimeError("no collision-free multiplier for the function-word table")
+        table = np.zeros(1 << bits, dtype=np.int16)
+        table[slots] = np.arange(1, len(words) + 1)
+        off = np.cumsum([0] + [len(w) for w in words])
+        _STOP_TABLE = kernels.StopTable(table, bits, mul, b"".join(words), off)
+    return _STOP_TABLE
+
+
+def _padded_pair(xa: str | Tokens | PreparedText, xb: str | Tokens | PreparedText) -> tuple[bytes, int] | None:
+    """``_PAD + fa + " " + fb + _PAD`` and ``len(fa)`` for two texts whose words fold (ASCII
+    words), else None (tokens, or a non-ASCII word character)."""
+    if isinstance(xa, PreparedText) or isinstance(xb, PreparedText):
+        fa, fb = _prepared(xa)._doc.folded, _prepared(xb)._doc.folded
+        if fa is None or fb is None:
+            return None
+        return _PAD + fa + b" " + fb + _PAD, len(fa)
+    if isinstance(xa, str) and isinstance(xb, str):
+        padded = _fold(_PAD_STR + xa + " " + xb + _PAD_STR)
+        return None if padded is None else (padded, len(xa))
+    return None
+
+
+def _native_passages(
+    words: np.ndarray, counts: list[int], found: list[list[int]], op_cols: list[list[int]]
+) -> list[Passage]:
+    """The passages of the kernel's candidates (see :func:`dedup.kernels.align_found`)."""
+    if not found:
+        return []
+    w_a, w = counts
+    starts, ends = memoryview(words[0]), memoryview(words[1])
+    da = _Doc(starts[:w_a], ends[:w_a], None, None)
+    db = _Doc(starts[w_a:w], ends[w_a:w], None, None)
+    kinds, a0, a1, b0, b1 = op_cols
+    ops = list(zip(map(_KIND_NAMES.__getitem__, kinds), a0, a1, b0, b1))
+    return _passages([(matched, ops[first : first + count]) for matched, first, count in found], da, db)
+
+
 class PreparedText:
     """A text prepared once for many alignments: :func:`align` accepts it for ``a`` or ``b``.
 
@@ -1480,6 +1553,15 @@ def align(
     max_repeats = _check_int("max_repeats", max_repeats, 1, 10**6)
     xa = a if isinstance(a, PreparedText) else _text_of(a, "a")
     xb = b if isinstance(b, PreparedText) else _text_of(b, "b")
+    kernels = native.kernels()
+    if kernels is not None:
+        padded = _padded_pair(xa, xb)
+        if padded is not None:
+            options = (shingle_size, max_repeats, min_words, max_gap, _MAX_PREDECESSORS, _MIN_CONTENT_WORDS)
+            costs = (_GAP_COST * 0.5, _SHIFT_COST, _TRIM_COST * 0.5, min_similarity, _MIN_CONTENT_SHARE)
+            got = kernels.align_found(padded[0], padded[1], options, costs, _stop_table(kernels))
+            if got is not None:  # else two different shingles share a hash: the code below
+                return _native_passages(*got)
     da, db, blocks = _prepare(xa, xb, shingle_size, max_repeats)
     if da is None or db is None:
         return []

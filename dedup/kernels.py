@@ -26,17 +26,19 @@ import numpy as np
 
 from . import _kernels  # type: ignore[attr-defined]  # ImportError when not built
 
-__all__ = ["sign_sets", "window_hashes", "span_poly", "unit_bands", "set_jaccard"]
+__all__ = ["sign_sets", "window_hashes", "span_poly", "unit_bands", "set_jaccard", "StopTable", "align_found"]
 
 _lib = ctypes.CDLL(_kernels.__file__)
 _PTR = ctypes.c_void_p
 _INT = ctypes.c_int64
+_STR = ctypes.c_char_p  # a bytes object, passed without a copy
+_SPACES = b" " * 8
 
 
-def _bind(name: str, *argtypes: type) -> Any:
+def _bind(name: str, *argtypes: type, restype: type | None = None) -> Any:
     fn = getattr(_lib, name)
     fn.argtypes = list(argtypes)
-    fn.restype = None
+    fn.restype = restype
     return fn
 
 
@@ -46,6 +48,13 @@ _span_poly8 = _bind("dd_span_poly8", _PTR, _PTR, _PTR, _INT, ctypes.c_int, _PTR)
 _span_poly32 = _bind("dd_span_poly32", _PTR, _PTR, _PTR, _INT, ctypes.c_int, _PTR)
 _set_jaccard = _bind("dd_set_jaccard", _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _INT, _PTR, _PTR, _PTR, _PTR, _INT)
 _unit_bands = _bind("dd_unit_bands", _PTR, _INT, _INT, _PTR, _INT, _PTR, _INT, _INT, _INT, _PTR, _PTR, _PTR)
+_DBL = ctypes.c_double
+_align_found = _bind(
+    "dd_align_found",
+    *(_STR, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _INT, _DBL, _DBL, _DBL, _DBL, _DBL),
+    *(_PTR, _INT, ctypes.c_uint64, _STR, _PTR, _PTR, _INT),
+    restype=_INT,
+)
 
 
 def _arr(x: np.ndarray, dtype: type) -> np.ndarray:
@@ -186,3 +195,68 @@ def set_jaccard(
         cap,
     )
     return out
+
+
+class StopTable:
+    """Function words for :func:`align_found`: a direct-mapped table of ``2**bits`` int16 slots,
+    slot ``(hash * mul) >> (64 - bits)`` holding 1 + the index of the word with that hash (0:
+    none), the words' bytes (``blob``) and their offsets in it (``off``, one more than words).
+    The hash is that of :func:`dedup.align._word_keys`."""
+
+    def __init__(self, table: np.ndarray, bits: int, mul: int, blob: bytes, off: np.ndarray) -> None:
+        self.table = _arr(table, np.int16)
+        self.off = _arr(off, np.int64)
+        if len(self.table) != 1 << bits or not 1 <= bits <= 30 or not isinstance(blob, bytes):
+            raise ValueError("StopTable: the table must have 2**bits slots, the words be bytes")
+        n = len(self.off) - 1
+        if n < 0 or self.off[0] != 0 or self.off[-1] != len(blob) or np.any(np.diff(self.off) < 0):
+            raise ValueError("StopTable: offsets must run from 0 to the end of blob")
+        _check_range("StopTable", self.table, 0, n)
+        self.bits, self.mul, self.blob = int(bits), int(mul) % 2**64, blob
+        # The kernel's arguments, once: (table, bits, mul, blob, offsets).
+        self.args = (self.table.ctypes.data, self.bits, self.mul, blob, self.off.ctypes.data)
+
+
+def align_found(
+    padded: bytes, len_a: int, iopt: tuple[int, ...], fopt: tuple[float, ...], stops: StopTable
+) -> tuple[np.ndarray, list[int], list[list[int]], list[list[int]]] | None:
+    """:func:`dedup.align.align` on a pair of folded texts up to its candidate passages, in one
+    compiled pass; None when two different shingles share a hash (take the exact path).
+
+    ``padded`` is 8 spaces, ``fa + " " + fb`` folded (:func:`dedup.align._fold`), 8 spaces, with
+    ``len(fa) == len_a``. ``iopt``: shingle size, max_repeats, min_words, max_gap, max
+    predecessors, min content words; ``fopt``: half the gap cost, the shift cost, half the trim
+    cost, min similarity, min content share. Returns ``(words, (w_a, w), found, ops)``:
+    ``words`` an int64 ``(2, cap)`` array of the words' starts and ends in ``fa`` or ``fb`` (the
+    first ``w`` columns, those of ``fa`` first, ``w_a`` of them); ``(matched, first op, ops)``
+    per candidate, in align's order; the columns kind, a0, a1, b0, b1 of their word ops (kinds
+    0 equal, 1 replace, 2 delete, 3 insert).
+    """
+    if not isinstance(padded, bytes):
+        raise TypeError("align_found: padded must be bytes")
+    n = len(padded)
+    if n < 17 or padded[:8] != _SPACES or padded[-8:] != _SPACES or not 0 <= len_a <= n - 17:
+        raise ValueError("align_found: padded must be 8 spaces, the text, 8 spaces; len_a within the text")
+    if padded[8 + len_a] != 32:
+        raise ValueError("align_found: a space must separate the two texts")
+    k, max_repeats, min_words, max_gap, max_pred, min_content = iopt
+    if n >= 2**31 or min(k, max_repeats, min_words) < 1 or min(max_gap, max_pred) < 0 or len(fopt) != 5:
+        raise ValueError("align_found: text too long (2**31 bytes), or an option out of range")
+    cap = (n - 16) // 2 + 1
+    size = 4 + 2 * cap + 1024
+    while True:
+        out = np.empty(size, dtype=np.int64)
+        r = _align_found(padded, n, len_a, *iopt, *fopt, *stops.args, out.ctypes.data, size)
+        if r >= -2:
+            break
+        size = -r - 3
+    if r == -2:
+        raise MemoryError("align_found: out of memory")
+    if r == -1:
+        return None
+    head = out[:4].tolist()
+    n_found, n_ops = head[2], head[3]
+    base = 4 + 2 * cap
+    found = out[base : base + 3 * n_found].reshape(n_found, 3).tolist()
+    ops = out[base + 3 * n_found : base + 3 * n_found + 5 * n_ops].reshape(n_ops, 5).T.tolist()
+    return out[4:base].reshape(2, cap), head[:2], found, ops

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -677,7 +678,10 @@ def test_hash_collisions_fall_back_to_exact_path(monkeypatch):
 
     import numpy as np
 
+    import dedup.native as native
+
     mod = sys.modules["dedup.align"]
+    monkeypatch.setattr(native, "USE_NATIVE", False)  # the Python path (the kernel: below)
     texts = _fixture_texts()
     want = _key(align(tokenize(texts[0]), tokenize(texts[1])))
     # Word hashes from the lengths only: words of equal length collide, blocks fail the word check.
@@ -958,3 +962,134 @@ def _report() -> None:
 
 if __name__ == "__main__":
     _report()
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled path (dedup.kernels.align_found) against the Python code it replaces
+
+
+def _passage_rows(passages: list[Passage]) -> list[tuple]:
+    return [
+        (p.a_start, p.a_end, p.b_start, p.b_end, p.similarity, p.a_words, p.b_words, p.matched_words, p.ops)
+        for p in passages
+    ]
+
+
+def _both_paths(monkeypatch, a, b, **options) -> tuple[list[tuple], list[tuple]]:
+    import dedup.native as native
+
+    monkeypatch.setattr(native, "USE_NATIVE", False)
+    ref = _passage_rows(align(a, b, **options))
+    monkeypatch.setattr(native, "USE_NATIVE", True)
+    return ref, _passage_rows(align(a, b, **options))
+
+
+_NATIVE_OPTIONS = [
+    {},
+    {"shingle_size": 1},
+    {"shingle_size": 5, "min_words": 3},
+    {"max_gap": 0},
+    {"max_gap": 200, "max_repeats": 1},
+    {"min_similarity": 0.0, "min_words": 1},
+]
+
+
+@pytest.mark.parametrize("options", _NATIVE_OPTIONS)
+def test_compiled_align_equals_python(kernels, monkeypatch, options):
+    """Generated reuse (quotes, case, edits, reordering), repetitive small-vocabulary text and a
+    word repeated thousands of times: the kernel gives exactly the passages and edit scripts of
+    the Python code, for every option set."""
+    rng = random.Random(11)
+    vocab = [
+        "war",
+        "peace",
+        "the",
+        "a",
+        "of",
+        "and",
+        "to",
+        "in",
+        "news",
+        "said",
+        "themselves",
+        "yourselves",
+        "between",
+        "minister",
+    ]
+    pairs = [(p.a, p.b) for p in (make_pair(s, 0.0, 0.3) for s in range(25))]
+    pairs += [
+        (" ".join(rng.choices(vocab, k=rng.randint(0, 90))), " ".join(rng.choices(vocab, k=rng.randint(0, 90))))
+        for _ in range(60)
+    ]
+    pairs += [("war " * 3000, "war " * 2000), ("", "war and peace"), ("a b", "")]
+    n_passages = 0
+    for a, b in pairs:
+        ref, got = _both_paths(monkeypatch, a, b, **options)
+        assert got == ref, (a[:80], b[:80])
+        n_passages += len(got)
+    assert n_passages > 30
+
+
+def test_compiled_align_with_prepared_texts(kernels, monkeypatch):
+    """A PreparedText on either side goes through the kernel too, with the same result."""
+    pair = make_pair(3, 0.1, 0.2)
+    pa, pb = prepare(pair.a), prepare(pair.b)
+    ref, got = _both_paths(monkeypatch, pa, pb)
+    assert got == ref and got
+    assert _both_paths(monkeypatch, pa, pair.b)[1] == ref
+
+
+def test_compiled_align_finds_hash_collisions(kernels, monkeypatch):
+    """Words longer than 16 bytes are hashed by their first and last 8 bytes and their length,
+    so two such words that differ in the middle share a hash: the kernel must notice (a shingle
+    group or a block whose words differ) and leave the pair to the exact Python path."""
+    from dedup.align import _PAD, _fold, _stop_table
+
+    shared = "the committee published its findings on the ceasefire talks in geneva today"
+    a = f"Intro words here. {shared} counterintelligence officials said more. {shared}."
+    b = f"Other words there. {shared} counteriXtelligence officials said more. {shared}."
+    assert len("counterintelligence") > 16
+    padded = _fold(_PAD.decode() + a + " " + b + _PAD.decode())
+    assert padded is not None
+    options, costs = (3, 16, 8, 30, 128, 4), (0.05, 0.2, 0.25, 0.5, 0.2)
+    assert kernels.align_found(padded, len(a), options, costs, _stop_table(kernels)) is None
+    ref, got = _both_paths(monkeypatch, a, b)
+    assert got == ref and len(got) >= 1
+
+
+def test_compiled_align_refuses_bad_arguments(kernels):
+    from dedup.align import _stop_table
+
+    stops = _stop_table(kernels)
+    options, costs = (3, 16, 8, 30, 128, 4), (0.05, 0.2, 0.25, 0.5, 0.2)
+    good = b" " * 8 + b"war and peace again war and peace" + b" " * 8
+    assert kernels.align_found(good, 13, options, costs, stops) is not None
+    with pytest.raises(TypeError):
+        kernels.align_found(bytearray(good), 13, options, costs, stops)
+    for padded, len_a in [(good[1:], 13), (good, 40), (good, -1), (good, 12), (b" " * 16, 0)]:
+        with pytest.raises(ValueError):
+            kernels.align_found(padded, len_a, options, costs, stops)
+    for bad in [(0, 16, 8, 30, 128, 4), (3, 0, 8, 30, 128, 4), (3, 16, 8, -1, 128, 4)]:
+        with pytest.raises(ValueError):
+            kernels.align_found(good, 13, bad, costs, stops)
+    with pytest.raises(ValueError):
+        kernels.align_found(good, 13, options, costs[:4], stops)
+    table = np.zeros(16, dtype=np.int16)
+    with pytest.raises(ValueError):
+        kernels.StopTable(table, 5, 1, b"ab", np.array([0, 2]))  # 16 slots, not 32
+    with pytest.raises(ValueError):
+        kernels.StopTable(table, 4, 1, b"ab", np.array([0, 3]))  # past the blob
+    with pytest.raises(IndexError):
+        kernels.StopTable(table + 2, 4, 1, b"ab", np.array([0, 2]))  # word 2 of 1
+
+
+def test_function_word_hashes_are_those_of_the_word_keys():
+    """The function-word table of the kernel is keyed by the hash _word_keys gives each word."""
+    from dedup.align import _PAD, _STOPWORDS_BYTES, _word_hash, _word_keys
+
+    words = sorted(_STOPWORDS_BYTES) + [b"counterintelligence", b"x" * 40]
+    text = b" ".join(words)
+    starts = np.cumsum([0] + [len(w) + 1 for w in words[:-1]])
+    ends = starts + np.array([len(w) for w in words])
+    hashes, _, _ = _word_keys(_PAD + text + _PAD, starts, ends)
+    assert hashes.tolist() == [_word_hash(w) for w in words]
