@@ -176,6 +176,38 @@ EXPORT void dd_set_jaccard(const uint32_t *sh_a, const int64_t *start_a, const i
     }
 }
 
+/* Sentence units of paragraphs (dedup.units.featurize): paragraph cand[c] has tokens
+ * plo[c] .. phi[c] and the sentence breaks brk[b0[c] .. b1[c]) (token positions, ascending); a
+ * break becomes a unit boundary when at least min_sent tokens lie between it and the previous
+ * boundary and between it and the paragraph end. A paragraph with at least one such break gives
+ * its units (paragraph, first token, past-last token) to out_para, out_lo, out_hi, which hold
+ * one more value per paragraph than its breaks. Returns the number of units. */
+EXPORT int64_t dd_sentence_units(const int64_t *cand, const int64_t *plo, const int64_t *phi, const int64_t *b0,
+                                 const int64_t *b1, int64_t n_cand, const int64_t *brk, int64_t min_sent,
+                                 int64_t *out_para, int64_t *out_lo, int64_t *out_hi) {
+    int64_t n = 0;
+    for (int64_t c = 0; c < n_cand; c++) {
+        int64_t a = plo[c], b = phi[c], last = a, first = n;
+        for (int64_t i = b0[c]; i < b1[c]; i++) {
+            int64_t t = brk[i];
+            if (t - last >= min_sent && b - t >= min_sent) {
+                out_para[n] = cand[c];
+                out_lo[n] = last;
+                out_hi[n] = t;
+                n++;
+                last = t;
+            }
+        }
+        if (n > first) { /* the last unit runs to the paragraph end */
+            out_para[n] = cand[c];
+            out_lo[n] = last;
+            out_hi[n] = b;
+            n++;
+        }
+    }
+    return n;
+}
+
 /* ---- dedup.align: the words of folded text and the exact blocks between two documents ---- */
 
 static const uint64_t WK1 = 0x9E3779B97F4A7C15ull; /* dedup.align._KEY_C1 */

@@ -26,7 +26,16 @@ import numpy as np
 
 from . import _kernels  # type: ignore[attr-defined]  # ImportError when not built
 
-__all__ = ["sign_sets", "window_hashes", "span_poly", "unit_bands", "set_jaccard", "StopTable", "align_found"]
+__all__ = [
+    "sign_sets",
+    "window_hashes",
+    "span_poly",
+    "unit_bands",
+    "set_jaccard",
+    "sentence_units",
+    "StopTable",
+    "align_found",
+]
 
 _lib = ctypes.CDLL(_kernels.__file__)
 _PTR = ctypes.c_void_p
@@ -48,6 +57,7 @@ _span_poly8 = _bind("dd_span_poly8", _PTR, _PTR, _PTR, _INT, ctypes.c_int, _PTR)
 _span_poly32 = _bind("dd_span_poly32", _PTR, _PTR, _PTR, _INT, ctypes.c_int, _PTR)
 _set_jaccard = _bind("dd_set_jaccard", _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _INT, _PTR, _PTR, _PTR, _PTR, _INT)
 _unit_bands = _bind("dd_unit_bands", _PTR, _INT, _INT, _PTR, _INT, _PTR, _INT, _INT, _INT, _PTR, _PTR, _PTR)
+_sentence_units = _bind("dd_sentence_units", *([_PTR] * 5), _INT, _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _DBL = ctypes.c_double
 _align_found = _bind(
     "dd_align_found",
@@ -260,3 +270,32 @@ def align_found(
     found = out[base : base + 3 * n_found].reshape(n_found, 3).tolist()
     ops = out[base + 3 * n_found : base + 3 * n_found + 5 * n_ops].reshape(n_ops, 5).T.tolist()
     return out[4:base].reshape(2, cap), head[:2], found, ops
+
+
+def sentence_units(
+    cand: np.ndarray,
+    plo: np.ndarray,
+    phi: np.ndarray,
+    b0: np.ndarray,
+    b1: np.ndarray,
+    brk: np.ndarray,
+    min_sent: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sentence units of :func:`dedup.units.featurize`: for each paragraph ``cand[c]`` (tokens
+    ``plo[c] .. phi[c]``, sentence breaks ``brk[b0[c] : b1[c]]`` at token positions), the breaks
+    with at least ``min_sent`` tokens since the previous boundary and before the paragraph end
+    cut it into units. Returns the units' paragraphs, first tokens and past-last tokens (int64),
+    paragraph after paragraph; a paragraph with no such break gives none."""
+    cols = [_arr(x, np.int64) for x in (cand, plo, phi, b0, b1)]
+    br = _arr(brk, np.int64)
+    n = len(cols[0])
+    if any(len(x) != n for x in cols):
+        raise ValueError("sentence_units: the paragraph arrays differ in length")
+    c0, c1 = cols[3], cols[4]
+    if n and (int(c0.min()) < 0 or int(c1.max()) > len(br) or int((c1 - c0).min()) < 0):
+        raise IndexError("sentence_units: break ranges out of range")
+    cap = int((c1 - c0).sum()) + n
+    out = np.empty((3, cap), dtype=np.int64)
+    m = _sentence_units(*(x.ctypes.data for x in cols), n, br.ctypes.data, int(min_sent),
+                        out[0].ctypes.data, out[1].ctypes.data, out[2].ctypes.data)  # fmt: skip
+    return out[0, :m], out[1, :m], out[2, :m]

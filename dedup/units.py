@@ -100,6 +100,30 @@ def _perms(config: IndexConfig) -> tuple[np.ndarray, np.ndarray]:
     return p
 
 
+def _sentence_units(
+    cand: np.ndarray, plo: np.ndarray, phi: np.ndarray, b0: np.ndarray, b1: np.ndarray, brk: list[int], min_sent: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sentence units of the paragraphs ``cand`` (see :func:`dedup.kernels.sentence_units`, which
+    computes the same where the extension is built): a sentence break becomes a unit boundary
+    when at least ``min_sent`` tokens lie between it and the previous boundary and between it and
+    the paragraph end. Returns the units' paragraphs, first tokens and past-last tokens."""
+    s_para: list[int] = []
+    s_lo: list[int] = []
+    s_hi: list[int] = []
+    rows = zip(cand.tolist(), plo[cand].tolist(), phi[cand].tolist(), b0[cand].tolist(), b1[cand].tolist())
+    for p, a, b, i0, i1 in rows:
+        bounds = [a]
+        for t in brk[i0:i1]:
+            if t - bounds[-1] >= min_sent and b - t >= min_sent:
+                bounds.append(t)
+        if len(bounds) > 1:
+            bounds.append(b)
+            s_para.extend([p] * (len(bounds) - 1))
+            s_lo.extend(bounds[:-1])
+            s_hi.extend(bounds[1:])
+    return np.array(s_para, dtype=np.int64), np.array(s_lo, dtype=np.int64), np.array(s_hi, dtype=np.int64)
+
+
 def featurize(
     texts: Sequence[str], config: IndexConfig, tokens: Sequence[Tokens] | None = None, *, banded: bool = False
 ) -> Features:
@@ -150,26 +174,17 @@ def featurize(
     # sentence has at least min_sent tokens
     brk = sentence_break_offsets(joined, cps)
     del cps
-    brk_tok = np.searchsorted(g_tok, brk).tolist()
+    brk_tok = np.searchsorted(g_tok, brk)
     b0 = np.searchsorted(brk, g_ps, side="right")
     b1 = np.searchsorted(brk, g_pe, side="left")
     cand = np.flatnonzero((phi - plo >= 2 * min_sent) & (b1 > b0))
-    s_para: list[int] = []
-    s_lo: list[int] = []
-    s_hi: list[int] = []
-    rows = zip(cand.tolist(), plo[cand].tolist(), phi[cand].tolist(), b0[cand].tolist(), b1[cand].tolist())
-    for p, a, b, i0, i1 in rows:
-        bounds = [a]
-        for t in brk_tok[i0:i1]:
-            if t - bounds[-1] >= min_sent and b - t >= min_sent:
-                bounds.append(t)
-        if len(bounds) > 1:
-            bounds.append(b)
-            s_para.extend([p] * (len(bounds) - 1))
-            s_lo.extend(bounds[:-1])
-            s_hi.extend(bounds[1:])
-    s_start = all_starts[np.array(s_lo, dtype=np.int64)]
-    s_end = all_ends[np.array(s_hi, dtype=np.int64) - 1]
+    kernels = native.kernels()
+    if kernels is not None:
+        spara, slo, shi = kernels.sentence_units(cand, plo[cand], phi[cand], b0[cand], b1[cand], brk_tok, min_sent)
+    else:
+        spara, slo, shi = _sentence_units(cand, plo, phi, b0, b1, brk_tok.tolist(), min_sent)
+    s_start = all_starts[slo]
+    s_end = all_ends[shi - 1]
 
     pn = phi - plo
     n_par = len(plo)
@@ -190,9 +205,6 @@ def featurize(
             hashes[sh_lo[sel]] = window_hashes(th, int(w), plo[sel])
 
     # segments: paragraph starts, and for sentence units their first and past-internal shingle
-    slo = np.array(s_lo, dtype=np.int64)
-    shi = np.array(s_hi, dtype=np.int64)
-    spara = np.array(s_para, dtype=np.int64)
     seg_a = sh_lo[spara] + (slo - plo[spara]) if len(spara) else np.empty(0, np.int64)
     seg_b = sh_lo[spara] + (shi - k + 1 - plo[spara]) if len(spara) else np.empty(0, np.int64)
     # three sorted runs, merged by a stable sort (np.unique hashes: ~50x slower here)
@@ -209,7 +221,6 @@ def featurize(
     seg_key = finish_keys(seg_sum, seg_len)
     para_key = finish_keys(np.add.reduceat(seg_sum, para_seg0), cnt) if n_par else np.empty(0, np.uint64)
     del seg_sum
-    kernels = native.kernels()
     bands = None
     if banded and kernels is not None and n_par:
         # paragraph unions, sentence rows and the band-major layout in one pass

@@ -224,3 +224,33 @@ def test_set_jaccard_on_a_memory_map_forks_instead_of_threads(kernels, monkeypat
     assert len(forks) == 1 and len(forks[0]) == 2
     assert np.array_equal(in_ram, on_disk)
     assert np.array_equal(in_ram, shingles.set_jaccard(sh, sa, la, sh, sb, lb))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sentence_units_kernel_equals_python(kernels, seed):
+    """Random paragraphs and sentence breaks: the kernel cuts the same units as the Python loop."""
+    from dedup.units import _sentence_units
+
+    rng = np.random.default_rng(seed)
+    n_par = 400
+    lengths = rng.integers(1, 60, size=n_par)
+    phi = np.cumsum(lengths)
+    plo = phi - lengths
+    brk = np.sort(rng.choice(int(phi[-1]), size=int(phi[-1]) // 6, replace=False))
+    b0 = np.searchsorted(brk, plo, side="right")
+    b1 = np.searchsorted(brk, phi, side="left")
+    for min_sent in (1, 3, 5, 12):
+        cand = np.flatnonzero((phi - plo >= 2 * min_sent) & (b1 > b0))
+        want = _sentence_units(cand, plo, phi, b0, b1, brk.tolist(), min_sent)
+        got = kernels.sentence_units(cand, plo[cand], phi[cand], b0[cand], b1[cand], brk, min_sent)
+        assert len(want[0]) > 20
+        for w, g in zip(want, got):
+            assert w.tolist() == g.tolist()
+
+
+def test_sentence_units_kernel_refuses_bad_ranges(kernels):
+    one = np.array([0])
+    with pytest.raises(IndexError):
+        kernels.sentence_units(one, one, one + 10, one, one + 5, np.array([1, 2]), 1)
+    with pytest.raises(ValueError):
+        kernels.sentence_units(one, one, one, np.array([0, 0]), one, np.array([1]), 1)
