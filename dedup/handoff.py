@@ -62,6 +62,14 @@ class HandoffDir:
         self._n += 1
         return self.path / f"{self._n:08d}.bin"
 
+    def has_room(self, need: int = MIN_RAM_FREE) -> bool:
+        """Whether the file system of the directory has ``need`` bytes free."""
+        try:
+            st = os.statvfs(self.path)
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize >= need
+
     def close(self) -> None:
         """Remove the directory and whatever is left in it."""
         shutil.rmtree(self.path, ignore_errors=True)
@@ -123,28 +131,37 @@ def read_arrays(path: Path, layout: Layout, mapped: Collection[str] = ()) -> dic
     The arrays named in ``mapped`` are instead read-only views of a memory map of the file
     (which lives on until they are dropped): for arrays the caller only passes on, such as
     signatures written straight to an index's files, this saves reading them into the process
-    (24 s of the parent's CPU at a million articles). Do not keep them: they hold the file's
-    space on ``/dev/shm``.
+    (24 s of the parent's CPU at a million articles). They hold their space in the file (on
+    ``/dev/shm``) as long as they live, and so does whatever lies before them in it: write them
+    first (the file is cut after the last of them), and keep them only while there is room
+    (:meth:`HandoffDir.has_room`).
     """
     out = {}
+    kept_end = 0  # end of the last mapped array: the file is cut there once the rest is read
     try:
-        with open(path, "rb") as fh:
-            view = None
-            if any(name in mapped and np.prod(shape) > 0 for name, _, shape, _ in layout):
-                view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        with open(path, "r+b" if mapped else "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            # One map of the file: an array is copied out of it (about twice as fast as reading
+            # it with numpy.fromfile) or, when named in ``mapped``, is a view of it.
+            view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
             for name, dtype, shape, offset in layout:
                 dt = np.dtype(dtype)
                 count = int(np.prod(shape, dtype=np.int64))
-                if view is not None and name in mapped and count:
-                    if offset + count * dt.itemsize > len(view):
-                        raise OSError(f"handoff file {path} is truncated at array {name!r}")
-                    out[name] = np.frombuffer(view, dtype=dt, count=count, offset=offset).reshape(shape)
-                    continue
-                fh.seek(offset)
-                a = np.fromfile(fh, dtype=dt, count=count)
-                if len(a) != count:
+                if offset + count * dt.itemsize > size:
                     raise OSError(f"handoff file {path} is truncated at array {name!r}")
-                out[name] = a.reshape(shape)
+                if not count or view is None:
+                    out[name] = np.empty(shape, dtype=dt)
+                    continue
+                a = np.frombuffer(view, dtype=dt, count=count, offset=offset).reshape(shape)
+                if name in mapped:
+                    out[name] = a
+                    kept_end = max(kept_end, offset + count * dt.itemsize)
+                else:
+                    out[name] = a.copy()
+            if kept_end and kept_end < size:
+                # the pages past the kept arrays go back to the file system now, not when the
+                # kept arrays are dropped (the file is unlinked below; its map outlives it)
+                os.ftruncate(fh.fileno(), kept_end)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)

@@ -1008,8 +1008,9 @@ def _featurize_job(config: IndexConfig, texts_at: Path, lengths: list[int], out:
     """Featurize the texts in file ``texts_at``; the features go to file ``out``."""
     f = featurize(read_texts(texts_at, lengths), config, banded=True)
     assert f.bands is not None
-    arrays = {fl.name: getattr(f, fl.name) for fl in fields(f) if fl.name not in ("sig", "bands")}
-    arrays["sig_bands"], arrays["sig_rest"] = f.bands
+    # the signatures first: a reader that keeps them mapped cuts the file after them
+    arrays = {"sig_bands": f.bands[0], "sig_rest": f.bands[1]}
+    arrays.update((fl.name, getattr(f, fl.name)) for fl in fields(f) if fl.name not in ("sig", "bands"))
     return write_arrays(out, arrays)
 
 
@@ -1024,8 +1025,10 @@ class _Featurizer:
         self.config = config
         self.workers = workers
         # signatures that go straight to the index's files are mapped from the handoff file,
-        # not read into this process (see dedup.handoff.read_arrays)
-        self.mapped = ("sig_bands", "sig_rest") if map_signatures else ()
+        # not read into this process (see dedup.handoff.read_arrays); so are those of an index
+        # in RAM while the handoff directory has room (see _collect)
+        self.on_disk = map_signatures
+        self.mapped = ("sig_bands", "sig_rest")
         self.pool: ProcessPoolExecutor | None = None
         self.scratch: HandoffDir | None = None
         self.pending: deque[tuple[_Batch, list[bytes], Path, Future[Layout]]] = deque()
@@ -1059,7 +1062,12 @@ class _Featurizer:
 
     def _collect(self) -> _Done:
         batch, blobs, out, fut = self.pending.popleft()
-        arrays = read_arrays(out, fut.result(), self.mapped)
+        # An index in RAM keeps the mapped signatures of each batch until it merges its chunks
+        # (Column.array): one copy of them instead of two (read here, then merged), about a
+        # third of this process's work per batch. They hold their space in the handoff
+        # directory until then, so only while it keeps MIN_RAM_FREE bytes free.
+        keep_mapped = self.on_disk or (self.scratch is not None and self.scratch.has_room())
+        arrays = read_arrays(out, fut.result(), self.mapped if keep_mapped else ())
         bands = (arrays.pop("sig_bands"), arrays.pop("sig_rest"))
         sig = np.empty((0, self.config.num_perm), dtype=np.uint32)
         # arrays holds exactly the array fields of Features (mypy cannot tell them from bands)

@@ -138,6 +138,54 @@ def test_mapped_arrays_are_views_of_the_deleted_file_and_the_others_are_copies(t
         read_arrays(path, layout, mapped=("sig_bands",))
 
 
+def test_the_file_is_cut_after_the_mapped_arrays_and_they_stay_intact(tmp_path: Path) -> None:
+    """Arrays mapped from a handoff file keep only their own part of the file alive: the file is
+    cut after the last of them (written first), and what follows was copied out before."""
+    rng = np.random.default_rng(2)
+    arrays = {
+        "sig_bands": rng.integers(0, 2**32, (4, 3000, 2), dtype=np.uint32),
+        "unit_doc": rng.integers(0, 9, 50_000, dtype=np.int32),
+    }
+    path = tmp_path / "cut.bin"
+    layout = write_arrays(path, arrays)
+    sizes = []
+    real_truncate = os.ftruncate
+
+    def spy(fd: int, length: int) -> None:
+        sizes.append(length)
+        real_truncate(fd, length)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "ftruncate", spy)
+        back = read_arrays(path, layout, mapped=("sig_bands",))
+        assert sizes == [arrays["sig_bands"].nbytes]
+        copied = read_arrays(path_copy := tmp_path / "c.bin", write_arrays(path_copy, arrays))
+        assert sizes == [arrays["sig_bands"].nbytes]  # nothing mapped: nothing cut
+    for name, a in arrays.items():
+        assert np.array_equal(back[name], a) and np.array_equal(copied[name], a)
+
+
+def test_an_index_in_ram_keeps_mapped_signatures_only_while_there_is_room(monkeypatch) -> None:
+    """With workers, an index in RAM maps each batch's signatures from the handoff file while
+    the directory has room, and reads them in otherwise: the same signatures either way, and
+    merged into one writable array in RAM when used."""
+    from dedup.handoff import HandoffDir
+
+    rng = random.Random(6)
+    recs = [(f"d{i}", make_text(rng)) for i in range(15)]
+    one = Index()
+    one.add_many(recs, batch_size=4)
+    for room in (True, False):
+        monkeypatch.setattr(HandoffDir, "has_room", lambda self, need=0, room=room: room)
+        two = Index()
+        two.add_many(recs, batch_size=4, workers=2)
+        chunks = two._sigs.parts[0]._chunks
+        assert len(chunks) == 4 and all(c.flags.writeable != room for c in chunks)
+        assert np.array_equal(one._signatures(), two._signatures())
+        merged = two._sigs.parts[0].array()
+        assert merged.flags.writeable and len(two._sigs.parts[0]._chunks) == 1
+
+
 def test_on_disk_index_with_workers_stores_the_same_signatures(tmp_path: Path) -> None:
     """Signatures mapped from the handoff files reach the index's band files intact."""
     rng = random.Random(5)
