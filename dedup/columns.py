@@ -66,6 +66,11 @@ class Column:
     def on_disk(self) -> bool:
         return self.path is not None
 
+    @property
+    def mapped(self) -> bool:
+        """Whether the rows live in a file (this column's, or a loaded index's memory map)."""
+        return self.on_disk or any(isinstance(c, np.memmap) for c in self._chunks)
+
     def _shape(self, n: int) -> tuple[int, ...]:
         return (n, self.width) if self.width else (n,)
 
@@ -246,6 +251,11 @@ class SignatureStore:
     def on_disk(self) -> bool:
         """Whether the bands are written to files (rather than kept in RAM)."""
         return bool(self.parts) and self.parts[0].on_disk
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the signatures live in files (the index's, or a loaded index's memory maps)."""
+        return any(col.mapped for col in self.parts)
 
     def append(self, sig: np.ndarray) -> None:
         """Append ``(n, num_perm)`` signatures."""

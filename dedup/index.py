@@ -42,7 +42,7 @@ from .errors import (
 )
 from .handoff import HandoffDir, Layout, read_arrays, read_texts, write_arrays, write_texts
 from .lsh import BandTable, twin_groups
-from .parallel import fork_map
+from .parallel import fork_map, prefer_threads
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, PairTable, ParagraphMatch
 from .shingles import set_jaccard, sorted_unique
 from .text import coerce_text
@@ -482,20 +482,21 @@ class Index:
         # merge the signature chunks of the batches here, once: forked workers then share one
         # copy (each worker reading a band of a chunked column merged it again and lost it)
         self._sigs.consolidate(self.workers)
-        res = analyze(
-            config=self.config,
-            threshold=threshold,
-            sig=SignatureView(self._sigs, live, self.workers),
-            unit_doc=sel(cols["unit_doc"]),
-            unit_para_global=sel(pg),
-            unit_kind=sel(cols["unit_kind"]),
-            unit_ntok=sel(cols["unit_ntok"]),
-            para_ntok=cols["para_ntok"],
-            doc_ntok=doc_ntok,
-            exact=exact,
-            workers=self.workers,
-            twins=lambda: twin_groups(sel(self._unit_keys.read()), MAX_BUCKET_PAIRS),
-        )
+        with prefer_threads(not self._sigs.mapped):  # in RAM: threads, not forks
+            res = analyze(
+                config=self.config,
+                threshold=threshold,
+                sig=SignatureView(self._sigs, live, self.workers),
+                unit_doc=sel(cols["unit_doc"]),
+                unit_para_global=sel(pg),
+                unit_kind=sel(cols["unit_kind"]),
+                unit_ntok=sel(cols["unit_ntok"]),
+                para_ntok=cols["para_ntok"],
+                doc_ntok=doc_ntok,
+                exact=exact,
+                workers=self.workers,
+                twins=lambda: twin_groups(sel(self._unit_keys.read()), MAX_BUCKET_PAIRS),
+            )
         # the analysis' freed temporaries: glibc keeps many of their pages, which the folding
         # into document pairs (the peak of pair_table) would otherwise count on top
         release_heap()
@@ -748,7 +749,8 @@ class Index:
             blocks.append((g0, g1))
             g0 = g1
         shared = (cols, up, sims, exact, boiler, order, g_start, g_end)
-        parts = list(fork_map(_fold_block, shared, blocks, self.workers))
+        with prefer_threads(not self._sigs.mapped):  # in RAM: threads, not forks
+            parts = list(fork_map(_fold_block, shared, blocks, self.workers))
         seg_g = np.concatenate([p[0] for p in parts])
         cov_a = np.concatenate([p[2] for p in parts])
         cov_b = np.concatenate([p[3] for p in parts])

@@ -294,6 +294,68 @@ def test_fork_map_raises_a_failing_job(bad):
         list(fork_map(job, None, range(4), 2))
 
 
+def test_fork_map_in_threads_keeps_order_runs_here_and_does_not_nest():
+    """Inside prefer_threads the jobs run in threads of this process (same pid, other threads),
+    in job order; a fork_map inside a job runs serially in that job's thread; a failing job
+    raises in the caller."""
+    import os
+    import threading
+
+    from dedup.parallel import fork_map, prefer_threads
+
+    data = np.arange(1000)
+    seen = []
+
+    def job(shared, k):
+        inner = list(fork_map(lambda sh, j: (j, threading.get_ident()), None, range(3), 2))
+        seen.append((os.getpid(), threading.get_ident(), {t for _, t in inner}))
+        return int(shared[k::7].sum()), k
+
+    want = [(int(data[k::7].sum()), k) for k in range(7)]
+    def failing(shared, k):
+        if k == 2:
+            raise ValueError(f"job {k}")
+        return k
+
+    with prefer_threads():
+        assert list(fork_map(job, data, range(7), 2)) == want
+        with pytest.raises(ValueError, match="job 2"):
+            list(fork_map(failing, None, range(4), 2))
+    assert {pid for pid, _, _ in seen} == {os.getpid()}
+    assert threading.get_ident() not in {t for _, t, _ in seen}
+    assert all(inner == {t} for _, t, inner in seen)  # nested: serially, in the job's thread
+    with prefer_threads(False):
+        assert list(fork_map(job, data, range(7), 2)) == want  # forked workers again
+
+
+def test_analysis_of_an_index_in_ram_prefers_threads_and_of_a_mapped_one_forks(tmp_path, monkeypatch, corpus):
+    import dedup.index as index_module
+    from dedup import Index
+
+    asked = []
+    real = index_module.prefer_threads
+
+    def spy(on=True):
+        asked.append(on)
+        return real(on)
+
+    monkeypatch.setattr(index_module, "prefer_threads", spy)
+    ram = Index(workers=2)
+    ram.add_many(corpus[:40])
+    want = list(ram.pairs())
+    assert asked and all(asked)  # the analysis and the fold, in threads
+    asked.clear()
+    loaded = Index.load(ram.save(tmp_path / "ix"))
+    loaded.workers = 2
+    assert list(loaded.pairs()) == want
+    assert asked and not any(asked)  # memory-mapped signatures: forked workers
+    with Index(directory=tmp_path / "disk", workers=2) as disk:
+        disk.add_many(corpus[:40])
+        asked.clear()
+        assert list(disk.pairs()) == want
+        assert asked and not any(asked)
+
+
 def _reference_bucket_pairs(sig, bands, rows, ids, groups, max_bucket):
     """Every pair of units sharing a band (buckets above max_bucket give a star from their
     lowest row), ids mapped, pairs inside one group (by id) dropped, (lo, hi) sorted."""
