@@ -7,7 +7,10 @@ and reduce it: three passes over a block 128 times the size of the input. In C e
 128 values stay in vector registers and fold into the set's running minimum (about 10x on a
 batch of articles; the loop is compiled for AVX-512, AVX2 and plain x86-64, chosen when the
 library loads). Token and shingle hashes likewise take one pass over their input instead of one
-numpy pass per arithmetic step.
+numpy pass per arithmetic step. Where the work is a Python loop over small items, as in cutting
+paragraphs into sentence units or in :func:`dedup.align.align` after the text is folded (words,
+shingle groups, blocks, the chaining DP, gap opcodes, trimming, the evidence tests), one C call
+replaces thousands of interpreted steps.
 
 The loops are in ``_kernels.c``, built into the extension module ``dedup._kernels`` when the
 package is installed, and called here through ctypes (no Python C API code to get wrong); the
