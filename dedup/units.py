@@ -103,14 +103,16 @@ def _perms(config: IndexConfig) -> tuple[np.ndarray, np.ndarray]:
 def _sentence_units(
     cand: np.ndarray, plo: np.ndarray, phi: np.ndarray, b0: np.ndarray, b1: np.ndarray, brk: list[int], min_sent: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sentence units of the paragraphs ``cand`` (see :func:`dedup.kernels.sentence_units`, which
-    computes the same where the extension is built): a sentence break becomes a unit boundary
-    when at least ``min_sent`` tokens lie between it and the previous boundary and between it and
-    the paragraph end. Returns the units' paragraphs, first tokens and past-last tokens."""
+    """Sentence units of the paragraphs ``cand`` (:func:`dedup.kernels.sentence_units`, which
+    computes the same where the extension is built, takes the same arguments): paragraph
+    ``cand[c]`` has tokens ``plo[c] .. phi[c]`` and sentence breaks ``brk[b0[c] : b1[c]]``; a break
+    becomes a unit boundary when at least ``min_sent`` tokens lie between it and the previous
+    boundary and between it and the paragraph end. Returns the units' paragraphs, first tokens
+    and past-last tokens."""
     s_para: list[int] = []
     s_lo: list[int] = []
     s_hi: list[int] = []
-    rows = zip(cand.tolist(), plo[cand].tolist(), phi[cand].tolist(), b0[cand].tolist(), b1[cand].tolist())
+    rows = zip(cand.tolist(), plo.tolist(), phi.tolist(), b0.tolist(), b1.tolist())
     for p, a, b, i0, i1 in rows:
         bounds = [a]
         for t in brk[i0:i1]:
@@ -179,10 +181,11 @@ def featurize(
     b1 = np.searchsorted(brk, g_pe, side="left")
     cand = np.flatnonzero((phi - plo >= 2 * min_sent) & (b1 > b0))
     kernels = native.kernels()
+    paras = (cand, plo[cand], phi[cand], b0[cand], b1[cand])
     if kernels is not None:
-        spara, slo, shi = kernels.sentence_units(cand, plo[cand], phi[cand], b0[cand], b1[cand], brk_tok, min_sent)
+        spara, slo, shi = kernels.sentence_units(*paras, brk_tok, min_sent)
     else:
-        spara, slo, shi = _sentence_units(cand, plo, phi, b0, b1, brk_tok.tolist(), min_sent)
+        spara, slo, shi = _sentence_units(*paras, brk_tok.tolist(), min_sent)
     s_start = all_starts[slo]
     s_end = all_ends[shi - 1]
 

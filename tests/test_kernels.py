@@ -241,7 +241,7 @@ def test_sentence_units_kernel_equals_python(kernels, seed):
     b1 = np.searchsorted(brk, phi, side="left")
     for min_sent in (1, 3, 5, 12):
         cand = np.flatnonzero((phi - plo >= 2 * min_sent) & (b1 > b0))
-        want = _sentence_units(cand, plo, phi, b0, b1, brk.tolist(), min_sent)
+        want = _sentence_units(cand, plo[cand], phi[cand], b0[cand], b1[cand], brk.tolist(), min_sent)
         got = kernels.sentence_units(cand, plo[cand], phi[cand], b0[cand], b1[cand], brk, min_sent)
         assert len(want[0]) > 20
         for w, g in zip(want, got):
