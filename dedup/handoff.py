@@ -39,13 +39,18 @@ Layout = list[tuple[str, str, tuple[int, ...], int]]
 MIN_RAM_FREE = 1 << 30
 
 
+def _free_bytes(path: str | Path) -> int:
+    """Bytes free for this user on the file system of ``path`` (0 when it cannot be asked)."""
+    try:
+        st = os.statvfs(path)
+    except (OSError, AttributeError):
+        return 0
+    return st.f_bavail * st.f_frsize
+
+
 def _ram_dir() -> str | None:
     """``/dev/shm`` when it is writable with :data:`MIN_RAM_FREE` free bytes, else ``None``."""
-    try:
-        st = os.statvfs("/dev/shm")
-    except (OSError, AttributeError):
-        return None
-    if os.access("/dev/shm", os.W_OK) and st.f_bavail * st.f_frsize >= MIN_RAM_FREE:
+    if _free_bytes("/dev/shm") >= MIN_RAM_FREE and os.access("/dev/shm", os.W_OK):
         return "/dev/shm"
     return None
 
@@ -64,11 +69,7 @@ class HandoffDir:
 
     def has_room(self, need: int = MIN_RAM_FREE) -> bool:
         """Whether the file system of the directory has ``need`` bytes free."""
-        try:
-            st = os.statvfs(self.path)
-        except OSError:
-            return False
-        return st.f_bavail * st.f_frsize >= need
+        return _free_bytes(self.path) >= need
 
     def close(self) -> None:
         """Remove the directory and whatever is left in it."""

@@ -198,3 +198,23 @@ def test_on_disk_index_with_workers_stores_the_same_signatures(tmp_path: Path) -
         assert np.array_equal(ram._signatures(), disk._signatures())
         assert list(ram.pairs(threshold=0.3)) == list(disk.pairs(threshold=0.3))
     assert _scratch_dirs() == before
+
+
+def test_scratch_space_checks_free_bytes(tmp_path: Path, monkeypatch) -> None:
+    """/dev/shm is used only with MIN_RAM_FREE bytes free; a directory whose file system cannot
+    be asked has no room (signatures are then read in, not kept mapped)."""
+    import dedup.handoff as handoff
+
+    assert handoff._free_bytes(tmp_path / "missing") == 0
+    scratch = handoff.HandoffDir()
+    try:
+        assert scratch.has_room(0)
+        assert not scratch.has_room(1 << 62)
+        scratch.close()
+        assert not scratch.has_room(0)  # removed: cannot be asked
+    finally:
+        scratch.close()
+    monkeypatch.setattr(handoff, "_free_bytes", lambda path: handoff.MIN_RAM_FREE - 1)
+    assert handoff._ram_dir() is None
+    monkeypatch.setattr(handoff, "_free_bytes", lambda path: handoff.MIN_RAM_FREE)
+    assert handoff._ram_dir() == ("/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
