@@ -211,7 +211,7 @@ def test_scratch_space_checks_free_bytes(tmp_path: Path, monkeypatch) -> None:
         assert scratch.has_room(0)
         assert not scratch.has_room(1 << 62)
         scratch.close()
-        assert not scratch.has_room(0)  # removed: cannot be asked
+        assert not scratch.has_room(1)  # removed: cannot be asked, so no room
     finally:
         scratch.close()
     monkeypatch.setattr(handoff, "_free_bytes", lambda path: handoff.MIN_RAM_FREE - 1)
