@@ -176,6 +176,31 @@ EXPORT void dd_set_jaccard(const uint32_t *sh_a, const int64_t *start_a, const i
     }
 }
 
+/* dedup.lsh._pack of dedup.lsh.band_key: for each i < n_sel, the key of band `band` of row
+ * sel[i] of `values` (n_rows x rows uint32, row-major), its low `bits` bits replaced by i. The
+ * key reads the values as 64-bit lanes (two values each, little-endian; an odd last value alone),
+ * sums lane_k * LANE[k % 4], xors the band's salt and mixes (xor-shift 31, multiply, xor-shift
+ * 29), as band_key does with numpy. */
+static const uint64_t LANE[4] = {0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull, 0xFF51AFD7ED558CCDull,
+                                 0xC4CEB9FE1A85EC53ull};
+EXPORT void dd_band_pack(const uint32_t *values, int64_t rows, int64_t band, const int64_t *sel, int64_t n_sel,
+                         int64_t bits, uint64_t *out) {
+    uint64_t salt = (uint64_t)band * 0x9E3779B97F4A7C15ull, mask = bits >= 64 ? ~0ull : (1ull << bits) - 1;
+    int64_t pairs = rows / 2;
+    for (int64_t i = 0; i < n_sel; i++) {
+        const uint32_t *v = values + sel[i] * rows;
+        uint64_t acc = 0;
+        for (int64_t k = 0; k < pairs; k++)
+            acc += ((uint64_t)v[2 * k] | (uint64_t)v[2 * k + 1] << 32) * LANE[k % 4];
+        if (rows % 2) acc += (uint64_t)v[rows - 1] * LANE[pairs % 4];
+        acc ^= salt;
+        acc ^= acc >> 31;
+        acc *= 0xBF58476D1CE4E5B9ull;
+        acc ^= acc >> 29;
+        out[i] = (acc & ~mask) | ((uint64_t)i & mask);
+    }
+}
+
 /* Sentence units of paragraphs (dedup.units.featurize): paragraph cand[c] has tokens
  * plo[c] .. phi[c] and the sentence breaks brk[b0[c] .. b1[c]) (token positions, ascending); a
  * break becomes a unit boundary when at least min_sent tokens lie between it and the previous

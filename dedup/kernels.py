@@ -36,6 +36,7 @@ __all__ = [
     "unit_bands",
     "set_jaccard",
     "sentence_units",
+    "band_pack",
     "StopTable",
     "align_found",
 ]
@@ -61,6 +62,7 @@ _span_poly32 = _bind("dd_span_poly32", _PTR, _PTR, _PTR, _INT, ctypes.c_int, _PT
 _set_jaccard = _bind("dd_set_jaccard", _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _INT, _PTR, _PTR, _PTR, _PTR, _INT)
 _unit_bands = _bind("dd_unit_bands", _PTR, _INT, _INT, _PTR, _INT, _PTR, _INT, _INT, _INT, _PTR, _PTR, _PTR)
 _sentence_units = _bind("dd_sentence_units", *([_PTR] * 5), _INT, _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
+_band_pack = _bind("dd_band_pack", _PTR, _INT, _INT, _PTR, _INT, _INT, _PTR)
 _DBL = ctypes.c_double
 _align_found = _bind(
     "dd_align_found",
@@ -302,3 +304,19 @@ def sentence_units(
     m = _sentence_units(*(x.ctypes.data for x in cols), n, br.ctypes.data, int(min_sent),
                         out[0].ctypes.data, out[1].ctypes.data, out[2].ctypes.data)  # fmt: skip
     return out[0, :m], out[1, :m], out[2, :m]
+
+
+def band_pack(values: np.ndarray, band: int, sel: np.ndarray, bits: int) -> np.ndarray:
+    """:func:`dedup.lsh.band_key` of band number ``band`` (``values``: its ``(rows_n, rows)``
+    uint32 values) at the rows ``sel``, packed as :func:`dedup.lsh._pack` packs them before its
+    sort: the key's low ``bits`` bits replaced by the position in ``sel`` (uint64, unsorted)."""
+    v = _arr(values, np.uint32)
+    if v.ndim != 2:
+        raise ValueError("band_pack: values must be (rows, values per row)")
+    st = _arr(sel, np.int64)
+    _check_range("band_pack", st, 0, len(v) - 1)
+    if not 1 <= bits <= 63 or len(st) > 1 << bits:
+        raise ValueError("band_pack: bits must be 1..63 and number every selected row")
+    out = np.empty(len(st), dtype=np.uint64)
+    _band_pack(v.ctypes.data, v.shape[1], int(band), st.ctypes.data, len(st), int(bits), out.ctypes.data)
+    return out

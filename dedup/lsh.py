@@ -17,6 +17,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from . import native
 from .parallel import fork_map
 from .shingles import sorted_unique
 
@@ -474,12 +475,18 @@ def _bucket_keys(job: _BucketJob, bands: Iterable[int]) -> tuple[np.ndarray, np.
     if tw is not None:
         seen_small = np.zeros(len(tw.multi), dtype=bool)
         seen_lead = np.zeros(len(tw.multi), dtype=bool)
+    kernels = native.kernels()
     for j in bands:
-        keys = band_key(sig.band(j), j)
-        if tw is not None:
-            keys = keys[tw.first]  # one row per twin group, numbered by group
-        packed = _pack(keys, bits)
-        del keys
+        if kernels is not None:  # the keys of the rows wanted only, packed, in one pass
+            rows = np.arange(n) if tw is None else tw.first  # one row per twin group, by group
+            packed = kernels.band_pack(sig.band(j), j, rows, bits)
+            packed.sort()
+        else:
+            keys = band_key(sig.band(j), j)
+            if tw is not None:
+                keys = keys[tw.first]  # one row per twin group, numbered by group
+            packed = _pack(keys, bits)
+            del keys
         # a bucket continues where the key (the bits above the row) does not change
         same = packed[1:] ^ packed[:-1]
         same >>= np.uint64(bits)

@@ -254,3 +254,32 @@ def test_sentence_units_kernel_refuses_bad_ranges(kernels):
         kernels.sentence_units(one, one, one + 10, one, one + 5, np.array([1, 2]), 1)
     with pytest.raises(ValueError):
         kernels.sentence_units(one, one, one, np.array([0, 0]), one, np.array([1]), 1)
+
+
+@pytest.mark.parametrize("rows", [1, 4, 5])
+def test_band_pack_equals_band_key_then_pack(kernels, rows):
+    """The kernel's packed band keys are numpy's band_key at the selected rows, packed by _pack
+    (odd and even rows per band, a selection with repeats and gaps)."""
+    from dedup.lsh import _pack, band_key
+
+    rng = np.random.default_rng(rows)
+    values = rng.integers(0, 2**32, size=(5000, rows), dtype=np.uint32)
+    values[100:200] = values[0]  # equal rows: equal keys
+    sel = np.sort(rng.choice(5000, size=3000, replace=False))
+    sel[:50] = 0
+    bits = (len(values) - 1).bit_length()
+    for band in (0, 7, 31):
+        want = _pack(band_key(values, band)[sel], bits)
+        got = kernels.band_pack(values, band, sel, bits)
+        got.sort()
+        assert np.array_equal(got, want)
+
+
+def test_band_pack_refuses_bad_arguments(kernels):
+    values = np.zeros((10, 4), dtype=np.uint32)
+    with pytest.raises(IndexError):
+        kernels.band_pack(values, 0, np.array([0, 10]), 4)
+    with pytest.raises(ValueError):
+        kernels.band_pack(values, 0, np.arange(10), 3)  # 10 rows need 4 bits
+    with pytest.raises(ValueError):
+        kernels.band_pack(values[0], 0, np.array([0]), 4)
