@@ -201,6 +201,38 @@ EXPORT void dd_band_pack(const uint32_t *values, int64_t rows, int64_t band, con
     }
 }
 
+/* The root of node x in a union-find forest, halving the path on the way. */
+static inline int64_t uf_find(int64_t *parent, int64_t x) {
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    return x;
+}
+
+/* Connected components of the graph of n nodes with edges (a[i], b[i]), i < m (int32 or int64
+ * node numbers: wide = 1 for int64): labels[v] numbers v's component by the order of the
+ * components' smallest nodes (what scipy's connected_components gives scanning 0 .. n - 1).
+ * `labels` is also the union-find forest while it runs. */
+EXPORT void dd_components(int64_t n, const void *a, const void *b, int64_t m, int wide, int64_t *labels) {
+    for (int64_t v = 0; v < n; v++) labels[v] = v;
+    for (int64_t i = 0; i < m; i++) {
+        int64_t x = wide ? ((const int64_t *)a)[i] : ((const int32_t *)a)[i];
+        int64_t y = wide ? ((const int64_t *)b)[i] : ((const int32_t *)b)[i];
+        x = uf_find(labels, x);
+        y = uf_find(labels, y);
+        if (x != y) { /* the smaller root stays the root: every root is its component's smallest node */
+            if (x < y) labels[y] = x;
+            else labels[x] = y;
+        }
+    }
+    for (int64_t v = 0; v < n; v++) labels[v] = uf_find(labels, v); /* every node at its root */
+    /* Roots are their components' smallest nodes, so a scan in node order meets each root before
+     * the rest of its component: a root takes the next number, any other node its root's. */
+    int64_t next = 0;
+    for (int64_t v = 0; v < n; v++) labels[v] = labels[v] == v ? next++ : labels[labels[v]];
+}
+
 /* Sentence units of paragraphs (dedup.units.featurize): paragraph cand[c] has tokens
  * plo[c] .. phi[c] and the sentence breaks brk[b0[c] .. b1[c]) (token positions, ascending); a
  * break becomes a unit boundary when at least min_sent tokens lie between it and the previous

@@ -27,6 +27,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from . import native
 from .columns import release_heap
 from .config import IndexConfig
 from .lsh import Bands, Twins, bucket_pairs, key_pairs, pair_keys, run_pairs, twin_rows
@@ -246,6 +247,9 @@ def components(n: int, pairs: np.ndarray) -> np.ndarray:
     """
     if len(pairs) == 0:
         return np.arange(n, dtype=np.int64)
+    kernels = native.kernels()
+    if kernels is not None:  # union-find in C: the same labels, no graph built
+        return kernels.components(n, pairs)
     rows = pairs[:, 0]
     if len(rows) > 1 and not bool((rows[1:] >= rows[:-1]).all()):
         pairs = pairs[np.argsort(rows, kind="stable")]

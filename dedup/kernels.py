@@ -37,6 +37,7 @@ __all__ = [
     "set_jaccard",
     "sentence_units",
     "band_pack",
+    "components",
     "StopTable",
     "align_found",
 ]
@@ -63,6 +64,7 @@ _set_jaccard = _bind("dd_set_jaccard", _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _INT,
 _unit_bands = _bind("dd_unit_bands", _PTR, _INT, _INT, _PTR, _INT, _PTR, _INT, _INT, _INT, _PTR, _PTR, _PTR)
 _sentence_units = _bind("dd_sentence_units", *([_PTR] * 5), _INT, _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _band_pack = _bind("dd_band_pack", _PTR, _INT, _INT, _PTR, _INT, _INT, _PTR)
+_components = _bind("dd_components", _INT, _PTR, _PTR, _INT, ctypes.c_int, _PTR)
 _DBL = ctypes.c_double
 _align_found = _bind(
     "dd_align_found",
@@ -320,3 +322,19 @@ def band_pack(values: np.ndarray, band: int, sel: np.ndarray, bits: int) -> np.n
     out = np.empty(len(st), dtype=np.uint64)
     _band_pack(v.ctypes.data, v.shape[1], int(band), st.ctypes.data, len(st), int(bits), out.ctypes.data)
     return out
+
+
+def components(n: int, pairs: np.ndarray) -> np.ndarray:
+    """:func:`dedup.analysis.components`: connected components of ``n`` nodes and the ``(m, 2)``
+    edges ``pairs`` (int32 or int64), labels numbered by each component's smallest node (int64),
+    by union-find instead of a sparse graph."""
+    p = np.asarray(pairs)
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError("components: pairs must be an (m, 2) array")
+    p = np.ascontiguousarray(p, dtype=np.int32 if p.dtype == np.int32 else np.int64)
+    a, b = np.ascontiguousarray(p[:, 0]), np.ascontiguousarray(p[:, 1])
+    _check_range("components", a, 0, n - 1)
+    _check_range("components", b, 0, n - 1)
+    labels = np.empty(n, dtype=np.int64)
+    _components(int(n), a.ctypes.data, b.ctypes.data, len(a), int(p.dtype == np.int64), labels.ctypes.data)
+    return labels

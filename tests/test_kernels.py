@@ -283,3 +283,31 @@ def test_band_pack_refuses_bad_arguments(kernels):
         kernels.band_pack(values, 0, np.arange(10), 3)  # 10 rows need 4 bits
     with pytest.raises(ValueError):
         kernels.band_pack(values[0], 0, np.array([0]), 4)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_components_kernel_equals_scipy(kernels, monkeypatch, dtype):
+    """Union-find labels are scipy's: components numbered by their smallest node (random graphs,
+    isolated nodes, self-loops, repeated edges, unsorted edges)."""
+    from dedup.analysis import components
+
+    rng = np.random.default_rng(9)
+    for n, m in [(1, 1), (50, 10), (5000, 3000), (5000, 6000)]:
+        pairs = np.sort(rng.integers(0, n, size=(m, 2)), axis=1).astype(dtype)
+        pairs[: m // 10, 1] = pairs[: m // 10, 0]  # self-loops
+        got = components(n, pairs)
+        monkeypatch.setattr(native, "USE_NATIVE", False)
+        want = components(n, pairs)
+        monkeypatch.setattr(native, "USE_NATIVE", True)
+        assert got.dtype == np.int64 and np.array_equal(got, want)
+        assert np.array_equal(kernels.components(n, pairs[::-1]), want)  # edge order does not matter
+    assert len(np.unique(want)) > 100
+
+
+def test_components_kernel_refuses_bad_nodes(kernels):
+    with pytest.raises(IndexError):
+        kernels.components(5, np.array([[0, 5]]))
+    with pytest.raises(IndexError):
+        kernels.components(5, np.array([[-1, 2]]))
+    with pytest.raises(ValueError):
+        kernels.components(5, np.array([0, 1]))
