@@ -233,6 +233,33 @@ EXPORT void dd_components(int64_t n, const void *a, const void *b, int64_t m, in
     for (int64_t v = 0; v < n; v++) labels[v] = labels[v] == v ? next++ : labels[labels[v]];
 }
 
+/* Rows grouped by equal keys (dedup.lsh.twin_groups), groups numbered in order of their first
+ * row: group[r] is the group of row r, first[g] its first row, count[g] its rows. Returns the
+ * number of groups, or -1 when memory ran out. */
+EXPORT int64_t dd_key_groups(const uint64_t *keys, int64_t n, int64_t *group, int64_t *first, int64_t *count) {
+    int bits = 4;
+    while (((int64_t)1 << bits) < 2 * n) bits++;
+    int64_t size = (int64_t)1 << bits, mask = size - 1, n_groups = 0;
+    int64_t *slot = malloc((size_t)size * sizeof(int64_t)); /* group in each slot, -1: empty */
+    if (!slot) return -1;
+    for (int64_t s = 0; s < size; s++) slot[s] = -1;
+    for (int64_t r = 0; r < n; r++) {
+        uint64_t k = keys[r];
+        int64_t s = (int64_t)((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+        while (slot[s] >= 0 && keys[first[slot[s]]] != k) s = (s + 1) & mask;
+        if (slot[s] < 0) {
+            slot[s] = n_groups;
+            first[n_groups] = r;
+            count[n_groups] = 0;
+            n_groups++;
+        }
+        group[r] = slot[s];
+        count[slot[s]]++;
+    }
+    free(slot);
+    return n_groups;
+}
+
 /* Sentence units of paragraphs (dedup.units.featurize): paragraph cand[c] has tokens
  * plo[c] .. phi[c] and the sentence breaks brk[b0[c] .. b1[c]) (token positions, ascending); a
  * break becomes a unit boundary when at least min_sent tokens lie between it and the previous

@@ -38,6 +38,7 @@ __all__ = [
     "sentence_units",
     "band_pack",
     "components",
+    "key_groups",
     "StopTable",
     "align_found",
 ]
@@ -65,6 +66,7 @@ _unit_bands = _bind("dd_unit_bands", _PTR, _INT, _INT, _PTR, _INT, _PTR, _INT, _
 _sentence_units = _bind("dd_sentence_units", *([_PTR] * 5), _INT, _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _band_pack = _bind("dd_band_pack", _PTR, _INT, _INT, _PTR, _INT, _INT, _PTR)
 _components = _bind("dd_components", _INT, _PTR, _PTR, _INT, ctypes.c_int, _PTR)
+_key_groups = _bind("dd_key_groups", _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _DBL = ctypes.c_double
 _align_found = _bind(
     "dd_align_found",
@@ -338,3 +340,17 @@ def components(n: int, pairs: np.ndarray) -> np.ndarray:
     labels = np.empty(n, dtype=np.int64)
     _components(int(n), a.ctypes.data, b.ctypes.data, len(a), int(p.dtype == np.int64), labels.ctypes.data)
     return labels
+
+
+def key_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows grouped by equal ``keys`` (uint64), groups numbered in order of their first row:
+    the group of every row, and each group's first row and number of rows (int64)."""
+    k = _arr(keys, np.uint64)
+    n = len(k)
+    group = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    count = np.empty(n, dtype=np.int64)
+    g = _key_groups(k.ctypes.data, n, group.ctypes.data, first.ctypes.data, count.ctypes.data)
+    if g < 0:
+        raise MemoryError("key_groups: out of memory")
+    return group, first[:g], count[:g]

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -384,6 +384,9 @@ def twin_groups(keys: np.ndarray, max_bucket: int) -> Twins | None:
     n = len(keys)
     if n < 2:
         return None
+    kernels = native.kernels()
+    if kernels is not None and keys.dtype == np.uint64:
+        return _twin_groups_hashed(kernels, keys, max_bucket)
     order = np.argsort(keys)  # not stable (several times faster): rows are ordered below
     ks = keys[order]
     new = np.empty(n, dtype=bool)
@@ -416,6 +419,27 @@ def twin_groups(keys: np.ndarray, max_bucket: int) -> Twins | None:
     del packed
     multi_of = np.full(len(run), -1, dtype=np.int32 if len(multi) < 2**31 else np.int64)
     multi_of[multi] = np.arange(len(multi))
+    return Twins(first, multi_of, multi, size, start, rows, size <= max_bucket)
+
+
+def _twin_groups_hashed(kernels: Any, keys: np.ndarray, max_bucket: int) -> Twins | None:
+    """:func:`twin_groups` from one pass of a compiled hash table over the rows (no sort): the
+    groups come numbered in order of their first row, and a second pass places the rows of the
+    groups of two or more, in row order."""
+    n = len(keys)
+    group, firsts, count = kernels.key_groups(keys)
+    if len(firsts) == n:
+        return None
+    first = firsts.astype(np.int32 if n < 2**31 else np.int64)
+    multi = np.flatnonzero(count >= 2)
+    size = count[multi]
+    start = np.cumsum(size) - size
+    multi_of = np.full(len(firsts), -1, dtype=np.int32 if len(multi) < 2**31 else np.int64)
+    multi_of[multi] = np.arange(len(multi))
+    # rows of the groups of two or more, group after group, ascending within a group: a stable
+    # sort of those rows by group keeps their row order
+    in_multi = np.flatnonzero(multi_of[group] >= 0)
+    rows = in_multi[np.argsort(group[in_multi], kind="stable")].astype(first.dtype)
     return Twins(first, multi_of, multi, size, start, rows, size <= max_bucket)
 
 

@@ -311,3 +311,33 @@ def test_components_kernel_refuses_bad_nodes(kernels):
         kernels.components(5, np.array([[-1, 2]]))
     with pytest.raises(ValueError):
         kernels.components(5, np.array([0, 1]))
+
+
+def test_twin_groups_from_the_hash_table_equal_the_sorted_ones(kernels, monkeypatch):
+    """Every field of Twins (and its dtypes) is the same from the kernel's hash table as from
+    numpy's sort: keys with many repeats, groups above and below max_bucket, all distinct."""
+    from dedup.lsh import twin_groups
+
+    rng = np.random.default_rng(12)
+    cases = [
+        rng.integers(0, 3000, size=20000).astype(np.uint64),  # many groups of two or more
+        rng.integers(0, 2**64 - 1, size=5000, dtype=np.uint64),  # (nearly surely) all distinct
+        np.full(50, 7, dtype=np.uint64),  # one group
+        np.array([5], dtype=np.uint64),
+    ]
+    for keys in cases:
+        monkeypatch.setattr(native, "USE_NATIVE", False)
+        want = twin_groups(keys, 8)
+        monkeypatch.setattr(native, "USE_NATIVE", True)
+        got = twin_groups(keys, 8)
+        if want is None:
+            assert got is None
+            continue
+        assert got is not None
+        for name, w, g in zip(want._fields, want, got):
+            assert w.dtype == g.dtype and np.array_equal(w, g), name
+    assert want is None  # the last case: one row
+    group, first, count = kernels.key_groups(cases[0])
+    distinct, first_row = np.unique(cases[0], return_index=True)
+    assert count.sum() == 20000 and np.all(np.diff(first) > 0)  # numbered by first row
+    assert np.array_equal(first[group], first_row[np.searchsorted(distinct, cases[0])])
