@@ -111,9 +111,10 @@ class Index:
         directory: keep signatures, shingle hashes and texts in files under this directory
             (memory-mapped, in a private subdirectory removed by :meth:`close`) instead of RAM;
             for corpora larger than memory. Default ``None`` (all in RAM). Results are the same.
-        workers: processes for the corpus-wide analysis behind :meth:`pairs`,
-            :meth:`clusters` and :meth:`boilerplate` (``0``: one per CPU). Default 1. Results
-            are the same for any number.
+        workers: how many share out the corpus-wide analysis behind :meth:`pairs`,
+            :meth:`clusters` and :meth:`boilerplate` (``0``: one per CPU): threads for an index
+            in RAM, forked processes for one whose signatures are files (``directory``, or a
+            loaded index's memory maps). Default 1. Results are the same for any number.
 
     Documents are kept (text and metadata) so matches can be aligned and the index saved
     without the original corpus. Empty or whitespace-only documents raise
