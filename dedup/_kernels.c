@@ -309,15 +309,14 @@ static inline uint64_t load8(const uint8_t *p) {
 }
 
 /* The words of padded = 8 spaces + text + 8 spaces (n bytes), where text is folded (see
- * dedup.align._fold) and is fa + " " + fb with len(fa) == len_a (a single document: len_a =
- * n - 16). A word is a maximal run of bytes other than a space. For each word, in order: its
- * start and end (exclusive) in fa, or in fb for the words past len_a; its length; its first 8
- * bytes (zero-padded, little-endian) and its hash first8 * K1 + (last 8 bytes, masked) * K2 +
- * length, as dedup.align._word_keys computes them. The arrays hold at least (n - 16) / 2 + 1
- * values. Returns the number of words; *n_a is the number of words of fa. */
-static int64_t fold_words(const uint8_t *padded, int64_t n, int64_t len_a, int64_t *starts,
-                             int64_t *ends, int64_t *lens, uint64_t *first8, uint64_t *hashes,
-                             int64_t *n_a) {
+ * dedup.align._fold) and is fa + " " + fb with len(fa) == len_a. A word is a maximal run of
+ * bytes other than a space. For each word, in order: its start and end (exclusive) in fa, or in
+ * fb for the words past len_a; its length; its hash (first 8 bytes, zero-padded little-endian) *
+ * K1 + (last 8 bytes, masked) * K2 + length, as dedup.align._word_keys computes it. The arrays
+ * hold at least (n - 16) / 2 + 1 values. Returns the number of words; *n_a is the number of
+ * words of fa. */
+static int64_t fold_words(const uint8_t *padded, int64_t n, int64_t len_a, int64_t *starts, int64_t *ends,
+                          int64_t *lens, uint64_t *hashes, int64_t *n_a) {
     const uint8_t *text = padded + 8;
     int64_t m = n - 16, w = 0, q = 0, na = 0;
     while (q < m) {
@@ -330,7 +329,6 @@ static int64_t fold_words(const uint8_t *padded, int64_t n, int64_t len_a, int64
         uint64_t high = cl == 8 ? ~0ull : ~((1ull << (8 * (8 - cl))) - 1);
         uint64_t f8 = load8(text + s) & low;
         hashes[w] = f8 * WK1 + (load8(text + q - 8) & high) * WK2 + (uint64_t)len;
-        first8[w] = f8;
         lens[w] = len;
         if (s < len_a) {
             starts[w] = s;
@@ -570,11 +568,11 @@ static int gap_opcodes(gapctx_t *g, const int32_t *a, int64_t la, const int32_t 
         g->found = f;
         g->found_cap = need;
     }
-    int64_t *found = g->found, n_found = 0, n_queue = 1;
-    int64_t *top = g->found + g->found_cap - 4; /* the queue: ranges from the back, top first */
-    top[0] = 0, top[1] = la, top[2] = 0, top[3] = lb;
+    /* the queue of ranges (alo, ahi, blo, bhi) grows down from `back`: entry e at back - 4 e */
+    int64_t *found = g->found, n_found = 0, n_queue = 1, *back = g->found + g->found_cap;
+    back[-4] = 0, back[-3] = la, back[-2] = 0, back[-1] = lb;
     while (n_queue) {
-        int64_t *q = g->found + g->found_cap - 4 * n_queue;
+        const int64_t *q = back - 4 * n_queue;
         int64_t alo = q[0], ahi = q[1], blo = q[2], bhi = q[3];
         n_queue--;
         int64_t besti = 0, bestj = 0, bestk = 0;
@@ -593,11 +591,11 @@ static int gap_opcodes(gapctx_t *g, const int32_t *a, int64_t la, const int32_t 
             found[3 * n_found] = besti, found[3 * n_found + 1] = bestj, found[3 * n_found + 2] = bestk;
             n_found++;
             if (alo < besti && blo < bestj) {
-                int64_t *r = g->found + g->found_cap - 4 * ++n_queue;
+                int64_t *r = back - 4 * ++n_queue;
                 r[0] = alo, r[1] = besti, r[2] = blo, r[3] = bestj;
             }
             if (besti + bestk < ahi && bestj + bestk < bhi) {
-                int64_t *r = g->found + g->found_cap - 4 * ++n_queue;
+                int64_t *r = back - 4 * ++n_queue;
                 r[0] = besti + bestk, r[1] = ahi, r[2] = bestj + bestk, r[3] = bhi;
             }
         }
@@ -802,17 +800,17 @@ EXPORT int64_t dd_align_found(const uint8_t *padded, int64_t n, int64_t len_a, i
     int64_t *starts = out + 4, *ends = out + 4 + cap, *res = out + 4 + 2 * cap, res_cap = out_len - 4 - 2 * cap;
     const uint8_t *fa = padded + 8, *fb = padded + 8 + len_a + 1;
     int64_t *lens = malloc((size_t)cap * sizeof(int64_t));
-    uint64_t *first8 = malloc((size_t)cap * sizeof(uint64_t)), *hashes = malloc((size_t)cap * sizeof(uint64_t));
+    uint64_t *hashes = malloc((size_t)cap * sizeof(uint64_t));
     int32_t *ids = malloc((size_t)cap * sizeof(int32_t));
     int8_t *stop = NULL;
     int64_t *blocks = NULL, *work = NULL, *pieces = NULL;
     double *score = NULL;
     ops_t ops = {0}, gap = {0}, kept = {0};
     gapctx_t g = {0};
-    int64_t n_found = 0, found_cap = 0, *found = NULL;
+    int64_t n_found = 0, found_cap = 0, *found = NULL, pieces_cap = 0;
     out[2] = out[3] = 0;
-    if (!lens || !first8 || !hashes || !ids) goto done;
-    int64_t w = fold_words(padded, n, len_a, starts, ends, lens, first8, hashes, out);
+    if (!lens || !hashes || !ids) goto done;
+    int64_t w = fold_words(padded, n, len_a, starts, ends, lens, hashes, out);
     int64_t wa = out[0], wb = w - wa;
     out[1] = w;
     if (wa < k || wb < k) {
@@ -901,9 +899,12 @@ EXPORT int64_t dd_align_found(const uint8_t *padded, int64_t n, int64_t len_a, i
         ops.n = 0;
         if (!word_ops(&g, cb, len, &ops, &gap)) goto done;
         /* dedup.align._pieces: the best-scoring run, then those of what is left, as ranges. */
-        free(pieces);
-        pieces = malloc((size_t)(4 * ops.n + 4) * sizeof(int64_t));
-        if (!pieces) goto done;
+        if (4 * ops.n + 4 > pieces_cap) {
+            pieces_cap = 4 * ops.n + 4;
+            int64_t *grown = realloc(pieces, (size_t)pieces_cap * sizeof(int64_t));
+            if (!grown) goto done;
+            pieces = grown;
+        }
         int64_t n_pieces = 0, *todo = pieces + 2 * ops.n + 2, n_todo = 0, plo, phi;
         trim(ops.v, ops.n, trim_cost, &plo, &phi);
         if (ops.n <= 1 || (plo == 0 && phi == ops.n)) {
@@ -963,7 +964,6 @@ EXPORT int64_t dd_align_found(const uint8_t *padded, int64_t n, int64_t len_a, i
     result = 0;
 done:
     free(lens);
-    free(first8);
     free(hashes);
     free(ids);
     free(stop);
