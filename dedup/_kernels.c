@@ -176,19 +176,44 @@ EXPORT void dd_set_jaccard(const uint32_t *sh_a, const int64_t *start_a, const i
     }
 }
 
+/* A column of `width` uint32 values per row, kept as the n_chunks arrays it was appended in
+ * (no merged copy): chunk k holds rows starts[k] .. starts[k + 1] - 1, row-major. */
+typedef struct {
+    const uint32_t *const *chunks;
+    const int64_t *starts;
+    int64_t n_chunks, width;
+} Chunked;
+
+/* Row r of column c (0 <= r < starts[n_chunks], checked by the caller). `*hint` is the chunk of
+ * the previous lookup, tried first: rows mostly come in order. */
+static inline const uint32_t *chunk_row(const Chunked *c, int64_t r, int64_t *hint) {
+    int64_t k = *hint;
+    if (r < c->starts[k] || r >= c->starts[k + 1]) {
+        int64_t lo = 0, hi = c->n_chunks - 1; /* the last chunk starting at or before r */
+        while (lo < hi) {
+            int64_t mid = lo + (hi - lo + 1) / 2;
+            if (c->starts[mid] <= r) lo = mid;
+            else hi = mid - 1;
+        }
+        *hint = k = lo;
+    }
+    return c->chunks[k] + (r - c->starts[k]) * c->width;
+}
+
 /* dedup.lsh._pack of dedup.lsh.band_key: for each i < n_sel, the key of band `band` of row
- * sel[i] of `values` (n_rows x rows uint32, row-major), its low `bits` bits replaced by i. The
- * key reads the values as 64-bit lanes (two values each, little-endian; an odd last value alone),
- * sums lane_k * LANE[k % 4], xors the band's salt and mixes (xor-shift 31, multiply, xor-shift
- * 29), as band_key does with numpy. */
+ * sel[i] of the column (`rows` uint32 values per row, in n_chunks chunks as chunk_row reads
+ * them), its low `bits` bits replaced by i. The key reads the values as 64-bit lanes (two
+ * values each, little-endian; an odd last value alone), sums lane_k * LANE[k % 4], xors the
+ * band's salt and mixes (xor-shift 31, multiply, xor-shift 29), as band_key does with numpy. */
 static const uint64_t LANE[4] = {0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull, 0xFF51AFD7ED558CCDull,
                                  0xC4CEB9FE1A85EC53ull};
-EXPORT void dd_band_pack(const uint32_t *values, int64_t rows, int64_t band, const int64_t *sel, int64_t n_sel,
-                         int64_t bits, uint64_t *out) {
+EXPORT void dd_band_pack(const uint32_t *const *chunks, const int64_t *starts, int64_t n_chunks, int64_t rows,
+                         int64_t band, const int64_t *sel, int64_t n_sel, int64_t bits, uint64_t *out) {
+    Chunked c = {chunks, starts, n_chunks, rows};
     uint64_t salt = (uint64_t)band * 0x9E3779B97F4A7C15ull, mask = bits >= 64 ? ~0ull : (1ull << bits) - 1;
-    int64_t pairs = rows / 2;
+    int64_t pairs = rows / 2, hint = 0;
     for (int64_t i = 0; i < n_sel; i++) {
-        const uint32_t *v = values + sel[i] * rows;
+        const uint32_t *v = chunk_row(&c, sel[i], &hint);
         uint64_t acc = 0;
         for (int64_t k = 0; k < pairs; k++)
             acc += ((uint64_t)v[2 * k] | (uint64_t)v[2 * k + 1] << 32) * LANE[k % 4];
@@ -198,6 +223,23 @@ EXPORT void dd_band_pack(const uint32_t *values, int64_t rows, int64_t band, con
         acc *= 0xBF58476D1CE4E5B9ull;
         acc ^= acc >> 29;
         out[i] = (acc & ~mask) | ((uint64_t)i & mask);
+    }
+}
+
+/* dedup.columns.SignatureStore's equal counts, one band: out[i] += the number of positions
+ * where rows a[i] and b[i] of the column (`width` values per row, chunked as chunk_row reads
+ * them) hold the same value. Row numbers are int32, or int64 when wide = 1. */
+EXPORT void dd_equal_counts(const uint32_t *const *chunks, const int64_t *starts, int64_t n_chunks, int64_t width,
+                            const void *a, const void *b, int wide, int64_t n, int32_t *out) {
+    Chunked c = {chunks, starts, n_chunks, width};
+    int64_t hint_a = 0, hint_b = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t x = wide ? ((const int64_t *)a)[i] : ((const int32_t *)a)[i];
+        int64_t y = wide ? ((const int64_t *)b)[i] : ((const int32_t *)b)[i];
+        const uint32_t *u = chunk_row(&c, x, &hint_a), *v = chunk_row(&c, y, &hint_b);
+        int32_t eq = 0;
+        for (int64_t k = 0; k < width; k++) eq += u[k] == v[k];
+        out[i] += eq;
     }
 }
 

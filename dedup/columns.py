@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from . import native
 from .parallel import fork_map
 
 __all__ = ["Column", "SignatureStore", "band_major", "keep_heap", "release_heap", "SignatureView", "TextStore"]
@@ -102,6 +103,11 @@ class Column:
         if len(self._chunks) > 1:
             self._chunks = [np.concatenate(self._chunks)]
         return self._chunks[0] if self._chunks else np.empty(self._shape(0), dtype=self.dtype)
+
+    def chunks(self) -> list[np.ndarray]:
+        """The column as the arrays it was appended in (for a column in RAM; nothing merged), or
+        as one array (a memory map of the file; an empty array for an empty column)."""
+        return list(self._chunks) if self._fh is None and self._chunks else [self.array()]
 
     def read(self, rows: np.ndarray | None = None) -> np.ndarray:
         """A copy in RAM of the column (or of ``rows`` of it), read sequentially from a file."""
@@ -272,6 +278,12 @@ class SignatureStore:
         """Values of band ``j`` (``(n, rows)``) of every unit, or of ``units``, in RAM."""
         return self.parts[j].read(units)
 
+    def band_chunks(self, j: int) -> list[np.ndarray] | None:
+        """Band ``j`` as the arrays its batches were appended in, nothing merged (a band in RAM),
+        or None (a band in a file: :meth:`band` reads it)."""
+        col = self.parts[j]
+        return None if col.on_disk else col.chunks()
+
     def take(self, units: np.ndarray) -> np.ndarray:
         """Whole ``(len(units), num_perm)`` signatures of ``units``."""
         units = np.asarray(units, dtype=np.int64)
@@ -282,16 +294,21 @@ class SignatureStore:
     def equal_counts(self, a: np.ndarray, b: np.ndarray, *, workers: int = 1) -> np.ndarray:
         """Number of equal signature values of unit pairs ``(a[i], b[i])`` (int32).
 
-        Band by band: each band's rows are gathered as single opaque ``rows * 4``-byte items
+        Band by band. With the compiled kernels, one pass over the pairs per band compares their
+        rows where the band's batches lie in RAM (:func:`dedup.kernels.equal_counts`; nothing
+        merged: an index's first analysis skips copying its signatures into whole columns).
+        Without, each band's rows are gathered as single opaque ``rows * 4``-byte items
         (``np.take`` on a void view, several times faster than 2-D fancy indexing), compared,
-        and the equal columns added up. With ``workers > 1`` forked processes share out the
-        bands (for large batches of pairs); the counts are the same.
+        and the equal columns added up. With ``workers > 1`` forked processes (or threads, see
+        :func:`dedup.parallel.prefer_threads`) share out the bands (for large batches of pairs);
+        the counts are the same.
         """
         a = _as_index(a)  # int32 pairs stay int32: no copies of the (many) candidate ids
         b = _as_index(b)
         parts = range(len(self.parts))
         workers = 1 if len(a) < PARALLEL_MIN_PAIRS else max(1, min(workers, len(parts)))
-        self.consolidate(workers)  # before forking: workers then share one copy
+        if native.kernels() is None:
+            self.consolidate(workers)  # before forking: workers then share one copy
         out = np.zeros(len(a), dtype=np.int32)
         for counts in fork_map(_counts_job, (self, a, b), [parts[w::workers] for w in range(workers)], workers):
             out += counts
@@ -301,8 +318,13 @@ class SignatureStore:
         out = np.zeros(len(a), dtype=np.int32)
         if not len(a):
             return out
+        kernels = native.kernels()
         for j in parts:
             col = self.parts[j]
+            if kernels is not None:
+                chunks = kernels.Chunks([col.read()] if col.on_disk else col.chunks(), "equal_counts")
+                kernels.equal_counts(chunks, a, b, out)
+                continue
             vals = np.ascontiguousarray(col.read() if col.on_disk else col.array())
             w = vals.shape[1]
             items = vals.view(np.dtype(f"V{4 * w}")).reshape(-1)
@@ -371,6 +393,12 @@ class SignatureView:
 
     def band(self, j: int) -> np.ndarray:
         return self.store.band(j, self.units)
+
+    def band_chunks(self, j: int) -> tuple[list[np.ndarray], np.ndarray | None] | None:
+        """:meth:`SignatureStore.band_chunks` of the store, with the store's row of each local unit
+        (None: the same numbers); None for a band in a file."""
+        chunks = self.store.band_chunks(j)
+        return None if chunks is None else (chunks, self.units)
 
     def estimate(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """MinHash Jaccard estimate (share of equal values) of pairs of local unit numbers."""

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import native
 from .analysis import MAX_BUCKET_PAIRS, Analysis, analyze, components, order_by
 from .columns import Column, SignatureStore, SignatureView, TextStore, keep_heap, prefetch, release_heap
 from .config import IndexConfig
@@ -480,9 +481,11 @@ class Index:
         def sel(a: np.ndarray) -> np.ndarray:
             return a if live is None else a[live]
 
-        # merge the signature chunks of the batches here, once: forked workers then share one
-        # copy (each worker reading a band of a chunked column merged it again and lost it)
-        self._sigs.consolidate(self.workers)
+        # The kernels read each band's batches where they lie. Without them, merge the chunks
+        # here, once: forked workers then share one copy (each worker reading a band of a
+        # chunked column merged it again and lost it).
+        if native.kernels() is None:
+            self._sigs.consolidate(self.workers)
         with prefer_threads(not self._sigs.mapped):  # in RAM: threads, not forks
             res = analyze(
                 config=self.config,

@@ -37,6 +37,7 @@ __all__ = [
     "set_jaccard",
     "sentence_units",
     "band_pack",
+    "equal_counts",
     "components",
     "key_groups",
     "StopTable",
@@ -64,7 +65,8 @@ _span_poly32 = _bind("dd_span_poly32", _PTR, _PTR, _PTR, _INT, ctypes.c_int, _PT
 _set_jaccard = _bind("dd_set_jaccard", _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _INT, _PTR, _PTR, _PTR, _PTR, _INT)
 _unit_bands = _bind("dd_unit_bands", _PTR, _INT, _INT, _PTR, _INT, _PTR, _INT, _INT, _INT, _PTR, _PTR, _PTR)
 _sentence_units = _bind("dd_sentence_units", *([_PTR] * 5), _INT, _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
-_band_pack = _bind("dd_band_pack", _PTR, _INT, _INT, _PTR, _INT, _INT, _PTR)
+_band_pack = _bind("dd_band_pack", _PTR, _PTR, _INT, _INT, _INT, _PTR, _INT, _INT, _PTR)
+_equal_counts = _bind("dd_equal_counts", _PTR, _PTR, _INT, _INT, _PTR, _PTR, ctypes.c_int, _INT, _PTR)
 _components = _bind("dd_components", _INT, _PTR, _PTR, _INT, ctypes.c_int, _PTR)
 _key_groups = _bind("dd_key_groups", _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _DBL = ctypes.c_double
@@ -310,20 +312,54 @@ def sentence_units(
     return out[0, :m], out[1, :m], out[2, :m]
 
 
-def band_pack(values: np.ndarray, band: int, sel: np.ndarray, bits: int) -> np.ndarray:
-    """:func:`dedup.lsh.band_key` of band number ``band`` (``values``: its ``(rows_n, rows)``
-    uint32 values) at the rows ``sel``, packed as :func:`dedup.lsh._pack` packs them before its
+class Chunks:
+    """A column of uint32 rows kept as the arrays it was appended in, for the kernels that read
+    it without merging them: ``(rows_k, width)`` arrays, C-contiguous, one width (at least one
+    array, empty ones allowed). Holds the arrays (their memory must outlive the calls) and their
+    row offsets."""
+
+    def __init__(self, arrays: list[np.ndarray], name: str) -> None:
+        if not arrays:
+            raise ValueError(f"{name}: no array gives the width of the rows")
+        width = arrays[0].shape[1] if arrays[0].ndim == 2 else -1
+        for a in arrays:
+            if a.dtype != np.uint32 or a.ndim != 2 or a.shape[1] != width or not a.flags.c_contiguous:
+                raise ValueError(f"{name}: chunks must be C-contiguous uint32 arrays of {width} values per row")
+        kept = [a for a in arrays if len(a)]  # no rows: no chunk (a column without any: no row to read)
+        self.arrays, self.width = kept, width
+        self.starts = np.zeros(len(kept) + 1, dtype=np.int64)
+        np.cumsum([len(a) for a in kept], out=self.starts[1:])
+        self.rows = int(self.starts[-1])
+        self.pointers = np.array([a.ctypes.data for a in kept], dtype=np.uintp)
+
+
+def band_pack(chunks: Chunks, band: int, sel: np.ndarray, bits: int) -> np.ndarray:
+    """:func:`dedup.lsh.band_key` of band number ``band`` (``chunks``: its values, ``width``
+    uint32 per row) at the rows ``sel``, packed as :func:`dedup.lsh._pack` packs them before its
     sort: the key's low ``bits`` bits replaced by the position in ``sel`` (uint64, unsorted)."""
-    v = _arr(values, np.uint32)
-    if v.ndim != 2:
-        raise ValueError("band_pack: values must be (rows, values per row)")
     st = _arr(sel, np.int64)
-    _check_range("band_pack", st, 0, len(v) - 1)
+    _check_range("band_pack", st, 0, chunks.rows - 1)
     if not 1 <= bits <= 63 or len(st) > 1 << bits:
         raise ValueError("band_pack: bits must be 1..63 and number every selected row")
     out = np.empty(len(st), dtype=np.uint64)
-    _band_pack(v.ctypes.data, v.shape[1], int(band), st.ctypes.data, len(st), int(bits), out.ctypes.data)
+    c = chunks
+    _band_pack(c.pointers.ctypes.data, c.starts.ctypes.data, len(c.arrays), c.width, int(band),
+               st.ctypes.data, len(st), int(bits), out.ctypes.data)
     return out
+
+
+def equal_counts(chunks: Chunks, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """Add to ``out[i]`` (int32) the number of equal values of rows ``a[i]`` and ``b[i]`` of
+    ``chunks`` (``a`` and ``b``: int32 or int64, the same)."""
+    wide = not (a.dtype == np.int32 and b.dtype == np.int32)
+    x, y = _arr(a, np.int64 if wide else np.int32), _arr(b, np.int64 if wide else np.int32)
+    if len(x) != len(y) or out.dtype != np.int32 or len(out) != len(x) or not out.flags.c_contiguous:
+        raise ValueError("equal_counts: a, b and out (int32, contiguous) must have one length")
+    _check_range("equal_counts", x, 0, chunks.rows - 1)
+    _check_range("equal_counts", y, 0, chunks.rows - 1)
+    c = chunks
+    _equal_counts(c.pointers.ctypes.data, c.starts.ctypes.data, len(c.arrays), c.width,
+                  x.ctypes.data, y.ctypes.data, int(wide), len(x), out.ctypes.data)
 
 
 def components(n: int, pairs: np.ndarray) -> np.ndarray:

@@ -503,7 +503,9 @@ def _bucket_keys(job: _BucketJob, bands: Iterable[int]) -> tuple[np.ndarray, np.
     for j in bands:
         if kernels is not None:  # the keys of the rows wanted only, packed, in one pass
             rows = np.arange(n) if tw is None else tw.first  # one row per twin group, by group
-            packed = kernels.band_pack(sig.band(j), j, rows, bits)
+            arrays, units = _band_arrays(sig, j)
+            sel = rows if units is None else units[rows]
+            packed = kernels.band_pack(kernels.Chunks(arrays, "band_pack"), j, sel, bits)
             packed.sort()
         else:
             keys = band_key(sig.band(j), j)
@@ -535,6 +537,17 @@ def _bucket_keys(job: _BucketJob, bands: Iterable[int]) -> tuple[np.ndarray, np.
             acc = _merge(acc, out)
             out, pending = [], 0
     return _merge(acc, out), seen_small, seen_lead
+
+
+def _band_arrays(sig: Bands, j: int) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Band ``j`` as arrays a kernel reads in place, with the row of each of ``sig``'s units
+    (None: the same numbers): the batches of a band in RAM as they were appended (nothing
+    merged), else the band read whole."""
+    chunked = getattr(sig, "band_chunks", None)
+    got = chunked(j) if chunked is not None else None
+    if got is None:
+        return [np.ascontiguousarray(sig.band(j), dtype=np.uint32)], None
+    return got
 
 
 def _bucket_run_pairs(

@@ -7,6 +7,7 @@ import random
 import subprocess
 import sys
 from dataclasses import fields
+from typing import Any
 
 import numpy as np
 import pytest
@@ -256,10 +257,17 @@ def test_sentence_units_kernel_refuses_bad_ranges(kernels):
         kernels.sentence_units(one, one, one, np.array([0, 0]), one, np.array([1]), 1)
 
 
+def _split(values: np.ndarray, cuts: list[int]) -> list[np.ndarray]:
+    """``values`` cut into contiguous chunks at ``cuts`` (empty chunks included)."""
+    return [np.ascontiguousarray(c) for c in np.split(values, cuts)]
+
+
 @pytest.mark.parametrize("rows", [1, 4, 5])
-def test_band_pack_equals_band_key_then_pack(kernels, rows):
+@pytest.mark.parametrize("cuts", [[], [1, 1, 2000, 4999], [700 * k for k in range(1, 8)]])
+def test_band_pack_equals_band_key_then_pack(kernels, rows, cuts):
     """The kernel's packed band keys are numpy's band_key at the selected rows, packed by _pack
-    (odd and even rows per band, a selection with repeats and gaps)."""
+    (odd and even rows per band, a selection with repeats, gaps and rows out of order), whether
+    the band is one array or the chunks it was appended in (empty ones too)."""
     from dedup.lsh import _pack, band_key
 
     rng = np.random.default_rng(rows)
@@ -267,22 +275,72 @@ def test_band_pack_equals_band_key_then_pack(kernels, rows):
     values[100:200] = values[0]  # equal rows: equal keys
     sel = np.sort(rng.choice(5000, size=3000, replace=False))
     sel[:50] = 0
+    sel[-100:] = sel[-100:][::-1]  # back and forth across chunks
     bits = (len(values) - 1).bit_length()
+    chunks = kernels.Chunks(_split(values, cuts), "test")
     for band in (0, 7, 31):
         want = _pack(band_key(values, band)[sel], bits)
-        got = kernels.band_pack(values, band, sel, bits)
+        got = kernels.band_pack(chunks, band, sel, bits)
         got.sort()
         assert np.array_equal(got, want)
 
 
 def test_band_pack_refuses_bad_arguments(kernels):
     values = np.zeros((10, 4), dtype=np.uint32)
+    one = kernels.Chunks([values], "test")
     with pytest.raises(IndexError):
-        kernels.band_pack(values, 0, np.array([0, 10]), 4)
+        kernels.band_pack(one, 0, np.array([0, 10]), 4)
+    with pytest.raises(IndexError):
+        kernels.band_pack(one, 0, np.array([-1]), 4)
     with pytest.raises(ValueError):
-        kernels.band_pack(values, 0, np.arange(10), 3)  # 10 rows need 4 bits
+        kernels.band_pack(one, 0, np.arange(10), 3)  # 10 rows need 4 bits
     with pytest.raises(ValueError):
-        kernels.band_pack(values[0], 0, np.array([0]), 4)
+        kernels.Chunks([values[0]], "test")  # one value per row: not (rows, width)
+    with pytest.raises(ValueError):
+        kernels.Chunks([values, np.zeros((3, 5), np.uint32)], "test")  # two widths
+    with pytest.raises(ValueError):
+        kernels.Chunks([values.astype(np.int64)], "test")
+    with pytest.raises(ValueError):
+        kernels.Chunks([np.zeros((10, 8), np.uint32)[:, ::2]], "test")  # not contiguous
+    with pytest.raises(ValueError):
+        kernels.Chunks([], "test")  # no array says the width
+    empty = kernels.Chunks([values[:0]], "test")  # no rows: nothing to select
+    assert len(kernels.band_pack(empty, 0, np.array([], np.int64), 1)) == 0
+    with pytest.raises(IndexError):
+        kernels.band_pack(empty, 0, np.array([0]), 1)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("width", [1, 4, 7])
+def test_equal_counts_kernel_equals_numpy(kernels, dtype, width):
+    """Equal values of row pairs, added to what ``out`` holds, are numpy's count, over one array
+    or many chunks (pairs in random order, a row with itself, equal rows)."""
+    rng = np.random.default_rng(width)
+    values = rng.integers(0, 3, size=(3000, width), dtype=np.uint32)  # few distinct values: many equal
+    values[50:60] = values[7]
+    a = rng.integers(0, 3000, size=20000).astype(dtype)
+    b = rng.integers(0, 3000, size=20000).astype(dtype)
+    a[:10], b[:10] = 7, np.arange(50, 60)
+    a[10:20] = b[10:20]
+    want = (values[a] == values[b]).sum(axis=1).astype(np.int32) + 5
+    for cuts in ([], [1, 999, 999, 2998]):
+        out = np.full(len(a), 5, dtype=np.int32)
+        kernels.equal_counts(kernels.Chunks(_split(values, cuts), "test"), a, b, out)
+        assert np.array_equal(out, want)
+    assert np.array_equal(want[:10], np.full(10, width + 5))
+
+
+def test_equal_counts_kernel_refuses_bad_arguments(kernels):
+    one = kernels.Chunks([np.zeros((10, 4), np.uint32)], "test")
+    out = np.zeros(2, dtype=np.int32)
+    with pytest.raises(IndexError):
+        kernels.equal_counts(one, np.array([0, 10]), np.array([0, 1]), out)
+    with pytest.raises(IndexError):
+        kernels.equal_counts(one, np.array([0, 1]), np.array([-1, 1]), out)
+    with pytest.raises(ValueError):
+        kernels.equal_counts(one, np.array([0, 1]), np.array([0]), out)
+    with pytest.raises(ValueError):
+        kernels.equal_counts(one, np.array([0, 1]), np.array([0, 1]), np.zeros(2, np.int64))
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int64])
@@ -341,3 +399,29 @@ def test_twin_groups_from_the_hash_table_equal_the_sorted_ones(kernels, monkeypa
     distinct, first_row = np.unique(cases[0], return_index=True)
     assert count.sum() == 20000 and np.all(np.diff(first) > 0)  # numbered by first row
     assert np.array_equal(first[group], first_row[np.searchsorted(distinct, cases[0])])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_analysis_reads_signature_batches_in_place(kernels, monkeypatch, workers):
+    """An index in RAM analyzes its signatures where its batches put them (nothing merged), with
+    the pair table numpy gives after merging them: small batches, a removed document (the
+    analysis then reads a subset of the units), one and two workers."""
+    from dedup import Index
+
+    texts = _texts(random.Random(11), True, n=120)
+    texts += [t[: len(t) // 2] + " Tail words." for t in texts[:40]]
+
+    def table(use_native: bool) -> tuple[list[Any], Index]:
+        monkeypatch.setattr(native, "USE_NATIVE", use_native)
+        idx = Index(threshold=0.5, workers=workers)
+        idx.add_many([(str(i), t) for i, t in enumerate(texts)], batch_size=13, workers=workers)
+        idx.remove("3")
+        pt = idx.pair_table()
+        cols = ("a", "b", "score", "offsets", "a_index", "b_index", "a_start", "b_end", "similarity", "exact")
+        return [getattr(pt, c).tolist() for c in cols], idx
+
+    want, merged = table(False)
+    got, in_place = table(True)
+    assert got == want and len(want[0]) > 20
+    assert all(len(col._chunks) == 1 for col in merged._sigs.parts)
+    assert all(len(col._chunks) == -(-len(texts) // 13) for col in in_place._sigs.parts)
