@@ -252,15 +252,17 @@ static inline int64_t uf_find(int64_t *parent, int64_t x) {
     return x;
 }
 
-/* Connected components of the graph of n nodes with edges (a[i], b[i]), i < m (int32 or int64
- * node numbers: wide = 1 for int64): labels[v] numbers v's component by the order of the
+/* Connected components of the graph of n nodes with edges (pairs[2i], pairs[2i + 1]), i < m
+ * (rows of an (m, 2) array of int32 or int64 node numbers: wide = 1 for int64), only those with
+ * sel[i] != 0 when sel is not NULL: labels[v] numbers v's component by the order of the
  * components' smallest nodes (what scipy's connected_components gives scanning 0 .. n - 1).
  * `labels` is also the union-find forest while it runs. */
-EXPORT void dd_components(int64_t n, const void *a, const void *b, int64_t m, int wide, int64_t *labels) {
+EXPORT void dd_components(int64_t n, const void *pairs, int64_t m, int wide, const uint8_t *sel, int64_t *labels) {
     for (int64_t v = 0; v < n; v++) labels[v] = v;
     for (int64_t i = 0; i < m; i++) {
-        int64_t x = wide ? ((const int64_t *)a)[i] : ((const int32_t *)a)[i];
-        int64_t y = wide ? ((const int64_t *)b)[i] : ((const int32_t *)b)[i];
+        if (sel && !sel[i]) continue;
+        int64_t x = wide ? ((const int64_t *)pairs)[2 * i] : ((const int32_t *)pairs)[2 * i];
+        int64_t y = wide ? ((const int64_t *)pairs)[2 * i + 1] : ((const int32_t *)pairs)[2 * i + 1];
         x = uf_find(labels, x);
         y = uf_find(labels, y);
         if (x != y) { /* the smaller root stays the root: every root is its component's smallest node */

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from . import native
-from .parallel import fork_map
+from .parallel import fork_map, threads_preferred
 
 __all__ = ["Column", "SignatureStore", "band_major", "keep_heap", "release_heap", "SignatureView", "TextStore"]
 
@@ -306,7 +306,8 @@ class SignatureStore:
         a = _as_index(a)  # int32 pairs stay int32: no copies of the (many) candidate ids
         b = _as_index(b)
         parts = range(len(self.parts))
-        workers = 1 if len(a) < PARALLEL_MIN_PAIRS else max(1, min(workers, len(parts)))
+        least = PARALLEL_MIN_PAIRS_THREADS if threads_preferred() else PARALLEL_MIN_PAIRS
+        workers = 1 if len(a) < least else max(1, min(workers, len(parts)))
         if native.kernels() is None:
             self.consolidate(workers)  # before forking: workers then share one copy
         out = np.zeros(len(a), dtype=np.int32)
@@ -372,6 +373,8 @@ def _as_index(x: np.ndarray) -> np.ndarray:
 
 #: Pairs from which :meth:`SignatureStore.equal_counts` is worth forking workers for.
 PARALLEL_MIN_PAIRS = 200_000
+#: ... and worth threads for (see :func:`dedup.parallel.prefer_threads`): no fork to pay for.
+PARALLEL_MIN_PAIRS_THREADS = 1 << 15
 
 
 def _counts_job(shared: tuple[SignatureStore, np.ndarray, np.ndarray], parts: Iterable[int]) -> np.ndarray:

@@ -67,7 +67,7 @@ _unit_bands = _bind("dd_unit_bands", _PTR, _INT, _INT, _PTR, _INT, _PTR, _INT, _
 _sentence_units = _bind("dd_sentence_units", *([_PTR] * 5), _INT, _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _band_pack = _bind("dd_band_pack", _PTR, _PTR, _INT, _INT, _INT, _PTR, _INT, _INT, _PTR)
 _equal_counts = _bind("dd_equal_counts", _PTR, _PTR, _INT, _INT, _PTR, _PTR, ctypes.c_int, _INT, _PTR)
-_components = _bind("dd_components", _INT, _PTR, _PTR, _INT, ctypes.c_int, _PTR)
+_components = _bind("dd_components", _INT, _PTR, _INT, ctypes.c_int, _PTR, _PTR)
 _key_groups = _bind("dd_key_groups", _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _DBL = ctypes.c_double
 _align_found = _bind(
@@ -362,19 +362,24 @@ def equal_counts(chunks: Chunks, a: np.ndarray, b: np.ndarray, out: np.ndarray) 
                   x.ctypes.data, y.ctypes.data, int(wide), len(x), out.ctypes.data)
 
 
-def components(n: int, pairs: np.ndarray) -> np.ndarray:
+def components(n: int, pairs: np.ndarray, sel: np.ndarray | None = None) -> np.ndarray:
     """:func:`dedup.analysis.components`: connected components of ``n`` nodes and the ``(m, 2)``
-    edges ``pairs`` (int32 or int64), labels numbered by each component's smallest node (int64),
-    by union-find instead of a sparse graph."""
+    edges ``pairs`` (int32 or int64), or of the edges where the bool array ``sel`` is True
+    (nothing copied), labels numbered by each component's smallest node (int64), by union-find
+    instead of a sparse graph."""
     p = np.asarray(pairs)
     if p.ndim != 2 or p.shape[1] != 2:
         raise ValueError("components: pairs must be an (m, 2) array")
     p = np.ascontiguousarray(p, dtype=np.int32 if p.dtype == np.int32 else np.int64)
-    a, b = np.ascontiguousarray(p[:, 0]), np.ascontiguousarray(p[:, 1])
-    _check_range("components", a, 0, n - 1)
-    _check_range("components", b, 0, n - 1)
+    _check_range("components", p.reshape(-1), 0, n - 1)
+    s = None
+    if sel is not None:
+        s = np.ascontiguousarray(sel)
+        if s.dtype != np.bool_ or s.shape != (len(p),):
+            raise ValueError("components: sel must be one bool per pair")
     labels = np.empty(n, dtype=np.int64)
-    _components(int(n), a.ctypes.data, b.ctypes.data, len(a), int(p.dtype == np.int64), labels.ctypes.data)
+    _components(int(n), p.ctypes.data, len(p), int(p.dtype == np.int64), None if s is None else s.ctypes.data,
+                labels.ctypes.data)
     return labels
 
 

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-__all__ = ["fork_map", "prefer_threads"]
+__all__ = ["fork_map", "prefer_threads", "threads_preferred"]
 
 S = TypeVar("S")
 J = TypeVar("J")
@@ -51,6 +51,11 @@ def prefer_threads(on: bool = True) -> Iterator[None]:
         yield
     finally:
         _THREADS.reset(token)
+
+
+def threads_preferred() -> bool:
+    """Whether :func:`fork_map` in this thread runs its jobs in threads (inside :func:`prefer_threads`)."""
+    return _THREADS.get()
 
 
 def fork_map(fn: Callable[[S, J], R], shared: S, jobs: Iterable[J], workers: int) -> Iterator[R]:

@@ -115,6 +115,29 @@ def test_equal_counts_with_workers(tmp_path, monkeypatch):
         store.close()
 
 
+def test_equal_counts_share_fewer_pairs_among_threads_than_forks(fork_calls):
+    """Threads (an index in RAM) take the bands of a batch of pairs too small to fork for, with
+    the same counts; chunked bands (several appends) count the same as one array."""
+    import dedup.columns as columns
+    from dedup.parallel import prefer_threads
+
+    calls = fork_calls(columns)
+    rng = np.random.default_rng(5)
+    sig = rng.integers(0, 4, size=(3000, 128), dtype=np.uint32)
+    n = columns.PARALLEL_MIN_PAIRS_THREADS
+    assert n < columns.PARALLEL_MIN_PAIRS
+    a, b = rng.integers(0, 3000, n), rng.integers(0, 3000, n)
+    expected = (sig[a] == sig[b]).sum(axis=1)
+    store = SignatureStore(128, 32, 4)
+    for lo in range(0, 3000, 700):
+        store.append(sig[lo : lo + 700])
+    assert np.array_equal(store.equal_counts(a, b, workers=2), expected)
+    with prefer_threads():
+        assert np.array_equal(store.equal_counts(a, b, workers=2), expected)
+        assert np.array_equal(store.equal_counts(a[:-1], b[:-1], workers=2), expected[:-1])
+    assert [len(jobs) for jobs in calls] == [1, 2, 1]  # forks: one job; threads: one per worker
+
+
 def test_signature_store_keeps_every_permutation(tmp_path):
     rng = np.random.default_rng(1)
     sig = rng.integers(0, 1 << 32, size=(20, 10), dtype=np.uint32)

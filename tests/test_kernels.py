@@ -359,7 +359,28 @@ def test_components_kernel_equals_scipy(kernels, monkeypatch, dtype):
         monkeypatch.setattr(native, "USE_NATIVE", True)
         assert got.dtype == np.int64 and np.array_equal(got, want)
         assert np.array_equal(kernels.components(n, pairs[::-1]), want)  # edge order does not matter
+        sel = rng.random(m) < 0.4
+        assert np.array_equal(kernels.components(n, pairs, sel), kernels.components(n, pairs[sel]))
     assert len(np.unique(want)) > 100
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_components_over_groups_equal_in_place_union_find(kernels, monkeypatch, dtype):
+    """The loose grouping (components of the selected pairs, given groups they already connect):
+    union-find over the selected pairs in place gives numpy's contraction of the groups."""
+    from dedup.analysis import _components_over, components
+
+    rng = np.random.default_rng(3)
+    n, m = 4000, 9000
+    pairs = np.sort(rng.integers(0, n, size=(m, 2)), axis=1).astype(dtype)
+    tight = rng.random(m) < 0.3
+    loose_sel = tight | (rng.random(m) < 0.2)  # every tight edge is a loose one: groups connected
+    groups = components(n, pairs[tight])
+    got = _components_over(groups, pairs, loose_sel)
+    monkeypatch.setattr(native, "USE_NATIVE", False)
+    want = _components_over(groups, pairs, loose_sel, chunk=1000)
+    assert np.array_equal(want, components(n, pairs[loose_sel]))
+    assert np.array_equal(got, want) and len(np.unique(got)) < len(np.unique(groups))
 
 
 def test_components_kernel_refuses_bad_nodes(kernels):
@@ -369,6 +390,10 @@ def test_components_kernel_refuses_bad_nodes(kernels):
         kernels.components(5, np.array([[-1, 2]]))
     with pytest.raises(ValueError):
         kernels.components(5, np.array([0, 1]))
+    with pytest.raises(ValueError):
+        kernels.components(5, np.array([[0, 1], [1, 2]]), np.array([1, 0]))  # not bool
+    with pytest.raises(ValueError):
+        kernels.components(5, np.array([[0, 1], [1, 2]]), np.array([True]))
 
 
 def test_twin_groups_from_the_hash_table_equal_the_sorted_ones(kernels, monkeypatch):
