@@ -451,8 +451,11 @@ def _coverage(
     # share of each document's words shared with any other document (paragraph level)
     matched = group_docs[unit_group] >= 2
     is_par = unit_kind == 0
-    para_cov = np.zeros(len(para_ntok), dtype=np.float64)
-    np.add.at(para_cov, unit_para_global[~is_par & matched], unit_ntok[~is_par & matched])
+    sent = ~is_par & matched
+    # the matched sentences' words per paragraph (bincount: the sums np.add.at gives, unbuffered)
+    para_cov = np.bincount(
+        unit_para_global[sent], weights=unit_ntok[sent].astype(np.float64), minlength=len(para_ntok)
+    )
     pu = is_par & matched
     para_cov[unit_para_global[pu]] = para_ntok[unit_para_global[pu]]
     para_cov = np.minimum(para_cov, para_ntok)

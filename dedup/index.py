@@ -740,11 +740,12 @@ class Index:
         n_g = len(g_start)
         del key
         # folded a block of document pairs at a time: the fold's temporaries are a dozen arrays
-        # per unit pair (gigabytes at a million articles); with workers, at least one block each
+        # per unit pair (gigabytes at a million articles); with workers, at least two blocks
+        # each (blocks of equal unit pairs take unequal times: two each even the load out)
         g_end = np.append(g_start[1:], len(up))
         block = FOLD_BLOCK
         if self.workers > 1 and len(up) >= PARALLEL_MIN_FOLD:
-            block = min(block, -(-len(up) // self.workers))
+            block = min(block, -(-len(up) // (2 * self.workers)))
         blocks = []
         g0 = 0
         while g0 < n_g:
@@ -1186,21 +1187,24 @@ def _fold_paragraphs(
 def _round6(x: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
     """``round(v, 6)`` of every value (Python's correctly rounded ``round``), float64.
 
-    float32 values (similarities) are rounded in numpy with the same result: ``v * 1e6`` is
-    exact in float64 for them (a 24-bit mantissa times 10**6 < 2**20 needs at most 44 bits), so
-    ``rint`` (half to even) picks the integer ``round`` picks, and dividing it by 1e6 gives the
-    float nearest that decimal, as ``round`` does. Other values go through ``round`` in chunks
-    (a Python float per value for a whole column would take gigabytes at a million articles).
+    In numpy, with the same result: ``k = rint(v * 1e6)`` is the decimal ``round`` picks unless
+    ``v * 1e6`` lies within 1e-6 of a half (a tie, or near enough for the product's rounding
+    error to matter: that error is below 1e-7 for ``|v| <= 1000``), and ``k / 1e6`` is then the
+    float nearest that decimal (both operands exact, the division correctly rounded), as
+    ``round`` returns. The values near a half, above 1000 or not finite (few: scores and
+    similarities lie in [0, 1]) go through ``round`` itself, in chunks (a Python float per value
+    for a whole column took 8 s at a million articles, 43aa0e9).
     """
-    if x.dtype == np.float32:
-        out = x.astype(np.float64)
-        out *= 1e6
-        np.rint(out, out=out)
-        out /= 1e6
-        return out
-    out = np.empty(len(x), dtype=np.float64)
-    for lo in range(0, len(x), chunk):
-        out[lo : lo + chunk] = list(map(round, x[lo : lo + chunk].tolist(), repeat(6)))
+    v = np.asarray(x, dtype=np.float64)
+    out = v * 1e6
+    with np.errstate(invalid="ignore"):  # inf - inf: such values take the slow path
+        frac = out - np.floor(out)
+    np.rint(out, out=out)
+    out /= 1e6
+    slow = np.flatnonzero(~(np.abs(v) <= 1000.0) | (np.abs(frac - 0.5) < 1e-6))
+    for lo in range(0, len(slow), chunk):
+        at = slow[lo : lo + chunk]
+        out[at] = list(map(round, v[at].tolist(), repeat(6)))
     return out
 
 

@@ -143,4 +143,31 @@ def test_similarities_round_like_python_round():
     x = np.concatenate([np.array(ratios, dtype=np.float32), rng.random(200_000, dtype=np.float32)])
     want = list(map(round, x.astype(np.float64).tolist(), repeat(6)))
     assert _round6(x).tolist() == want
-    assert _round6(x.astype(np.float64), chunk=1000).tolist() == want  # the Python path
+    assert _round6(x.astype(np.float64), chunk=1000).tolist() == want
+
+
+def test_scores_round_like_python_round_near_ties_and_out_of_range():
+    """float64 values (scores): exact ties, values one float away from a tie on either side,
+    values past the fast range, infinities, NaN and signed zeros round as Python's round does."""
+    from itertools import repeat
+
+    from dedup.index import _round6
+
+    rng = np.random.default_rng(3)
+    ties = (np.arange(200_000) + 0.5) / 1e6
+    x = np.concatenate(
+        [
+            rng.random(300_000),
+            rng.random(20_000) * 4000 - 2000,
+            ties,
+            np.nextafter(ties, 2.0),
+            np.nextafter(ties, -1.0),
+            np.arange(0, 50_000) / 1e6,
+            [0.0, -0.0, 1.0, 2.675, 0.1234565, 0.0078125, 1e300, -1e-300, np.inf, -np.inf, 999.9999995, 1000.0000005],
+        ]
+    )
+    got = _round6(x, chunk=1000)
+    want = np.array(list(map(round, x.tolist(), repeat(6))))
+    assert got.tolist() == want.tolist()
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    assert np.isnan(_round6(np.array([np.nan]))[0])
