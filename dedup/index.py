@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import shutil
@@ -20,7 +21,7 @@ import tempfile
 import weakref
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from itertools import repeat
 from pathlib import Path
@@ -462,14 +463,21 @@ class Index:
         key = float(threshold)
         if key in self._analysis:
             return self._analysis[key], self._live_units()
-        cols = self._columns()
-        doc_ntok = np.array(self._doc_ntok, dtype=np.int64)
         alive = np.array(self._alive, dtype=bool)
-        doc_ntok = np.where(alive, doc_ntok, 0)
         # Without removed documents every unit is live: the analysis gets the columns, not
         # copies, and its unit numbers are the index's (the list of live units, an int64 per
         # unit, is made after the analysis' peak).
         everything = bool(alive.all())
+        early, ahead = None, []
+        if everything and self.workers > 1 and not self._sigs.mapped:
+            # the twin groups (a compiled hash table, no GIL) in a thread while this one merges
+            # the batches' columns: two serial steps of the analysis' start side by side (the
+            # keys merged first, here: _columns reads them too)
+            early = ThreadPoolExecutor(1)
+            ahead.append(early.submit(twin_groups, self._unit_keys.array(), MAX_BUCKET_PAIRS))
+        cols = self._columns()
+        doc_ntok = np.array(self._doc_ntok, dtype=np.int64)
+        doc_ntok = np.where(alive, doc_ntok, 0)
         live = None if everything else self._live_units()
         pg = self._para_global(cols)
 
@@ -486,7 +494,7 @@ class Index:
         # chunked column merged it again and lost it).
         if native.kernels() is None:
             self._sigs.consolidate(self.workers)
-        with prefer_threads(not self._sigs.mapped):  # in RAM: threads, not forks
+        with prefer_threads(not self._sigs.mapped), early or contextlib.nullcontext():  # in RAM: threads
             res = analyze(
                 config=self.config,
                 threshold=threshold,
@@ -499,7 +507,12 @@ class Index:
                 doc_ntok=doc_ntok,
                 exact=exact,
                 workers=self.workers,
-                twins=lambda: twin_groups(sel(self._unit_keys.read()), MAX_BUCKET_PAIRS),
+                # (the future is dropped as its groups are taken: analyze frees them early)
+                twins=(
+                    (lambda: ahead.pop().result())
+                    if ahead
+                    else lambda: twin_groups(sel(self._unit_keys.read()), MAX_BUCKET_PAIRS)
+                ),
             )
         # the analysis' freed temporaries: glibc keeps many of their pages, which the folding
         # into document pairs (the peak of pair_table) would otherwise count on top

@@ -73,6 +73,33 @@ def test_parallel_analysis_after_removal(corpus):
     assert one.clusters() == two.clusters()
 
 
+def test_twin_groups_found_beside_the_column_merge(corpus, monkeypatch):
+    """With workers, an index in RAM finds its twin groups in another thread while it merges its
+    columns, and takes them once, with the pairs of one worker; with removed documents (the
+    keys of live units only) it finds them in the analysis, as one worker does."""
+    import threading
+
+    import dedup.index as index_module
+
+    threads = []
+    real = index_module.twin_groups
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(index_module, "twin_groups", spy)
+    one, two = Index(), Index(workers=2)
+    for idx in (one, two):
+        idx.add_many(corpus[:250], batch_size=40)
+    assert list(two.pairs()) == list(one.pairs()) and len(list(one.pairs())) > 10
+    assert threads == [False, True]  # two workers (asked first): beside the merge; one: in the analysis
+    for idx in (one, two):
+        idx.remove(corpus[7]["id"])
+    assert list(two.pairs()) == list(one.pairs())
+    assert threads[2:] == [True, True]
+
+
 def test_bad_directory_and_workers(tmp_path):
     f = tmp_path / "a-file"
     f.write_text("x")
