@@ -231,12 +231,19 @@ def set_jaccard(
         return out
     cost = np.cumsum(len_a + len_b)
     kernels = native.kernels()
-    min_parallel = PARALLEL_MIN_SHINGLES if kernels is None else PARALLEL_MIN_SHINGLES_NATIVE
+    threads = kernels is not None and not isinstance(sh_a, np.memmap) and not isinstance(sh_b, np.memmap)
+    min_parallel = (
+        PARALLEL_MIN_SHINGLES
+        if kernels is None
+        else PARALLEL_MIN_SHINGLES_THREADS
+        if threads
+        else PARALLEL_MIN_SHINGLES_NATIVE
+    )
     if workers > 1 and m >= 2 and int(cost[-1]) >= min_parallel:
         # equal shares of the gathered shingles (the work), not of the pairs
         cuts = np.searchsorted(cost, np.linspace(0, int(cost[-1]), workers + 1)[1:-1], side="right")
         spans = np.unique(np.concatenate([[0], cuts, [m]])).tolist()
-        if kernels is not None and not isinstance(sh_a, np.memmap) and not isinstance(sh_b, np.memmap):
+        if threads:
             # the compiled loop runs without the GIL: threads, no fork
             def part(lo: int, hi: int) -> np.ndarray:
                 return set_jaccard(sh_a, start_a[lo:hi], len_a[lo:hi], sh_b, start_b[lo:hi], len_b[lo:hi])
@@ -261,9 +268,14 @@ def set_jaccard(
     return out
 
 
-#: Gathered shingles from which the compiled :func:`set_jaccard` shares the pairs among threads
-#: (about 5 ns per shingle: 16 million take ~80 ms on one core).
+#: Gathered shingles from which the compiled :func:`set_jaccard` shares the pairs among forked
+#: workers, for shingles in a memory-mapped file (about 5 ns per shingle: 16 million take ~80 ms
+#: on one core, against forking a process of gigabytes)...
 PARALLEL_MIN_SHINGLES_NATIVE = 1 << 24
+#: ... and among threads, for shingles in RAM (2 million: ~10 ms on one core, against well
+#: under a millisecond to start two threads; the 20,000-article verification gathers 6.6
+#: million).
+PARALLEL_MIN_SHINGLES_THREADS = 1 << 21
 
 #: Pairs per chunk at most (the pair number takes the top 31 bits of a key).
 _MAX_CHUNK_PAIRS = 1 << 30

@@ -157,7 +157,7 @@ def test_set_jaccard_kernel_equals_numpy(kernels, monkeypatch, seed):
     lb[:3] = 0
     sa, sb = gen.integers(0, len(sh) - 40, m), gen.integers(0, len(sh) - 40, m)
     got = shingles.set_jaccard(sh, sa, la, sh, sb, lb)
-    monkeypatch.setattr(shingles, "PARALLEL_MIN_SHINGLES_NATIVE", 1)
+    monkeypatch.setattr(shingles, "PARALLEL_MIN_SHINGLES_THREADS", 1)
     threaded = shingles.set_jaccard(sh, sa, la, sh, sb, lb, workers=2)
     monkeypatch.setattr(native, "USE_NATIVE", False)
     ref = shingles.set_jaccard(sh, sa, la, sh, sb, lb)
@@ -206,11 +206,13 @@ def test_an_out_of_date_extension_falls_back_to_numpy_with_a_warning(monkeypatch
 
 def test_set_jaccard_on_a_memory_map_forks_instead_of_threads(kernels, monkeypatch, tmp_path, fork_calls):
     """Shingles in a file are read by forked workers (their pages then count in the workers,
-    not in the caller's process); in RAM by threads. Same values either way."""
+    not in the caller's process), from a larger batch than threads need; in RAM by threads. Same
+    values either way."""
     import dedup.shingles as shingles
 
+    assert shingles.PARALLEL_MIN_SHINGLES_THREADS < shingles.PARALLEL_MIN_SHINGLES_NATIVE
     forks = fork_calls(shingles)
-    monkeypatch.setattr(shingles, "PARALLEL_MIN_SHINGLES_NATIVE", 1)
+    monkeypatch.setattr(shingles, "PARALLEL_MIN_SHINGLES_THREADS", 1)
     gen = np.random.default_rng(9)
     sh = gen.integers(0, 40, 5000).astype(np.uint32)
     path = tmp_path / "sh.u32"
@@ -221,6 +223,9 @@ def test_set_jaccard_on_a_memory_map_forks_instead_of_threads(kernels, monkeypat
     la, lb = np.minimum(la, 5000 - sa), np.minimum(lb, 5000 - sb)
     in_ram = shingles.set_jaccard(sh, sa, la, sh, sb, lb, workers=2)
     assert not forks
+    assert np.array_equal(shingles.set_jaccard(mapped, sa, la, mapped, sb, lb, workers=2), in_ram)
+    assert not forks  # below the forks' threshold: in this process
+    monkeypatch.setattr(shingles, "PARALLEL_MIN_SHINGLES_NATIVE", 1)
     on_disk = shingles.set_jaccard(mapped, sa, la, mapped, sb, lb, workers=2)
     assert len(forks) == 1 and len(forks[0]) == 2
     assert np.array_equal(in_ram, on_disk)
