@@ -162,3 +162,19 @@ def test_end_to_end(benchmark: Any, corpus: Path, truth: Any, workers: int) -> N
     for op in ("copy", "resend"):
         r = q["recall_by_op"].get(op)
         assert r is None or r >= 0.95, (op, r)
+
+
+def test_workers_ratio_alternates_one_and_two_workers(bench_size: int) -> None:
+    """``python -m benchmarks.workers_ratio`` runs (one alternation here, at the suite's corpus
+    size): both worker counts, the same pairs, medians and ratios of every stage; no timing
+    assertion."""
+    from benchmarks.workers_ratio import main, measure
+
+    out = measure(bench_size, 1)
+    assert [len(out["runs"][w]) for w in (1, 2)] == [1, 1]
+    assert {"read+add_many", "pairs", "total"} <= set(out["ratio"]) <= {"read+add_many", "pairs", "clusters", "total"}
+    assert all(v > 0 for v in out["ratio"].values())
+    with pytest.raises(ValueError):
+        measure(bench_size, 0)
+    with pytest.raises(SystemExit):
+        main(["--runs", "x"])

@@ -1,0 +1,71 @@
+"""Two workers against one, end to end, in alternated runs: what the second core gives.
+
+    python -m benchmarks.workers_ratio --size 20000 --runs 4
+
+Runs dedup end to end (:func:`benchmarks.systems.run_dedup`, the report's dedup run without the
+queries) on the cached synthetic corpus with one worker, then with two, each run in a fresh
+subprocess, ``--runs`` times over; prints every run, then the medians of the end-to-end seconds
+and of each stage, and their ratios (one worker's median over two workers'). Alternating the two
+in one sitting is steadier than comparing single runs on a shared machine whose speed moves
+between minutes. Writes no file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from typing import Any
+
+_RUN = (
+    "import json, sys; from benchmarks.corpus import corpus_path; from benchmarks.systems import run_dedup;"
+    "r = run_dedup(corpus_path({size}), workers={workers}, queries=0);"
+    "print(json.dumps({{'seconds': r['seconds'], 'stages': r['stages'], 'doc_pairs': r['doc_pairs']}}))"
+)
+
+
+def run_once(size: int, workers: int) -> dict[str, Any]:
+    """One end-to-end run in a fresh interpreter: ``seconds``, ``stages``, ``doc_pairs``."""
+    code = _RUN.format(size=int(size), workers=int(workers))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(size: int, runs: int) -> dict[str, Any]:
+    """``runs`` alternations of one and two workers; per-run figures, medians and ratios."""
+    if runs < 1:
+        raise ValueError("runs must be at least 1")
+    got: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    for _ in range(runs):
+        for workers in (1, 2):
+            got[workers].append(run_once(size, workers))
+    if len({r["doc_pairs"] for rs in got.values() for r in rs}) != 1:
+        raise RuntimeError("runs found different numbers of document pairs")
+    medians = {}
+    for workers, rs in got.items():
+        m = {stage: statistics.median(r["stages"][stage] for r in rs) for stage in rs[0]["stages"]}
+        m["total"] = statistics.median(r["seconds"] for r in rs)
+        medians[workers] = m
+    ratio = {k: medians[1][k] / medians[2][k] for k in medians[1] if medians[2][k] > 0}
+    return {"size": size, "runs": got, "medians": medians, "ratio": ratio}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.workers_ratio", description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=20000, help="articles in the cached corpus (default 20000)")
+    ap.add_argument("--runs", type=int, default=4, help="alternations of one and two workers (default 4)")
+    a = ap.parse_args(argv)
+    out = measure(a.size, a.runs)
+    for workers in (1, 2):
+        print(f"{workers} worker(s): " + ", ".join(f"{r['seconds']:.2f} s" for r in out["runs"][workers]))
+    for workers in (1, 2):
+        m = out["medians"][workers]
+        print(f"median, {workers} worker(s): " + ", ".join(f"{k} {v:.3f} s" for k, v in m.items()))
+    print("two workers / one: " + ", ".join(f"{k} {v:.2f}x" for k, v in out["ratio"].items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
