@@ -105,9 +105,9 @@ class Column:
         return self._chunks[0] if self._chunks else np.empty(self._shape(0), dtype=self.dtype)
 
     def chunks(self) -> list[np.ndarray]:
-        """The column as the arrays it was appended in (for a column in RAM; nothing merged), or
-        as one array (a memory map of the file; an empty array for an empty column)."""
-        return list(self._chunks) if self._fh is None and self._chunks else [self.array()]
+        """The column as the arrays it was appended in (nothing merged); one array where there
+        are none (a column in a file: its memory map; an empty column: an empty array)."""
+        return list(self._chunks) or [self.array()]
 
     def read(self, rows: np.ndarray | None = None) -> np.ndarray:
         """A copy in RAM of the column (or of ``rows`` of it), read sequentially from a file."""
