@@ -593,11 +593,14 @@ def analyze(
     # are edges of either graph are kept: the candidates and their estimates are the largest
     # arrays of the analysis and are freed before the graphs are built.
     loose_cut = min(threshold, SIMILAR_TEXT)
+    # Rows of the (m, 2) pair arrays are selected with np.compress / np.take along axis 0:
+    # numpy's a[mask] and a[index] take a generic path on 2-D arrays, 4-10x slower (1.3
+    # million candidates at 20,000 articles: 26 -> 5 ms per mask).
     keep = est >= min(loose_cut, threshold - EDGE_SLACK)
-    cand, est = cand[keep], est[keep]
+    cand, est = np.compress(keep, cand, axis=0), est[keep]
     del keep
     is_edge = est >= threshold - EDGE_SLACK
-    edges, edge_est = cand[is_edge], est[is_edge]  # sorted (lo, hi), as cand
+    edges, edge_est = np.compress(is_edge, cand, axis=0), est[is_edge]  # sorted (lo, hi), as cand
     del is_edge
     unit_group = components(n, edges)
     loose_sel = est >= loose_cut
@@ -605,7 +608,7 @@ def analyze(
     if threshold - EDGE_SLACK >= loose_cut:  # every edge of the groups is a loose edge too
         loose = _components_over(unit_group, cand, loose_sel)
     else:
-        loose = components(n, cand[loose_sel])
+        loose = components(n, np.compress(loose_sel, cand, axis=0))
     del cand, loose_sel
     release_heap()
     doc_cov, loose_docs, loose_cov = _coverage(
@@ -638,7 +641,9 @@ def analyze(
     expanded = _group_pairs(unit_group[members], members, MAX_GROUP_EXPAND, unit_doc)
     del members
     not_boiler = ~unit_boiler[edges[:, 0]]
-    known = pair_keys(edges[not_boiler, 0], edges[not_boiler, 1])  # sorted, as edges
+    kept_edges = np.compress(not_boiler, edges, axis=0)
+    known = pair_keys(kept_edges[:, 0], kept_edges[:, 1])  # sorted, as edges
+    del kept_edges
     known_est = edge_est[not_boiler]
     del edge_est, not_boiler
     keys = np.concatenate([expanded, known])
@@ -652,7 +657,7 @@ def analyze(
     del keys
     ok, sims, is_exact = verify_pairs(estimate, threshold, exact, allp[:, 0], allp[:, 1], est=est_known)
     return Analysis(
-        pairs=allp[ok],
+        pairs=np.compress(ok, allp, axis=0),
         sims=sims[ok],
         exact=is_exact[ok],
         unit_group=unit_group,
@@ -661,5 +666,5 @@ def analyze(
         group_docs=group_docs,
         group_coverage=group_cov,
         doc_coverage=doc_cov,
-        boilerplate_pairs=edges[unit_boiler[edges[:, 0]]],
+        boilerplate_pairs=np.compress(unit_boiler[edges[:, 0]], edges, axis=0),
     )

@@ -729,7 +729,7 @@ class Index:
         boiler = np.zeros(len(up), dtype=bool)
         if include_boilerplate and len(analysis.boilerplate_pairs):
             bp = live[analysis.boilerplate_pairs]
-            bp = bp[cols["unit_doc"][bp[:, 0]] != cols["unit_doc"][bp[:, 1]]]
+            bp = np.compress(cols["unit_doc"][bp[:, 0]] != cols["unit_doc"][bp[:, 1]], bp, axis=0)
             up = np.concatenate([up, bp])
             sims = np.concatenate([sims, np.ones(len(bp), np.float32)])
             exact = np.concatenate([exact, np.zeros(len(bp), bool)])
@@ -740,13 +740,16 @@ class Index:
             return None
         da = cols["unit_doc"][up[:, 0]].astype(np.int64)
         db = cols["unit_doc"][up[:, 1]].astype(np.int64)
-        swap = da > db
-        up[swap] = up[swap][:, ::-1]
+        # rows of the (m, 2) unit pairs are moved along axis 0 by np.take / flat indexes, not
+        # up[mask] / up[order] (a slow generic path for 2-D arrays, see analysis.analyze)
+        swap = np.flatnonzero(da > db)
+        up[swap] = np.take(up, swap, axis=0)[:, ::-1]
         da, db = np.minimum(da, db), np.maximum(da, db)
         # by document pair; within one, the fold breaks ties by the rank of the unit pair in
         # the analysis' (sorted) output, so the result does not depend on the sort's tie order
         order = order_by(da, db)
-        up, da, db, sims, exact, boiler = up[order], da[order], db[order], sims[order], exact[order], boiler[order]
+        up = np.take(up, order, axis=0)
+        da, db, sims, exact, boiler = da[order], db[order], sims[order], exact[order], boiler[order]
         key = da << 32 | db
         cut = np.flatnonzero(key[1:] != key[:-1]) + 1
         g_start = np.concatenate([[0], cut]).astype(np.int64)
