@@ -31,7 +31,7 @@ from . import native
 from .columns import release_heap
 from .config import IndexConfig
 from .lsh import Bands, Twins, bucket_pairs, key_pairs, pair_keys, run_pairs, twin_rows
-from .parallel import fork_map
+from .parallel import fork_map, threads_preferred
 from .shingles import ramp, sorted_unique
 
 __all__ = ["Analysis", "analyze", "components", "verify_pairs", "AMBIGUOUS_BELOW", "AMBIGUOUS_ABOVE"]
@@ -157,6 +157,9 @@ class _Memo:
 #: Candidate pairs from which :func:`_estimates` shares their reduction to pairs of twin groups
 #: out among the workers (a sort: about 70 ms per million pairs, against a few ms per fork).
 PARALLEL_MIN_ESTIMATES = 1 << 19
+#: The same where the analysis runs its parallel steps in threads (an index in RAM): a thread
+#: costs a few hundred microseconds, not a fork of the process.
+PARALLEL_MIN_ESTIMATES_THREADS = 1 << 16
 
 
 def _estimates(
@@ -175,10 +178,15 @@ def _estimates(
     """
     if rep is None:
         return np.asarray(estimate(pairs[:, 0], pairs[:, 1]), dtype=np.float32)
-    m = len(pairs)
-    # with workers (and enough pairs to be worth a fork), at least one chunk each
-    size = max(1, min(chunk, -(-m // max(workers, 1)) if m >= PARALLEL_MIN_ESTIMATES else m))
-    return _per_group_pair(estimate, rep, pairs[:, 0], pairs[:, 1], size, workers)
+    return _per_group_pair(estimate, rep, pairs[:, 0], pairs[:, 1], _share(len(pairs), chunk, workers), workers)
+
+
+def _share(m: int, chunk: int, workers: int) -> int:
+    """Pairs per chunk for :func:`_per_group_pair`: at most ``chunk``, and with workers (and
+    enough pairs to be worth a fork, or threads where the caller prefers them) at least one
+    chunk each."""
+    least = PARALLEL_MIN_ESTIMATES_THREADS if threads_preferred() else PARALLEL_MIN_ESTIMATES
+    return max(1, min(chunk, -(-m // max(workers, 1)) if m >= least else m))
 
 
 def _per_group_pair(
@@ -219,7 +227,7 @@ def _distinct_group_pairs(shared: tuple[np.ndarray, ...], span: tuple[int, int])
     return apart, which.astype(np.int32 if len(distinct) < 2**31 else np.int64), distinct
 
 
-def _by_twins(fn: ExactFn, rep: np.ndarray, chunk: int = 1 << 22) -> ExactFn:
+def _by_twins(fn: ExactFn, rep: np.ndarray, chunk: int = 1 << 22, workers: int = 1) -> ExactFn:
     """``fn`` (a similarity of unit pairs) computed once per pair of twin groups.
 
     Units of one twin group (``rep``: the group's first unit, for every unit) have equal shingle
@@ -228,11 +236,11 @@ def _by_twins(fn: ExactFn, rep: np.ndarray, chunk: int = 1 << 22) -> ExactFn:
     sent to exact Jaccard are 67,305 pairs of groups. Pairs are reduced to their pairs of groups
     ``chunk`` at a time (bounds the sort; repeats across chunks are computed again), and ``fn``
     is called once for all of them (a MinHash estimate reads every band of the signatures per
-    call).
+    call). The reduction is shared out among ``workers`` as in :func:`_estimates`.
     """
 
     def by_group(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return _per_group_pair(fn, rep, a, b, chunk)
+        return _per_group_pair(fn, rep, a, b, _share(len(a), chunk, workers), workers)
 
     return by_group
 
@@ -302,14 +310,12 @@ def _group_pairs(groups: np.ndarray, members_sorted: np.ndarray, max_size: int, 
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """``values`` of the keys ``want`` found in ``keys`` (sorted, unique); NaN elsewhere."""
+    """``values`` of the keys ``want`` found in ``keys``; NaN elsewhere. Both are sorted and
+    unique, and every key is one of ``want``: the keys are placed into ``want``, the shorter
+    search of the two."""
     out = np.full(len(want), np.nan, dtype=np.float32)
-    if not len(keys) or not len(want):
-        return out
-    pos = np.searchsorted(keys, want)
-    np.minimum(pos, len(keys) - 1, out=pos)
-    hit = keys[pos] == want
-    out[hit] = values[pos[hit]]
+    if len(keys):
+        out[np.searchsorted(want, keys)] = values
     return out
 
 
@@ -574,9 +580,9 @@ def analyze(
         # the analysis' largest array (a gigabyte more at a million articles). The fewer pairs
         # that get an exact Jaccard, and the final estimates, are computed per pair of groups.
         rep = twin_rows(tw, n)
-        estimate = _by_twins(estimate, rep)
+        estimate = _by_twins(estimate, rep, workers=workers)
         if exact is not None:
-            exact = _by_twins(exact, rep)
+            exact = _by_twins(exact, rep, workers=workers)
     if exact is not None:
         exact = _Memo(exact)
     cand = bucket_pairs(sig, None, MAX_BUCKET_PAIRS, groups=unit_doc, workers=workers, twins=tw)

@@ -652,6 +652,49 @@ def test_similarities_are_computed_once_per_pair_of_twin_groups(chunk):
     assert _by_twins(sim, rep, chunk=chunk)(a[:0], b[:0]).shape == (0,)
 
 
+def test_twin_similarities_are_shared_out_among_threads_with_the_same_results(monkeypatch):
+    """With workers, in threads (an index in RAM), the reduction to pairs of twin groups is cut
+    into a chunk per worker from PARALLEL_MIN_ESTIMATES_THREADS pairs; the similarity is still
+    asked once, on the groups' first units, and the results are those of one worker."""
+    import threading
+
+    import dedup.analysis as analysis
+    from dedup.analysis import _by_twins
+    from dedup.lsh import twin_groups, twin_rows
+    from dedup.parallel import prefer_threads
+
+    rng = np.random.default_rng(4)
+    keys = rng.integers(0, 40, 300).astype(np.uint64)
+    rep = twin_rows(twin_groups(keys, 64), len(keys))
+    a, b = rng.integers(0, 300, 2000), rng.integers(0, 300, 2000)
+    calls: list[int] = []
+    spans: list[tuple[int, int, str]] = []
+    reduce = analysis._distinct_group_pairs
+
+    def spy(shared, span):
+        spans.append((*span, threading.current_thread().name))
+        return reduce(shared, span)
+
+    def sim(x, y):
+        calls.append(len(x))
+        return ((keys[x] * 13 + keys[y]) % 29).astype(np.float32) / 29
+
+    want = _by_twins(sim, rep)(a, b)
+    monkeypatch.setattr(analysis, "_distinct_group_pairs", spy)
+    monkeypatch.setattr(analysis, "PARALLEL_MIN_ESTIMATES_THREADS", 1000)
+    calls.clear()
+    with prefer_threads():
+        assert np.array_equal(_by_twins(sim, rep, workers=2)(a, b), want)
+        assert calls == [calls[0]] and sorted(spans)[0][:2] == (0, 1000) and len(spans) == 2
+        assert all(name != threading.current_thread().name for *_, name in spans)
+        spans.clear()
+        _by_twins(sim, rep, workers=2)(a[:999], b[:999])  # below the threshold: one chunk
+        assert [s[:2] for s in spans] == [(0, 999)]
+    spans.clear()
+    _by_twins(sim, rep, workers=2)(a, b)  # forks are worth it only from PARALLEL_MIN_ESTIMATES
+    assert [s[:2] for s in spans] == [(0, 2000)]
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_candidate_estimates_are_computed_once_per_pair_of_twin_groups_in_one_call(workers, monkeypatch):
     """Pairs inside a twin group get 1 without an estimate; the others are estimated on their
