@@ -277,6 +277,31 @@ EXPORT void dd_components(int64_t n, const void *pairs, int64_t m, int wide, con
     for (int64_t v = 0; v < n; v++) labels[v] = labels[v] == v ? next++ : labels[labels[v]];
 }
 
+/* Pair keys of every pair inside runs (dedup.lsh.run_pairs): for run k, the values
+ * v = u[starts[k] .. starts[k] + sizes[k]) (through ids[v] when ids is not NULL); for each
+ * pair i < j of the run whose values x, y lie in different groups (groups[x] != groups[y]; all
+ * pairs when groups is NULL), min(x, y) << 32 | max(x, y) goes to out, run after run, pair
+ * (i, j) in the order of numpy.triu_indices. Returns the number of keys written; out holds
+ * sum(sizes[k] * (sizes[k] - 1) / 2). */
+EXPORT int64_t dd_run_pairs(const int64_t *u, const int64_t *starts, const int64_t *sizes, int64_t n_runs,
+                            const int64_t *ids, const int64_t *groups, int64_t *out) {
+    int64_t w = 0;
+    for (int64_t k = 0; k < n_runs; k++) {
+        const int64_t *r = u + starts[k];
+        int64_t z = sizes[k];
+        for (int64_t i = 0; i < z; i++) {
+            int64_t x = ids ? ids[r[i]] : r[i];
+            int64_t gx = groups ? groups[x] : 0;
+            for (int64_t j = i + 1; j < z; j++) {
+                int64_t y = ids ? ids[r[j]] : r[j];
+                if (groups && groups[y] == gx) continue;
+                out[w++] = x < y ? (x << 32 | y) : (y << 32 | x);
+            }
+        }
+    }
+    return w;
+}
+
 /* Rows grouped by equal keys (dedup.lsh.twin_groups), groups numbered in order of their first
  * row: group[r] is the group of row r, first[g] its first row, count[g] its rows. Returns the
  * number of groups, or -1 when memory ran out. */

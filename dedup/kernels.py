@@ -40,6 +40,7 @@ __all__ = [
     "equal_counts",
     "components",
     "key_groups",
+    "run_pairs",
     "StopTable",
     "align_found",
 ]
@@ -68,6 +69,7 @@ _sentence_units = _bind("dd_sentence_units", *([_PTR] * 5), _INT, _PTR, _INT, _P
 _band_pack = _bind("dd_band_pack", _PTR, _PTR, _INT, _INT, _INT, _PTR, _INT, _INT, _PTR)
 _equal_counts = _bind("dd_equal_counts", _PTR, _PTR, _INT, _INT, _PTR, _PTR, ctypes.c_int, _INT, _PTR)
 _components = _bind("dd_components", _INT, _PTR, _INT, ctypes.c_int, _PTR, _PTR)
+_run_pairs = _bind("dd_run_pairs", *([_PTR] * 3), _INT, _PTR, _PTR, _PTR, restype=_INT)
 _key_groups = _bind("dd_key_groups", _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _DBL = ctypes.c_double
 _align_found = _bind(
@@ -381,6 +383,36 @@ def components(n: int, pairs: np.ndarray, sel: np.ndarray | None = None) -> np.n
     _components(int(n), p.ctypes.data, len(p), int(p.dtype == np.int64), None if s is None else s.ctypes.data,
                 labels.ctypes.data)
     return labels
+
+
+def run_pairs(
+    u: np.ndarray, starts: np.ndarray, sizes: np.ndarray, groups: np.ndarray | None, ids: np.ndarray | None
+) -> np.ndarray:
+    """:func:`dedup.lsh.run_pairs` in one pass: the ``lo << 32 | hi`` keys of the pairs inside
+    each run ``u[starts[k] : starts[k] + sizes[k]]`` (values mapped through ``ids`` when given),
+    pairs inside one of ``groups`` dropped; run after run (int64)."""
+    uu, st, sz = _arr(u, np.int64), _arr(starts, np.int64), _arr(sizes, np.int64)
+    if len(st) != len(sz):
+        raise ValueError("run_pairs: starts and sizes differ in length")
+    if len(sz) and int(sz.min()) < 0:
+        raise ValueError("run_pairs: sizes must be >= 0")
+    _check_range("run_pairs", st, 0, len(uu))
+    _check_range("run_pairs", st + sz, 0, len(uu))
+    ix = None if ids is None else _arr(ids, np.int64)
+    if ix is not None:
+        _check_range("run_pairs", uu, 0, len(ix) - 1)
+    values = uu if ix is None else ix
+    if len(values) and (int(values.min()) < 0 or int(values.max()) >= 1 << 31):
+        raise ValueError("run_pairs: values must lie in [0, 2**31)")
+    g = None if groups is None else _arr(groups, np.int64)
+    if g is not None:
+        _check_range("run_pairs", values, 0, len(g) - 1)
+    out = np.empty(int((sz * (sz - 1) // 2).sum()), dtype=np.int64)
+    w = _run_pairs(uu.ctypes.data, st.ctypes.data, sz.ctypes.data, len(st), None if ix is None else ix.ctypes.data,
+                   None if g is None else g.ctypes.data, out.ctypes.data)
+    if w < len(out):
+        out.resize(w, refcheck=False)  # shrinks in place: the keys are kept, the tail freed
+    return out
 
 
 def key_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -692,8 +692,7 @@ def _twin_pairs(
     led larger buckets, the star from its first row."""
     parts = [np.empty(0, dtype=np.int64)]
     every = np.flatnonzero(seen_small)
-    for a, b in _run_index_pairs(tw.rows, tw.start[every], tw.size[every]):
-        parts.append(_row_pair_keys(a, b, ids, groups))
+    parts += run_pairs(tw.rows, tw.start[every], tw.size[every], groups, ids)
     star = np.flatnonzero(~seen_small & seen_lead)
     if len(star):
         rest = tw.size[star] - 1
@@ -706,14 +705,23 @@ def _twin_pairs(
 
 
 def run_pairs(
-    u: np.ndarray, starts: np.ndarray, sizes: np.ndarray, groups: np.ndarray | None = None
+    u: np.ndarray,
+    starts: np.ndarray,
+    sizes: np.ndarray,
+    groups: np.ndarray | None = None,
+    ids: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """:func:`pair_keys` of all pairs inside each run ``u[starts[i] : starts[i] + sizes[i]]``.
+    """:func:`pair_keys` of all pairs inside each run ``u[starts[i] : starts[i] + sizes[i]]``
+    (of ``ids[u[...]]`` when ``ids`` is given), unsorted.
 
-    Runs are taken one size at a time (so temporaries stay small), found with one stable sort
-    of the sizes (a radix sort for sizes below 65,536) rather than a pass over all runs per size.
+    With the compiled kernels, one pass over the runs writes every key. Otherwise runs are
+    taken one size at a time (so temporaries stay small), found with one stable sort of the
+    sizes (a radix sort for sizes below 65,536) rather than a pass over all runs per size.
     """
-    return [pair_keys(a, b, groups) for a, b in _run_index_pairs(u, starts, sizes)]
+    kernels = native.kernels()
+    if kernels is not None:
+        return [kernels.run_pairs(u, starts, sizes, groups, ids)] if len(sizes) else []
+    return [_row_pair_keys(a, b, ids, groups) for a, b in _run_index_pairs(u, starts, sizes)]
 
 
 def pair_keys(a: np.ndarray, b: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:

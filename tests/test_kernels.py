@@ -401,6 +401,55 @@ def test_components_kernel_refuses_bad_nodes(kernels):
         kernels.components(5, np.array([[0, 1], [1, 2]]), np.array([True]))
 
 
+@pytest.mark.parametrize("with_ids", [False, True])
+@pytest.mark.parametrize("with_groups", [False, True])
+def test_run_pairs_kernel_equals_numpy(kernels, monkeypatch, with_ids, with_groups):
+    """The keys of all pairs inside runs (mapped through ids, pairs inside a group dropped):
+    the kernel's one pass gives numpy's keys, run after run in the order of triu_indices."""
+    from dedup.lsh import run_pairs
+
+    rng = np.random.default_rng(11)
+    u = rng.permutation(3000).astype(np.int64)[:2500]
+    sizes = rng.choice([0, 1, 2, 2, 3, 5, 9, 40], size=200)
+    starts = rng.integers(0, len(u) - sizes.max(), size=200)  # runs may overlap
+    ids = rng.permutation(6000)[:3000] if with_ids else None
+    groups = rng.integers(0, 50, 6000) if with_groups else None
+    got = run_pairs(u, starts, sizes, groups, ids)
+    monkeypatch.setattr(native, "USE_NATIVE", False)
+    want = run_pairs(u, starts, sizes, groups, ids)
+    assert len(got) == 1 and got[0].dtype == np.int64
+    assert np.array_equal(np.sort(got[0]), np.sort(np.concatenate(want)))
+    # run after run, pairs (i, j) as triu_indices gives them
+    x = u if ids is None else ids[u]
+    expect = []
+    for st, z in zip(starts.tolist(), sizes.tolist()):
+        for i, j in zip(*np.triu_indices(z, 1)):
+            a, b = int(x[st + i]), int(x[st + j])
+            if groups is None or groups[a] != groups[b]:
+                expect.append(min(a, b) << 32 | max(a, b))
+    assert got[0].tolist() == expect
+    assert (len(expect) < int((sizes * (sizes - 1) // 2).sum())) == with_groups
+    assert run_pairs(u, starts[:0], sizes[:0], groups, ids) == []
+
+
+def test_run_pairs_kernel_refuses_bad_arguments(kernels):
+    u = np.arange(10)
+    with pytest.raises(IndexError):
+        kernels.run_pairs(u, np.array([8]), np.array([3]), None, None)  # past the end
+    with pytest.raises(IndexError):
+        kernels.run_pairs(u, np.array([-1]), np.array([2]), None, None)
+    with pytest.raises(ValueError):
+        kernels.run_pairs(u, np.array([0]), np.array([-2]), None, None)
+    with pytest.raises(ValueError):
+        kernels.run_pairs(u, np.array([0, 1]), np.array([2]), None, None)
+    with pytest.raises(IndexError):
+        kernels.run_pairs(u, np.array([0]), np.array([3]), None, np.arange(5))  # a value past the ids
+    with pytest.raises(IndexError):
+        kernels.run_pairs(u, np.array([0]), np.array([3]), np.zeros(5, np.int64), None)  # past the groups
+    with pytest.raises(ValueError):
+        kernels.run_pairs(u + (1 << 31), np.array([0]), np.array([3]), None, None)  # keys do not pack
+
+
 def test_twin_groups_from_the_hash_table_equal_the_sorted_ones(kernels, monkeypatch):
     """Every field of Twins (and its dtypes) is the same from the kernel's hash table as from
     numpy's sort: keys with many repeats, groups above and below max_bucket, all distinct."""
