@@ -277,28 +277,109 @@ EXPORT void dd_components(int64_t n, const void *pairs, int64_t m, int wide, con
     for (int64_t v = 0; v < n; v++) labels[v] = labels[v] == v ? next++ : labels[labels[v]];
 }
 
+/* Value i of an array of int32 (wide = 0) or int64 (wide = 1). */
+static inline int64_t at_width(const void *p, int wide, int64_t i) {
+    return wide ? ((const int64_t *)p)[i] : (int64_t)((const int32_t *)p)[i];
+}
+
+/* The key of the pair of values x, y (mapped through ids when not NULL), or -1 when they lie in
+ * one group (groups[x] == groups[y], groups not NULL). */
+static inline int64_t pair_key(int64_t x, int64_t y, const void *ids, int ids_wide, const void *groups,
+                               int groups_wide) {
+    if (ids) {
+        x = at_width(ids, ids_wide, x);
+        y = at_width(ids, ids_wide, y);
+    }
+    if (groups && at_width(groups, groups_wide, x) == at_width(groups, groups_wide, y)) return -1;
+    return x < y ? (x << 32 | y) : (y << 32 | x);
+}
+
 /* Pair keys of every pair inside runs (dedup.lsh.run_pairs): for run k, the values
- * v = u[starts[k] .. starts[k] + sizes[k]) (through ids[v] when ids is not NULL); for each
- * pair i < j of the run whose values x, y lie in different groups (groups[x] != groups[y]; all
- * pairs when groups is NULL), min(x, y) << 32 | max(x, y) goes to out, run after run, pair
- * (i, j) in the order of numpy.triu_indices. Returns the number of keys written; out holds
- * sum(sizes[k] * (sizes[k] - 1) / 2). */
+ * u[starts[k] .. starts[k] + sizes[k]); for each pair i < j of the run (values mapped through
+ * ids when not NULL) that does not lie in one group, min << 32 | max goes to out, run after
+ * run, pair (i, j) in the order of numpy.triu_indices. Returns the number of keys written; out
+ * holds sum(sizes[k] * (sizes[k] - 1) / 2). ids and groups: int32 or int64 (*_wide). */
 EXPORT int64_t dd_run_pairs(const int64_t *u, const int64_t *starts, const int64_t *sizes, int64_t n_runs,
-                            const int64_t *ids, const int64_t *groups, int64_t *out) {
+                            const void *ids, int ids_wide, const void *groups, int groups_wide, int64_t *out) {
     int64_t w = 0;
     for (int64_t k = 0; k < n_runs; k++) {
         const int64_t *r = u + starts[k];
         int64_t z = sizes[k];
-        for (int64_t i = 0; i < z; i++) {
-            int64_t x = ids ? ids[r[i]] : r[i];
-            int64_t gx = groups ? groups[x] : 0;
+        for (int64_t i = 0; i < z; i++)
             for (int64_t j = i + 1; j < z; j++) {
-                int64_t y = ids ? ids[r[j]] : r[j];
-                if (groups && groups[y] == gx) continue;
-                out[w++] = x < y ? (x << 32 | y) : (y << 32 | x);
+                int64_t key = pair_key(r[i], r[j], ids, ids_wide, groups, groups_wide);
+                if (key >= 0) out[w++] = key;
+            }
+    }
+    return w;
+}
+
+/* Pair keys between the rows of twin groups in runs (dedup.lsh._twin_bucket_pairs): run k is
+ * the groups g[starts[k] .. starts[k] + sizes[k]); for each pair of its groups i < j, every row
+ * of group g[i] with every row of group g[j] gives a key as dd_run_pairs gives it (rows mapped
+ * through ids, pairs inside one of groups dropped). A group h has one row, first[h], when
+ * multi_of[h] < 0, else the msize[m] rows rows[mstart[m] ..] of m = multi_of[h]. With out NULL,
+ * returns the number of row pairs (what out must hold), else the number of keys written, or -1
+ * when memory ran out. first, rows, ids, groups: int32 or int64 (*_wide). */
+EXPORT int64_t dd_twin_run_pairs(const int64_t *g, const int64_t *starts, const int64_t *sizes, int64_t n_runs,
+                                 const void *first, int first_wide, const int32_t *multi_of,
+                                 const int64_t *mstart, const int64_t *msize, const void *rows, int rows_wide,
+                                 const void *ids, int ids_wide, const void *groups, int groups_wide,
+                                 int64_t *out) {
+    int64_t w = 0, cap = 0;
+    int64_t *id = NULL, *grp = NULL, *end = NULL; /* per run: each row's id and group, each group's end */
+    for (int64_t k = 0; k < n_runs; k++) {
+        const int64_t *r = g + starts[k];
+        int64_t z = sizes[k], t = 0, sq = 0;
+        for (int64_t i = 0; i < z; i++) {
+            int32_t m = multi_of[r[i]];
+            int64_t n = m < 0 ? 1 : msize[m];
+            t += n;
+            sq += n * n;
+        }
+        if (!out) { /* the sum over pairs of groups of their rows' product */
+            w += (t * t - sq) / 2;
+            continue;
+        }
+        if (t > cap || z > cap) { /* room for the run's rows and its groups */
+            cap = 2 * (t > z ? t : z);
+            free(id);
+            free(grp);
+            free(end);
+            id = malloc((size_t)cap * sizeof(int64_t));
+            grp = malloc((size_t)cap * sizeof(int64_t));
+            end = malloc((size_t)cap * sizeof(int64_t));
+            if (!id || !grp || !end) {
+                w = -1;
+                break;
             }
         }
+        int64_t at = 0;
+        for (int64_t i = 0; i < z; i++) {
+            int32_t m = multi_of[r[i]];
+            int64_t n = m < 0 ? 1 : msize[m];
+            for (int64_t a = 0; a < n; a++, at++) {
+                int64_t x = m < 0 ? at_width(first, first_wide, r[i]) : at_width(rows, rows_wide, mstart[m] + a);
+                if (ids) x = at_width(ids, ids_wide, x);
+                id[at] = x;
+                grp[at] = groups ? at_width(groups, groups_wide, x) : 0;
+            }
+            end[i] = at;
+        }
+        /* every row with every row of the later groups of the run */
+        for (int64_t i = 0, a = 0; i < z; i++)
+            for (; a < end[i]; a++) {
+                int64_t x = id[a], gx = grp[a];
+                for (int64_t b = end[i]; b < t; b++) {
+                    if (groups && grp[b] == gx) continue;
+                    int64_t y = id[b];
+                    out[w++] = x < y ? (x << 32 | y) : (y << 32 | x);
+                }
+            }
     }
+    free(id);
+    free(grp);
+    free(end);
     return w;
 }
 

@@ -41,6 +41,8 @@ __all__ = [
     "components",
     "key_groups",
     "run_pairs",
+    "TwinRows",
+    "twin_run_pairs",
     "StopTable",
     "align_found",
 ]
@@ -69,7 +71,13 @@ _sentence_units = _bind("dd_sentence_units", *([_PTR] * 5), _INT, _PTR, _INT, _P
 _band_pack = _bind("dd_band_pack", _PTR, _PTR, _INT, _INT, _INT, _PTR, _INT, _INT, _PTR)
 _equal_counts = _bind("dd_equal_counts", _PTR, _PTR, _INT, _INT, _PTR, _PTR, ctypes.c_int, _INT, _PTR)
 _components = _bind("dd_components", _INT, _PTR, _INT, ctypes.c_int, _PTR, _PTR)
-_run_pairs = _bind("dd_run_pairs", *([_PTR] * 3), _INT, _PTR, _PTR, _PTR, restype=_INT)
+_CINT = ctypes.c_int
+_run_pairs = _bind("dd_run_pairs", *([_PTR] * 3), _INT, _PTR, _CINT, _PTR, _CINT, _PTR, restype=_INT)
+_twin_run_pairs = _bind(
+    "dd_twin_run_pairs",
+    *([_PTR] * 3), _INT, _PTR, _CINT, _PTR, _PTR, _PTR, _PTR, _CINT, _PTR, _CINT, _PTR, _CINT, _PTR,
+    restype=_INT,
+)
 _key_groups = _bind("dd_key_groups", _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _DBL = ctypes.c_double
 _align_found = _bind(
@@ -385,33 +393,105 @@ def components(n: int, pairs: np.ndarray, sel: np.ndarray | None = None) -> np.n
     return labels
 
 
+def _int_array(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """``x`` as a C-contiguous int32 array when it is one, else int64, and whether it is int64."""
+    a = np.asarray(x)
+    wide = a.dtype != np.int32
+    return _arr(a, np.int64 if wide else np.int32), int(wide)
+
+
+def _ints(x: np.ndarray | None) -> tuple[np.ndarray | None, int]:
+    """:func:`_int_array` of ``x``, or ``(None, 0)``."""
+    return (None, 0) if x is None else _int_array(x)
+
+
+def _ptr(x: np.ndarray | None) -> int | None:
+    return None if x is None else x.ctypes.data
+
+
+def _check_values(name: str, values: np.ndarray, ids: np.ndarray | None, groups: np.ndarray | None) -> None:
+    """Values must index ``ids`` (when given), and what they map to must index ``groups`` (when
+    given) and pack into a pair key (below 2**31)."""
+    if ids is not None:
+        _check_range(name, values, 0, len(ids) - 1)
+        values = ids
+    if groups is not None:
+        _check_range(name, values, 0, len(groups) - 1)
+    if len(values) and (int(values.min()) < 0 or int(values.max()) >= 1 << 31):
+        raise ValueError(f"{name}: values must lie in [0, 2**31)")
+
+
+def _check_runs(name: str, starts: np.ndarray, sizes: np.ndarray, n: int) -> None:
+    if len(starts) != len(sizes):
+        raise ValueError(f"{name}: starts and sizes differ in length")
+    if len(sizes) and int(sizes.min()) < 0:
+        raise ValueError(f"{name}: sizes must be >= 0")
+    _check_range(name, starts, 0, n)
+    _check_range(name, starts + sizes, 0, n)
+
+
 def run_pairs(
     u: np.ndarray, starts: np.ndarray, sizes: np.ndarray, groups: np.ndarray | None, ids: np.ndarray | None
 ) -> np.ndarray:
     """:func:`dedup.lsh.run_pairs` in one pass: the ``lo << 32 | hi`` keys of the pairs inside
     each run ``u[starts[k] : starts[k] + sizes[k]]`` (values mapped through ``ids`` when given),
-    pairs inside one of ``groups`` dropped; run after run (int64)."""
+    pairs inside one of ``groups`` dropped; run after run (int64). ``ids`` and ``groups``:
+    int32 or int64."""
     uu, st, sz = _arr(u, np.int64), _arr(starts, np.int64), _arr(sizes, np.int64)
-    if len(st) != len(sz):
-        raise ValueError("run_pairs: starts and sizes differ in length")
-    if len(sz) and int(sz.min()) < 0:
-        raise ValueError("run_pairs: sizes must be >= 0")
-    _check_range("run_pairs", st, 0, len(uu))
-    _check_range("run_pairs", st + sz, 0, len(uu))
-    ix = None if ids is None else _arr(ids, np.int64)
-    if ix is not None:
-        _check_range("run_pairs", uu, 0, len(ix) - 1)
-    values = uu if ix is None else ix
-    if len(values) and (int(values.min()) < 0 or int(values.max()) >= 1 << 31):
-        raise ValueError("run_pairs: values must lie in [0, 2**31)")
-    g = None if groups is None else _arr(groups, np.int64)
-    if g is not None:
-        _check_range("run_pairs", values, 0, len(g) - 1)
+    _check_runs("run_pairs", st, sz, len(uu))
+    ix, ix_wide = _ints(ids)
+    gr, gr_wide = _ints(groups)
+    _check_values("run_pairs", uu, ix, gr)
     out = np.empty(int((sz * (sz - 1) // 2).sum()), dtype=np.int64)
-    w = _run_pairs(uu.ctypes.data, st.ctypes.data, sz.ctypes.data, len(st), None if ix is None else ix.ctypes.data,
-                   None if g is None else g.ctypes.data, out.ctypes.data)
+    w = _run_pairs(uu.ctypes.data, st.ctypes.data, sz.ctypes.data, len(st), _ptr(ix), ix_wide, _ptr(gr), gr_wide,
+                   out.ctypes.data)
     if w < len(out):
         out.resize(w, refcheck=False)  # shrinks in place: the keys are kept, the tail freed
+    return out
+
+
+class TwinRows:
+    """Twin groups (:class:`dedup.lsh.Twins`) with the ``ids`` their rows map to and the
+    ``groups`` whose inner pairs are dropped, checked once for :func:`twin_run_pairs` (which
+    then checks only its runs)."""
+
+    def __init__(self, first: np.ndarray, multi_of: np.ndarray, start: np.ndarray, size: np.ndarray,
+                 rows: np.ndarray, ids: np.ndarray | None, groups: np.ndarray | None) -> None:
+        name = "TwinRows"
+        self.first, self.first_wide = _int_array(first)
+        self.rows, self.rows_wide = _int_array(rows)
+        self.multi_of = _arr(multi_of, np.int32)
+        self.start, self.size = _arr(start, np.int64), _arr(size, np.int64)
+        self.ids, self.ids_wide = _ints(ids)
+        self.groups, self.groups_wide = _ints(groups)
+        if len(self.multi_of) != len(self.first) or len(self.start) != len(self.size):
+            raise ValueError(f"{name}: one multi_of per group, one start per size")
+        _check_range(name, self.multi_of, -1, len(self.size) - 1)
+        _check_runs(name, self.start, self.size, len(self.rows))
+        _check_values(name, self.first, self.ids, self.groups)
+        _check_values(name, self.rows, self.ids, self.groups)
+
+
+def twin_run_pairs(table: TwinRows, g: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The keys of :func:`run_pairs` between the rows of twin groups: for each pair of groups
+    inside a run ``g[starts[k] : starts[k] + sizes[k]]``, every row of the one with every row of
+    the other (``lo << 32 | hi`` of the rows' ids, pairs inside one of the table's groups
+    dropped; int64, unsorted)."""
+    gg, st, sz = _arr(g, np.int64), _arr(starts, np.int64), _arr(sizes, np.int64)
+    _check_runs("twin_run_pairs", st, sz, len(gg))
+    _check_range("twin_run_pairs", gg, 0, len(table.first) - 1)
+    t = table
+    args = (
+        gg.ctypes.data, st.ctypes.data, sz.ctypes.data, len(st), t.first.ctypes.data, t.first_wide,
+        t.multi_of.ctypes.data, t.start.ctypes.data, t.size.ctypes.data, t.rows.ctypes.data, t.rows_wide,
+        _ptr(t.ids), t.ids_wide, _ptr(t.groups), t.groups_wide,
+    )
+    out = np.empty(int(_twin_run_pairs(*args, None)), dtype=np.int64)
+    w = _twin_run_pairs(*args, out.ctypes.data)
+    if w < 0:
+        raise MemoryError("twin_run_pairs: no memory for a run's rows")
+    if w < len(out):
+        out.resize(w, refcheck=False)
     return out
 
 

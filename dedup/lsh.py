@@ -500,6 +500,10 @@ def _bucket_keys(job: _BucketJob, bands: Iterable[int]) -> tuple[np.ndarray, np.
         seen_small = np.zeros(len(tw.multi), dtype=bool)
         seen_lead = np.zeros(len(tw.multi), dtype=bool)
     kernels = native.kernels()
+    # the twin groups checked once for the kernel that pairs their rows in every band
+    table = None
+    if kernels is not None and tw is not None:
+        table = kernels.TwinRows(tw.first, tw.multi_of, tw.start, tw.size, tw.rows, ids, groups)
     for j in bands:
         if kernels is not None:  # the keys of the rows wanted only, packed, in one pass
             rows = np.arange(n) if tw is None else tw.first  # one row per twin group, by group
@@ -530,7 +534,7 @@ def _bucket_keys(job: _BucketJob, bands: Iterable[int]) -> tuple[np.ndarray, np.
             out += _bucket_run_pairs(u if ids is None else ids[u], starts, sizes, max_bucket, groups)
         else:
             assert seen_small is not None and seen_lead is not None
-            out += _twin_bucket_pairs(tw, u, starts, sizes, max_bucket, ids, groups, seen_small, seen_lead)
+            out += _twin_bucket_pairs(tw, u, starts, sizes, max_bucket, ids, groups, seen_small, seen_lead, table)
         del packed, u
         pending += sum(len(o) for o in out)
         if pending > max(len(acc), 1 << 22):
@@ -578,12 +582,14 @@ def _twin_bucket_pairs(
     groups: np.ndarray | None,
     seen_small: np.ndarray,
     seen_lead: np.ndarray,
+    table: Any = None,
 ) -> list[np.ndarray]:
     """Pair keys of one band's buckets over twin groups (``g``: the groups in bucket order;
     ``starts``, ``sizes``: its runs of two or more groups), for rows of different groups: what
     :func:`_bucket_run_pairs` makes over the rows, less the pairs inside a group, which
     ``seen_small`` and ``seen_lead`` (flags of ``tw.multi``) record instead; they are updated
-    in place."""
+    in place. ``table``: ``tw``, ``ids`` and ``groups`` as a :class:`dedup.kernels.TwinRows`,
+    for the kernel that pairs the rows of the runs' groups in one pass (None: numpy)."""
     out: list[np.ndarray] = []
     in_run = np.zeros(len(tw.multi), dtype=bool)
     run_total = np.zeros(0, dtype=np.int64)
@@ -612,6 +618,11 @@ def _twin_bucket_pairs(
         rows, n_rows = _group_rows(tw, others)
         lead = np.repeat(np.repeat(tw.first[g[bs]], bz - 1), n_rows)
         out.append(_row_pair_keys(lead, rows, ids, groups))
+    if table is not None:
+        kernels = native.kernels()
+        assert kernels is not None
+        out.append(kernels.twin_run_pairs(table, g, starts[~big], sizes[~big]))
+        return out
     pairs = _run_index_pairs(g, starts[~big], sizes[~big])
     if pairs:
         ga = np.concatenate([p[0] for p in pairs])

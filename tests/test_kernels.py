@@ -450,6 +450,57 @@ def test_run_pairs_kernel_refuses_bad_arguments(kernels):
         kernels.run_pairs(u + (1 << 31), np.array([0]), np.array([3]), None, None)  # keys do not pack
 
 
+@pytest.mark.parametrize("with_ids", [False, True])
+@pytest.mark.parametrize("with_groups", [False, True])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_twin_run_pairs_kernel_equals_numpy(kernels, with_ids, with_groups, dtype):
+    """Every row of a twin group with every row of the later groups of its run (rows mapped
+    through ids, pairs inside a group dropped): the kernel gives numpy's keys."""
+    from dedup.lsh import _cross_pairs, _run_index_pairs, twin_groups
+
+    rng = np.random.default_rng(5)
+    tw = twin_groups(rng.integers(0, 700, 2000).astype(np.uint64), 64)  # 2,000 rows in < 700 groups
+    assert tw is not None and int(tw.size.max()) >= 5
+    tw = tw._replace(first=tw.first.astype(dtype), rows=tw.rows.astype(dtype))
+    n_groups = len(tw.first)
+    g = rng.integers(0, n_groups, 3000)
+    sizes = rng.choice([0, 2, 2, 3, 4, 7, 12], size=300)
+    starts = rng.integers(0, len(g) - sizes.max(), size=300)
+    ids = rng.permutation(5000)[:2000].astype(dtype) if with_ids else None
+    groups = rng.integers(0, 40, 5000).astype(dtype) if with_groups else None
+    table = kernels.TwinRows(tw.first, tw.multi_of, tw.start, tw.size, tw.rows, ids, groups)
+    got = kernels.twin_run_pairs(table, g, starts, sizes)
+    pairs = _run_index_pairs(g, starts, sizes)
+    ga, gb = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+    want = _cross_pairs(tw, ga, gb, ids, groups)
+    assert got.dtype == np.int64 and len(got) > 1000
+    assert np.array_equal(np.sort(got), np.sort(want))
+    assert len(kernels.twin_run_pairs(table, g, starts[:0], sizes[:0])) == 0
+
+
+def test_twin_run_pairs_kernel_refuses_bad_arguments(kernels):
+    first, multi_of = np.array([0, 1, 3]), np.array([-1, 0, -1], dtype=np.int32)
+    start, size, rows = np.array([0]), np.array([2]), np.array([1, 2])
+    table = kernels.TwinRows(first, multi_of, start, size, rows, None, None)
+    assert sorted(kernels.twin_run_pairs(table, np.array([0, 1, 2]), np.array([0]), np.array([3])).tolist()) == [
+        0 << 32 | 1, 0 << 32 | 2, 0 << 32 | 3, 1 << 32 | 3, 2 << 32 | 3
+    ]
+    with pytest.raises(IndexError):
+        kernels.twin_run_pairs(table, np.array([0, 3]), np.array([0]), np.array([2]))  # no group 3
+    with pytest.raises(IndexError):
+        kernels.twin_run_pairs(table, np.array([0, 1]), np.array([1]), np.array([2]))  # past the end
+    with pytest.raises(IndexError):
+        kernels.TwinRows(first, np.array([-1, 1, -1], dtype=np.int32), start, size, rows, None, None)
+    with pytest.raises(IndexError):
+        kernels.TwinRows(first, multi_of, start, np.array([3]), rows, None, None)  # rows past the end
+    with pytest.raises(IndexError):
+        kernels.TwinRows(first, multi_of, start, size, rows, np.arange(3), None)  # row 3 has no id
+    with pytest.raises(IndexError):
+        kernels.TwinRows(first, multi_of, start, size, rows, None, np.zeros(3, np.int64))  # nor a group
+    with pytest.raises(ValueError):
+        kernels.TwinRows(first, multi_of[:2], start, size, rows, None, None)
+
+
 def test_twin_groups_from_the_hash_table_equal_the_sorted_ones(kernels, monkeypatch):
     """Every field of Twins (and its dtypes) is the same from the kernel's hash table as from
     numpy's sort: keys with many repeats, groups above and below max_bucket, all distinct."""
