@@ -166,14 +166,19 @@ def test_end_to_end(benchmark: Any, corpus: Path, truth: Any, workers: int) -> N
 
 def test_workers_ratio_alternates_one_and_two_workers(bench_size: int) -> None:
     """``python -m benchmarks.workers_ratio`` runs (one alternation here, at the suite's corpus
-    size): both worker counts, the same pairs, medians and ratios of every stage; no timing
-    assertion."""
+    size): both worker counts and two one-worker copies at once, the same pairs, medians and
+    ratios of every stage, and the machine's ceiling; no timing assertion."""
     from benchmarks.workers_ratio import main, measure
 
     out = measure(bench_size, 1)
     assert [len(out["runs"][w]) for w in (1, 2)] == [1, 1]
     assert {"read+add_many", "pairs", "total"} <= set(out["ratio"]) <= {"read+add_many", "pairs", "clusters", "total"}
     assert all(v > 0 for v in out["ratio"].values())
+    # two one-worker copies at once, the same pairs as every other run, and the ceiling from them
+    assert [len(pair) for pair in out["copies"]] == [2]
+    slower = max(r["seconds"] for r in out["copies"][0])
+    assert out["ceiling"] == pytest.approx(2 * out["runs"][1][0]["seconds"] / slower)
+    assert "ceiling" not in measure(bench_size, 1, ceiling=False)
     with pytest.raises(ValueError):
         measure(bench_size, 0)
     with pytest.raises(SystemExit):

@@ -8,6 +8,12 @@ subprocess, ``--runs`` times over; prints every run, then the medians of the end
 and of each stage, and their ratios (one worker's median over two workers'). Alternating the two
 in one sitting is steadier than comparing single runs on a shared machine whose speed moves
 between minutes. Writes no file.
+
+Each alternation also runs two copies of the one-worker job at once (unless ``--no-ceiling``):
+twice the one-worker run's time over the slower copy's (in each alternation; then the median)
+is what the machine gives two independent copies of the same work, with no serial step and no
+handoff between them: the ceiling for what two workers can give at that moment (two cores share
+caches, memory bandwidth and, on a virtual machine, a host). Above 2 it is noise.
 """
 
 from __future__ import annotations
@@ -33,15 +39,31 @@ def run_once(size: int, workers: int) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(size: int, runs: int) -> dict[str, Any]:
-    """``runs`` alternations of one and two workers; per-run figures, medians and ratios."""
+def run_copies(size: int, copies: int = 2) -> list[dict[str, Any]]:
+    """``copies`` one-worker runs started together, each in its own interpreter."""
+    code = _RUN.format(size=int(size), workers=1)
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+    outs = [p.communicate()[0] for p in procs]
+    for p in procs:
+        if p.returncode:
+            raise subprocess.CalledProcessError(p.returncode, p.args)
+    return [json.loads(out.strip().splitlines()[-1]) for out in outs]
+
+
+def measure(size: int, runs: int, ceiling: bool = True) -> dict[str, Any]:
+    """``runs`` alternations of one and two workers (and, with ``ceiling``, of two one-worker
+    copies at once); per-run figures, medians and ratios."""
     if runs < 1:
         raise ValueError("runs must be at least 1")
     got: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    copies: list[list[dict[str, Any]]] = []
     for _ in range(runs):
         for workers in (1, 2):
             got[workers].append(run_once(size, workers))
-    if len({r["doc_pairs"] for rs in got.values() for r in rs}) != 1:
+        if ceiling:
+            copies.append(run_copies(size))
+    every = [r for rs in got.values() for r in rs] + [r for pair in copies for r in pair]
+    if len({r["doc_pairs"] for r in every}) != 1:
         raise RuntimeError("runs found different numbers of document pairs")
     medians = {}
     for workers, rs in got.items():
@@ -49,21 +71,41 @@ def measure(size: int, runs: int) -> dict[str, Any]:
         m["total"] = statistics.median(r["seconds"] for r in rs)
         medians[workers] = m
     ratio = {k: medians[1][k] / medians[2][k] for k in medians[1] if medians[2][k] > 0}
-    return {"size": size, "runs": got, "medians": medians, "ratio": ratio}
+    out: dict[str, Any] = {"size": size, "runs": got, "medians": medians, "ratio": ratio}
+    if ceiling:
+        # paired with the one-worker run of the same alternation (minutes apart, the machine's
+        # speed moves), then the median
+        out["copies"] = copies
+        out["ceiling"] = statistics.median(
+            2 * one["seconds"] / max(r["seconds"] for r in pair) for one, pair in zip(got[1], copies)
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.workers_ratio", description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=20000, help="articles in the cached corpus (default 20000)")
     ap.add_argument("--runs", type=int, default=4, help="alternations of one and two workers (default 4)")
+    ap.add_argument(
+        "--no-ceiling", action="store_true", help="skip the two one-worker copies at once (the machine's ceiling)"
+    )
     a = ap.parse_args(argv)
-    out = measure(a.size, a.runs)
+    out = measure(a.size, a.runs, ceiling=not a.no_ceiling)
     for workers in (1, 2):
         print(f"{workers} worker(s): " + ", ".join(f"{r['seconds']:.2f} s" for r in out["runs"][workers]))
+    if "copies" in out:
+        print("two one-worker copies at once: " + ", ".join(
+            " + ".join(f"{r['seconds']:.2f}" for r in pair) + " s" for pair in out["copies"]
+        ))
     for workers in (1, 2):
         m = out["medians"][workers]
         print(f"median, {workers} worker(s): " + ", ".join(f"{k} {v:.3f} s" for k, v in m.items()))
     print("two workers / one: " + ", ".join(f"{k} {v:.2f}x" for k, v in out["ratio"].items()))
+    if "ceiling" in out:
+        print(
+            f"the machine's ceiling: two one-worker copies at once do {out['ceiling']:.2f}x the work of one "
+            f"in the same time; two workers give {out['ratio']['total'] / out['ceiling']:.0%} of it"
+        )
     return 0
 
 
