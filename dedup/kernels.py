@@ -471,6 +471,10 @@ class TwinRows:
         _check_values(name, self.first, self.ids, self.groups)
         _check_values(name, self.rows, self.ids, self.groups)
 
+    def pairs(self, g: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """:func:`twin_run_pairs` of this table."""
+        return twin_run_pairs(self, g, starts, sizes)
+
 
 def twin_run_pairs(table: TwinRows, g: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """The keys of :func:`run_pairs` between the rows of twin groups: for each pair of groups

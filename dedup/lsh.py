@@ -13,11 +13,14 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
 from . import native
+
+if TYPE_CHECKING:  # the compiled kernels load only where the extension was built
+    from .kernels import TwinRows
 from .parallel import fork_map
 from .shingles import sorted_unique
 
@@ -582,7 +585,7 @@ def _twin_bucket_pairs(
     groups: np.ndarray | None,
     seen_small: np.ndarray,
     seen_lead: np.ndarray,
-    table: Any = None,
+    table: TwinRows | None = None,
 ) -> list[np.ndarray]:
     """Pair keys of one band's buckets over twin groups (``g``: the groups in bucket order;
     ``starts``, ``sizes``: its runs of two or more groups), for rows of different groups: what
@@ -618,10 +621,8 @@ def _twin_bucket_pairs(
         rows, n_rows = _group_rows(tw, others)
         lead = np.repeat(np.repeat(tw.first[g[bs]], bz - 1), n_rows)
         out.append(_row_pair_keys(lead, rows, ids, groups))
-    if table is not None:
-        kernels = native.kernels()
-        assert kernels is not None
-        out.append(kernels.twin_run_pairs(table, g, starts[~big], sizes[~big]))
+    if table is not None:  # every row of each group with every row of its run's later groups
+        out.append(table.pairs(g, starts[~big], sizes[~big]))
         return out
     pairs = _run_index_pairs(g, starts[~big], sizes[~big])
     if pairs:
