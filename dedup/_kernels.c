@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 /* Vector code for the host CPU, chosen at load time (GCC and clang on x86-64 Linux). */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
@@ -380,6 +381,32 @@ EXPORT int64_t dd_twin_run_pairs(const int64_t *g, const int64_t *starts, const 
     free(id);
     free(grp);
     free(end);
+    return w;
+}
+
+/* The sorted union of a and b (each ascending, repeats allowed), without repeats, into out
+ * (room for na + nb); est[k] is bv[j] where out[k] == b[j] (the last such j), else NaN.
+ * Returns the number written. */
+EXPORT int64_t dd_union_values(const int64_t *a, int64_t na, const int64_t *b, int64_t nb, const float *bv,
+                               int64_t *out, float *est) {
+    int64_t i = 0, j = 0, w = 0;
+    while (i < na || j < nb) {
+        if (j >= nb || (i < na && a[i] < b[j])) {
+            int64_t x = a[i++];
+            if (w && out[w - 1] == x) continue;
+            out[w] = x;
+            est[w++] = NAN;
+        } else {
+            int64_t x = b[j];
+            float v = bv[j++];
+            if (w && out[w - 1] == x) {
+                est[w - 1] = v;
+                continue;
+            }
+            out[w] = x;
+            est[w++] = v;
+        }
+    }
     return w;
 }
 

@@ -309,6 +309,21 @@ def _group_pairs(groups: np.ndarray, members_sorted: np.ndarray, max_size: int, 
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 
+def _union_known(expanded: np.ndarray, known: np.ndarray, known_est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted unique pair keys of ``expanded`` (unsorted; sorted here, in place) and
+    ``known`` (sorted), and the estimate of each from ``known_est`` where it is known, else NaN.
+    With the compiled kernels one merge gives both; numpy sorts the concatenation and looks the
+    known keys up in it."""
+    expanded.sort()
+    kernels = native.kernels()
+    if kernels is not None:
+        return kernels.union_values(expanded, known, known_est)
+    keys = np.concatenate([expanded, known])
+    keys.sort(kind="stable")  # two sorted runs: merged, not sorted again
+    keys = sorted_unique(keys, presorted=True)
+    return keys, _lookup(known, known_est, keys)
+
+
 def _lookup(keys: np.ndarray, values: np.ndarray, want: np.ndarray) -> np.ndarray:
     """``values`` of the keys ``want`` found in ``keys``; NaN elsewhere. Both are sorted and
     unique, and every key is one of ``want``: the keys are placed into ``want``, the shorter
@@ -652,13 +667,9 @@ def analyze(
     del kept_edges
     known_est = edge_est[not_boiler]
     del edge_est, not_boiler
-    keys = np.concatenate([expanded, known])
-    del expanded
-    keys.sort()
-    keys = sorted_unique(keys, presorted=True)
     # the estimates of LSH pairs are known already: only pairs found by group expansion need one
-    est_known = _lookup(known, known_est, keys)
-    del known, known_est
+    keys, est_known = _union_known(expanded, known, known_est)
+    del expanded, known, known_est
     allp = key_pairs(keys, n)
     del keys
     ok, sims, is_exact = verify_pairs(estimate, threshold, exact, allp[:, 0], allp[:, 1], est=est_known)

@@ -42,6 +42,7 @@ __all__ = [
     "key_groups",
     "run_pairs",
     "TwinRows",
+    "union_values",
     "twin_run_pairs",
     "StopTable",
     "align_found",
@@ -78,6 +79,7 @@ _twin_run_pairs = _bind(
     *([_PTR] * 3), _INT, _PTR, _CINT, _PTR, _PTR, _PTR, _PTR, _CINT, _PTR, _CINT, _PTR, _CINT, _PTR,
     restype=_INT,
 )
+_union_values = _bind("dd_union_values", _PTR, _INT, _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _key_groups = _bind("dd_key_groups", _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _DBL = ctypes.c_double
 _align_found = _bind(
@@ -497,6 +499,26 @@ def twin_run_pairs(table: TwinRows, g: np.ndarray, starts: np.ndarray, sizes: np
     if w < len(out):
         out.resize(w, refcheck=False)
     return out
+
+
+def union_values(a: np.ndarray, b: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted union of the int64 keys ``a`` and ``b`` (each sorted ascending) without
+    repeats, in one merge, and for each key its value from ``values`` (float32, one per key of
+    ``b``) where it is one of ``b``, else NaN: what sorting the concatenation, dropping repeats
+    and looking ``b`` up in it gives."""
+    x, y, v = _arr(a, np.int64), _arr(b, np.int64), _arr(values, np.float32)
+    if len(v) != len(y):
+        raise ValueError("union_values: one value per key of b")
+    for name, k in (("a", x), ("b", y)):
+        if len(k) > 1 and not bool((k[1:] >= k[:-1]).all()):
+            raise ValueError(f"union_values: {name} must be sorted ascending")
+    keys = np.empty(len(x) + len(y), dtype=np.int64)
+    est = np.empty(len(keys), dtype=np.float32)
+    w = _union_values(x.ctypes.data, len(x), y.ctypes.data, len(y), v.ctypes.data, keys.ctypes.data, est.ctypes.data)
+    if w < len(keys):
+        keys.resize(w, refcheck=False)
+        est.resize(w, refcheck=False)
+    return keys, est
 
 
 def key_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

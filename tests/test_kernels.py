@@ -501,6 +501,39 @@ def test_twin_run_pairs_kernel_refuses_bad_arguments(kernels):
         kernels.TwinRows(first, multi_of[:2], start, size, rows, None, None)
 
 
+def test_union_with_known_values_equals_numpy(kernels, monkeypatch):
+    """The sorted union of the expanded and the known pair keys, with the known estimates placed
+    (NaN elsewhere): one merge gives numpy's sort, unique and lookup."""
+    from dedup.analysis import _union_known
+
+    rng = np.random.default_rng(8)
+    pool = np.unique(rng.integers(0, 1 << 40, 60000))
+    for n_exp, n_known in [(0, 0), (0, 50), (50, 0), (20000, 15000)]:
+        expanded = rng.permutation(rng.choice(pool, n_exp, replace=False))
+        known = np.sort(rng.choice(pool, n_known, replace=False))  # overlaps the expanded keys
+        known_est = rng.random(n_known).astype(np.float32)
+        got = _union_known(expanded.copy(), known, known_est)
+        monkeypatch.setattr(native, "USE_NATIVE", False)
+        want = _union_known(expanded.copy(), known, known_est)
+        monkeypatch.setattr(native, "USE_NATIVE", True)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1], equal_nan=True)
+        assert np.array_equal(got[0], np.union1d(expanded, known)) and got[1].dtype == np.float32
+        assert int(np.isnan(got[1]).sum()) == len(got[0]) - n_known
+    # repeats in either input come out once; a key of both takes b's value
+    keys, est = kernels.union_values(np.array([1, 1, 4, 9]), np.array([1, 4, 4, 7]), np.array([0.5, 0.1, 0.2, 0.3]))
+    assert keys.tolist() == [1, 4, 7, 9]
+    assert np.array_equal(est, np.array([0.5, 0.2, 0.3, np.nan], dtype=np.float32), equal_nan=True)
+
+
+def test_union_values_kernel_refuses_bad_arguments(kernels):
+    with pytest.raises(ValueError):
+        kernels.union_values(np.array([3, 1]), np.array([1]), np.array([0.5]))  # a not sorted
+    with pytest.raises(ValueError):
+        kernels.union_values(np.array([1, 3]), np.array([2, 1]), np.array([0.5, 0.5]))  # b not sorted
+    with pytest.raises(ValueError):
+        kernels.union_values(np.array([1, 3]), np.array([1, 2]), np.array([0.5]))  # a value short
+
+
 def test_twin_groups_from_the_hash_table_equal_the_sorted_ones(kernels, monkeypatch):
     """Every field of Twins (and its dtypes) is the same from the kernel's hash table as from
     numpy's sort: keys with many repeats, groups above and below max_bucket, all distinct."""
