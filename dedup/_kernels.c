@@ -410,6 +410,39 @@ EXPORT int64_t dd_union_values(const int64_t *a, int64_t na, const int64_t *b, i
     return w;
 }
 
+/* The sorted union of k arrays of lo << 32 | hi pair keys (parts[p] holds lens[p] keys, each
+ * array ascending, repeats allowed), without repeats, written as (lo, hi) rows of int32
+ * (wide = 0) or int64 (wide = 1) into out (room for the sum of lens). Returns the rows
+ * written; -1 when k > 64, -2 when a key holds an id outside [0, n), -3 when an array is not
+ * ascending (out is then partly written). */
+EXPORT int64_t dd_union_pairs(const int64_t *const *parts, const int64_t *lens, int64_t k, int64_t n, int wide,
+                              void *out) {
+    int64_t w = 0, last = 0;
+    int64_t pos[64] = {0};
+    if (k > 64) return -1;
+    for (;;) {
+        int64_t best = -1;
+        for (int64_t p = 0; p < k; p++)
+            if (pos[p] < lens[p] && (best < 0 || parts[p][pos[p]] < parts[best][pos[best]])) best = p;
+        if (best < 0) break;
+        int64_t at = pos[best]++, x = parts[best][at];
+        if (at && parts[best][at - 1] > x) return -3;
+        int64_t lo = x >> 32, hi = x & 0xFFFFFFFF;
+        if (x < 0 || lo >= n || hi >= n) return -2;
+        if (w && x == last) continue;
+        last = x;
+        if (wide) {
+            ((int64_t *)out)[2 * w] = lo;
+            ((int64_t *)out)[2 * w + 1] = hi;
+        } else {
+            ((int32_t *)out)[2 * w] = (int32_t)lo;
+            ((int32_t *)out)[2 * w + 1] = (int32_t)hi;
+        }
+        w++;
+    }
+    return w;
+}
+
 /* Rows grouped by equal keys (dedup.lsh.twin_groups), groups numbered in order of their first
  * row: group[r] is the group of row r, first[g] its first row, count[g] its rows. Returns the
  * number of groups, or -1 when memory ran out. */

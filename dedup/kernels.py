@@ -43,6 +43,7 @@ __all__ = [
     "run_pairs",
     "TwinRows",
     "union_values",
+    "union_pairs",
     "twin_run_pairs",
     "StopTable",
     "align_found",
@@ -80,6 +81,7 @@ _twin_run_pairs = _bind(
     restype=_INT,
 )
 _union_values = _bind("dd_union_values", _PTR, _INT, _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
+_union_pairs = _bind("dd_union_pairs", _PTR, _PTR, _INT, _INT, _CINT, _PTR, restype=_INT)
 _key_groups = _bind("dd_key_groups", _PTR, _INT, _PTR, _PTR, _PTR, restype=_INT)
 _DBL = ctypes.c_double
 _align_found = _bind(
@@ -519,6 +521,28 @@ def union_values(a: np.ndarray, b: np.ndarray, values: np.ndarray) -> tuple[np.n
         keys.resize(w, refcheck=False)
         est.resize(w, refcheck=False)
     return keys, est
+
+
+def union_pairs(parts: list[np.ndarray], n: int) -> np.ndarray:
+    """:func:`dedup.lsh.key_pairs` of the sorted union of the ``lo << 32 | hi`` keys in
+    ``parts`` (int64 arrays, each sorted ascending; at most 64), without repeats, in one merge:
+    ``(m, 2)`` rows of ids below ``n``, int32 when they fit. The kernel checks the order and the
+    ids as it merges (no temporary the size of the keys)."""
+    ks = [_arr(p, np.int64) for p in parts]
+    if len(ks) > 64:
+        raise ValueError("union_pairs: at most 64 arrays")
+    wide = n > 2**31
+    out = np.empty((sum(len(k) for k in ks), 2), dtype=np.int64 if wide else np.int32)
+    ptrs = np.array([k.ctypes.data for k in ks], dtype=np.uintp)
+    lens = np.array([len(k) for k in ks], dtype=np.int64)
+    w = _union_pairs(ptrs.ctypes.data, lens.ctypes.data, len(ks), int(n), int(wide), out.ctypes.data)
+    if w == -2:
+        raise IndexError(f"union_pairs: a key holds an id outside [0, {n})")
+    if w == -3:
+        raise ValueError("union_pairs: every array must be sorted ascending")
+    if w < len(out):
+        out.resize((w, 2), refcheck=False)
+    return out
 
 
 def key_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

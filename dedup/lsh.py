@@ -355,6 +355,10 @@ def bucket_pairs(
     if tw is not None and seen_small is not None and seen_lead is not None:
         parts.append(_twin_pairs(tw, seen_small, seen_lead, ids, groups))
     del shared, tw, seen_small, seen_lead  # freed before the merge, the step's memory peak
+    top = len(sig) - 1 if ids is None else (int(ids.max()) if len(ids) else 0)
+    kernels = native.kernels()
+    if kernels is not None:  # each part is sorted and unique: one merge writes the pairs
+        return kernels.union_pairs(parts, top + 1)
     acc = parts[0]
     if len(parts) > 1:  # each part is sorted and unique: a stable sort merges the runs
         acc = np.concatenate(parts)
@@ -363,7 +367,6 @@ def bucket_pairs(
         acc = sorted_unique(acc, presorted=True)
     else:
         del parts
-    top = len(sig) - 1 if ids is None else (int(ids.max()) if len(ids) else 0)
     return key_pairs(acc, top + 1)
 
 

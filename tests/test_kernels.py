@@ -525,6 +525,38 @@ def test_union_with_known_values_equals_numpy(kernels, monkeypatch):
     assert np.array_equal(est, np.array([0.5, 0.2, 0.3, np.nan], dtype=np.float32), equal_nan=True)
 
 
+@pytest.mark.parametrize("n", [5000, 2**31 + 10])
+def test_union_pairs_kernel_equals_numpy(kernels, n):
+    """The LSH candidates' last step: the sorted union of the workers' (and the twin groups')
+    sorted key arrays, without repeats, as (lo, hi) rows: numpy's concatenation, sort, unique
+    and key_pairs, int32 rows where the ids fit and int64 where they do not."""
+    from dedup.lsh import key_pairs
+
+    rng = np.random.default_rng(12)
+    lo = rng.integers(0, min(n, 5000), 30000)
+    hi = rng.integers(0, min(n, 5000), 30000) + (n - 5000 if n > 5000 else 0)
+    pool = np.unique(lo.astype(np.int64) << 32 | hi)
+    parts = [np.sort(rng.choice(pool, size, replace=False)) for size in (12000, 9000, 0, 3000)]
+    got = kernels.union_pairs(parts, n)
+    want = key_pairs(np.unique(np.concatenate(parts)), n)
+    assert got.dtype == want.dtype == (np.int32 if n <= 2**31 else np.int64)
+    assert np.array_equal(got, want) and len(got) < sum(len(p) for p in parts)  # repeats dropped once
+    assert kernels.union_pairs([parts[0]], n).tolist() == key_pairs(parts[0], n).tolist()
+    assert kernels.union_pairs([], n).shape == (0, 2)
+
+
+def test_union_pairs_kernel_refuses_bad_arguments(kernels):
+    good = np.array([1 << 32 | 2, 1 << 32 | 3])
+    with pytest.raises(ValueError):
+        kernels.union_pairs([good, good[::-1]], 10)  # not sorted
+    with pytest.raises(IndexError):
+        kernels.union_pairs([good], 3)  # id 3 is not below 3
+    with pytest.raises(IndexError):
+        kernels.union_pairs([np.array([-1])], 10)
+    with pytest.raises(ValueError):
+        kernels.union_pairs([good] * 65, 10)
+
+
 def test_union_values_kernel_refuses_bad_arguments(kernels):
     with pytest.raises(ValueError):
         kernels.union_values(np.array([3, 1]), np.array([1]), np.array([0.5]))  # a not sorted
