@@ -386,10 +386,14 @@ EXPORT int64_t dd_twin_run_pairs(const int64_t *g, const int64_t *starts, const 
 
 /* The sorted union of a and b (each ascending, repeats allowed), without repeats, into out
  * (room for na + nb); est[k] is bv[j] where out[k] == b[j] (the last such j), else NaN.
- * Returns the number written. */
+ * Returns the number written, or -3 when a or b is not ascending (out is then partly written). */
 EXPORT int64_t dd_union_values(const int64_t *a, int64_t na, const int64_t *b, int64_t nb, const float *bv,
                                int64_t *out, float *est) {
     int64_t i = 0, j = 0, w = 0;
+    for (int64_t k = 1; k < na; k++)
+        if (a[k - 1] > a[k]) return -3;
+    for (int64_t k = 1; k < nb; k++)
+        if (b[k - 1] > b[k]) return -3;
     while (i < na || j < nb) {
         if (j >= nb || (i < na && a[i] < b[j])) {
             int64_t x = a[i++];

@@ -44,7 +44,6 @@ __all__ = [
     "TwinRows",
     "union_values",
     "union_pairs",
-    "twin_run_pairs",
     "StopTable",
     "align_found",
 ]
@@ -384,7 +383,7 @@ def components(n: int, pairs: np.ndarray, sel: np.ndarray | None = None) -> np.n
     p = np.asarray(pairs)
     if p.ndim != 2 or p.shape[1] != 2:
         raise ValueError("components: pairs must be an (m, 2) array")
-    p = np.ascontiguousarray(p, dtype=np.int32 if p.dtype == np.int32 else np.int64)
+    p, wide = _int_array(p)
     _check_range("components", p.reshape(-1), 0, n - 1)
     s = None
     if sel is not None:
@@ -392,7 +391,7 @@ def components(n: int, pairs: np.ndarray, sel: np.ndarray | None = None) -> np.n
         if s.dtype != np.bool_ or s.shape != (len(p),):
             raise ValueError("components: sel must be one bool per pair")
     labels = np.empty(n, dtype=np.int64)
-    _components(int(n), p.ctypes.data, len(p), int(p.dtype == np.int64), None if s is None else s.ctypes.data,
+    _components(int(n), p.ctypes.data, len(p), wide, None if s is None else s.ctypes.data,
                 labels.ctypes.data)
     return labels
 
@@ -456,8 +455,8 @@ def run_pairs(
 
 class TwinRows:
     """Twin groups (:class:`dedup.lsh.Twins`) with the ``ids`` their rows map to and the
-    ``groups`` whose inner pairs are dropped, checked once for :func:`twin_run_pairs` (which
-    then checks only its runs)."""
+    ``groups`` whose inner pairs are dropped, checked once for :meth:`pairs` (which then checks
+    only its runs)."""
 
     def __init__(self, first: np.ndarray, multi_of: np.ndarray, start: np.ndarray, size: np.ndarray,
                  rows: np.ndarray, ids: np.ndarray | None, groups: np.ndarray | None) -> None:
@@ -476,31 +475,25 @@ class TwinRows:
         _check_values(name, self.rows, self.ids, self.groups)
 
     def pairs(self, g: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-        """:func:`twin_run_pairs` of this table."""
-        return twin_run_pairs(self, g, starts, sizes)
-
-
-def twin_run_pairs(table: TwinRows, g: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """The keys of :func:`run_pairs` between the rows of twin groups: for each pair of groups
-    inside a run ``g[starts[k] : starts[k] + sizes[k]]``, every row of the one with every row of
-    the other (``lo << 32 | hi`` of the rows' ids, pairs inside one of the table's groups
-    dropped; int64, unsorted)."""
-    gg, st, sz = _arr(g, np.int64), _arr(starts, np.int64), _arr(sizes, np.int64)
-    _check_runs("twin_run_pairs", st, sz, len(gg))
-    _check_range("twin_run_pairs", gg, 0, len(table.first) - 1)
-    t = table
-    args = (
-        gg.ctypes.data, st.ctypes.data, sz.ctypes.data, len(st), t.first.ctypes.data, t.first_wide,
-        t.multi_of.ctypes.data, t.start.ctypes.data, t.size.ctypes.data, t.rows.ctypes.data, t.rows_wide,
-        _ptr(t.ids), t.ids_wide, _ptr(t.groups), t.groups_wide,
-    )
-    out = np.empty(int(_twin_run_pairs(*args, None)), dtype=np.int64)
-    w = _twin_run_pairs(*args, out.ctypes.data)
-    if w < 0:
-        raise MemoryError("twin_run_pairs: no memory for a run's rows")
-    if w < len(out):
-        out.resize(w, refcheck=False)
-    return out
+        """The keys of :func:`run_pairs` between the rows of twin groups: for each pair of groups
+        inside a run ``g[starts[k] : starts[k] + sizes[k]]``, every row of the one with every row
+        of the other (``lo << 32 | hi`` of the rows' ids, pairs inside one of the table's groups
+        dropped; int64, unsorted)."""
+        gg, st, sz = _arr(g, np.int64), _arr(starts, np.int64), _arr(sizes, np.int64)
+        _check_runs("TwinRows.pairs", st, sz, len(gg))
+        _check_range("TwinRows.pairs", gg, 0, len(self.first) - 1)
+        args = (
+            gg.ctypes.data, st.ctypes.data, sz.ctypes.data, len(st), self.first.ctypes.data, self.first_wide,
+            self.multi_of.ctypes.data, self.start.ctypes.data, self.size.ctypes.data, self.rows.ctypes.data,
+            self.rows_wide, _ptr(self.ids), self.ids_wide, _ptr(self.groups), self.groups_wide,
+        )
+        out = np.empty(int(_twin_run_pairs(*args, None)), dtype=np.int64)
+        w = _twin_run_pairs(*args, out.ctypes.data)
+        if w < 0:
+            raise MemoryError("TwinRows.pairs: no memory for a run's rows")
+        if w < len(out):
+            out.resize(w, refcheck=False)
+        return out
 
 
 def union_values(a: np.ndarray, b: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -511,12 +504,11 @@ def union_values(a: np.ndarray, b: np.ndarray, values: np.ndarray) -> tuple[np.n
     x, y, v = _arr(a, np.int64), _arr(b, np.int64), _arr(values, np.float32)
     if len(v) != len(y):
         raise ValueError("union_values: one value per key of b")
-    for name, k in (("a", x), ("b", y)):
-        if len(k) > 1 and not bool((k[1:] >= k[:-1]).all()):
-            raise ValueError(f"union_values: {name} must be sorted ascending")
     keys = np.empty(len(x) + len(y), dtype=np.int64)
     est = np.empty(len(keys), dtype=np.float32)
     w = _union_values(x.ctypes.data, len(x), y.ctypes.data, len(y), v.ctypes.data, keys.ctypes.data, est.ctypes.data)
+    if w == -3:  # checked by the kernel, with no temporary the size of the keys
+        raise ValueError("union_values: a and b must be sorted ascending")
     if w < len(keys):
         keys.resize(w, refcheck=False)
         est.resize(w, refcheck=False)

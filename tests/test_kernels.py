@@ -469,26 +469,26 @@ def test_twin_run_pairs_kernel_equals_numpy(kernels, with_ids, with_groups, dtyp
     ids = rng.permutation(5000)[:2000].astype(dtype) if with_ids else None
     groups = rng.integers(0, 40, 5000).astype(dtype) if with_groups else None
     table = kernels.TwinRows(tw.first, tw.multi_of, tw.start, tw.size, tw.rows, ids, groups)
-    got = kernels.twin_run_pairs(table, g, starts, sizes)
+    got = table.pairs(g, starts, sizes)
     pairs = _run_index_pairs(g, starts, sizes)
     ga, gb = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
     want = _cross_pairs(tw, ga, gb, ids, groups)
     assert got.dtype == np.int64 and len(got) > 1000
     assert np.array_equal(np.sort(got), np.sort(want))
-    assert len(kernels.twin_run_pairs(table, g, starts[:0], sizes[:0])) == 0
+    assert len(table.pairs(g, starts[:0], sizes[:0])) == 0
 
 
 def test_twin_run_pairs_kernel_refuses_bad_arguments(kernels):
     first, multi_of = np.array([0, 1, 3]), np.array([-1, 0, -1], dtype=np.int32)
     start, size, rows = np.array([0]), np.array([2]), np.array([1, 2])
     table = kernels.TwinRows(first, multi_of, start, size, rows, None, None)
-    assert sorted(kernels.twin_run_pairs(table, np.array([0, 1, 2]), np.array([0]), np.array([3])).tolist()) == [
+    assert sorted(table.pairs(np.array([0, 1, 2]), np.array([0]), np.array([3])).tolist()) == [
         0 << 32 | 1, 0 << 32 | 2, 0 << 32 | 3, 1 << 32 | 3, 2 << 32 | 3
     ]
     with pytest.raises(IndexError):
-        kernels.twin_run_pairs(table, np.array([0, 3]), np.array([0]), np.array([2]))  # no group 3
+        table.pairs(np.array([0, 3]), np.array([0]), np.array([2]))  # no group 3
     with pytest.raises(IndexError):
-        kernels.twin_run_pairs(table, np.array([0, 1]), np.array([1]), np.array([2]))  # past the end
+        table.pairs(np.array([0, 1]), np.array([1]), np.array([2]))  # past the end
     with pytest.raises(IndexError):
         kernels.TwinRows(first, np.array([-1, 1, -1], dtype=np.int32), start, size, rows, None, None)
     with pytest.raises(IndexError):
