@@ -28,8 +28,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from . import native
-from .columns import release_heap
 from .config import IndexConfig
+from .heap import release_heap
 from .lsh import Bands, Twins, bucket_pairs, key_pairs, pair_keys, run_pairs, twin_rows
 from .parallel import fork_map, threads_preferred
 from .shingles import ramp, sorted_unique

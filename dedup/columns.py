@@ -14,22 +14,19 @@ file sequentially and holds one band in memory.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
 import os
-import sys
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 
 from . import native
 from .parallel import fork_map, threads_preferred
 
-__all__ = ["Column", "SignatureStore", "band_major", "keep_heap", "release_heap", "SignatureView", "TextStore"]
+__all__ = ["Column", "SignatureStore", "band_major", "SignatureView", "TextStore"]
 
 
 class Column:
@@ -129,40 +126,6 @@ class Column:
                 os.unlink(self.path)
 
 
-def release_heap() -> None:
-    """Give the free pages of the C heap back to the operating system (glibc; a no-op elsewhere).
-
-    An index grows in batches of small arrays that live in the C heap. Once they are merged
-    into whole columns (or written to files) the heap is mostly free, but glibc keeps the pages,
-    and they still count in the process's memory: about 2 GB of a million-article analysis
-    (150 MB of 400 MB at 100,000 articles). ``malloc_trim(0)`` returns them.
-    """
-    libc = _glibc()
-    trim = getattr(libc, "malloc_trim", None) if libc is not None else None  # musl has none
-    if trim is not None:
-        trim(0)
-
-
-def keep_heap() -> None:
-    """Make glibc keep and reuse freed memory in this process (a no-op elsewhere): for worker
-    processes that do the same large batch job again and again.
-
-    By default glibc serves every allocation above a threshold (which grows up to 32 MB) with a
-    fresh ``mmap`` and unmaps it when freed, and trims the heap's top: each batch then pays page
-    faults again for most of its temporaries. A featurizing worker took 220-240k page faults
-    and 1.1-1.3 s of system time for the 20,000-article corpus; with allocations up to 32 MB
-    kept in the heap and the heap not trimmed, 77-79k and 0.5-0.6 s. Not for a caller's
-    process: it would hold on to the memory it frees.
-    """
-    libc = _glibc()
-    mallopt = getattr(libc, "mallopt", None) if libc is not None else None
-    if mallopt is None:
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h>
-    mallopt(m_mmap_threshold, 32 << 20)  # the largest glibc accepts
-    mallopt(m_trim_threshold, 1 << 30)
-
-
 _PREFETCH_STEP = 8 << 20  # bytes per posix_fadvise call
 
 
@@ -196,17 +159,6 @@ def prefetch(arrays: Iterable[np.ndarray], max_fraction: float = 0.25) -> int:
 
     threading.Thread(target=advise, name="dedup-prefetch", daemon=True).start()
     return total
-
-
-@functools.cache
-def _glibc() -> Any:
-    """The C library on Linux (for glibc's malloc_trim and mallopt), else None."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:  # glibc's soname; not ctypes.util.find_library, which forks the process to run ldconfig
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
 
 
 def band_major(sig: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:

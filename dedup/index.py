@@ -31,7 +31,7 @@ import numpy as np
 
 from . import native
 from .analysis import MAX_BUCKET_PAIRS, Analysis, analyze, components, order_by
-from .columns import Column, SignatureStore, SignatureView, TextStore, keep_heap, prefetch, release_heap
+from .columns import Column, SignatureStore, SignatureView, TextStore, prefetch
 from .config import IndexConfig
 from .errors import (
     CorruptIndexError,
@@ -43,6 +43,7 @@ from .errors import (
     InvalidTypeError,
 )
 from .handoff import HandoffDir, Layout, read_arrays, read_texts, write_arrays, write_texts
+from .heap import keep_heap, release_heap, small_pages
 from .lsh import BandTable, twin_groups
 from .parallel import fork_map, prefer_threads
 from .results import Boilerplate, Cluster, DocPair, Match, Occurrence, PairTable, ParagraphMatch
@@ -54,7 +55,7 @@ __all__ = ["Index", "AddReport"]
 
 #: Documents featurized per batch in :meth:`Index.add_many`. With 1,000 (about 5 MB of text)
 #: most of a batch's temporaries stay under glibc's 32 MB mmap threshold, so a worker reuses
-#: their memory from batch to batch (see :func:`dedup.columns.keep_heap`), and a small corpus
+#: their memory from batch to batch (see :func:`dedup.heap.keep_heap`), and a small corpus
 #: still splits among the workers; 2,000 gave the 20,000-article corpus twice the page faults.
 BATCH_DOCS = 1000
 #: Unit pairs folded into paragraph pairs at a time (whole document pairs per block).
@@ -1074,7 +1075,8 @@ class _Featurizer:
         texts = [t for _, t, _ in batch]
         blobs = [t.encode("utf-8", "surrogatepass") for t in texts]
         if self.pool is None or self.scratch is None:
-            feats = featurize(texts, self.config, banded=True)
+            with small_pages():  # this is the caller's process (see dedup.heap.small_pages)
+                feats = featurize(texts, self.config, banded=True)
             assert feats.bands is not None
             self.done.append(_Done(batch, blobs, feats, feats.bands))
         else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -503,30 +502,6 @@ def test_fmix64_in_place_matches_murmurhash3_reference():
     assert y.tolist() == want
 
 
-def _rss_anon_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no RssAnon in /proc/self/status")
-
-
-def test_release_heap_returns_freed_small_arrays_to_the_os():
-    """Small arrays freed in the middle of the heap stay in the process until release_heap."""
-    from dedup.columns import _glibc, release_heap
-
-    if getattr(_glibc(), "malloc_trim", None) is None:
-        pytest.skip("needs glibc's malloc_trim (Linux); release_heap is a no-op elsewhere")
-    release_heap()
-    arrays = [np.ones(8000, dtype=np.uint8) for _ in range(25_000)]  # 200 MB in the C heap
-    kept = arrays[::10]  # every tenth stays: the freed ones are holes, not the heap's top
-    del arrays
-    before = _rss_anon_mb()
-    release_heap()
-    after = _rss_anon_mb()
-    assert before - after > 80, (before, after)  # ~170 MB of whole free pages
-    assert all(int(a.sum()) == 8000 for a in kept[:100])  # kept arrays are untouched
-
 
 def test_prefetch_asks_for_mapped_arrays_only(tmp_path, monkeypatch):
     import threading
@@ -760,29 +735,3 @@ def test_consolidate_with_threads_gives_the_same_columns():
         assert len(a._chunks) == len(b._chunks) == 1
         assert np.array_equal(a.array(), b.array())
     assert len(stores[1].parts) == 4  # 3 bands and the values past them
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
-def test_keep_heap_reuses_freed_memory_without_new_page_faults():
-    """After keep_heap(), a batch job's large temporaries freed and allocated again reuse the
-    same pages (glibc otherwise unmaps them and the next batch faults them in again)."""
-    import subprocess
-
-    code = (
-        "import resource, numpy as np, sys;"
-        "from dedup.columns import keep_heap;"
-        "keep_heap() if sys.argv[1] == '1' else None;"
-        "flt = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt;"
-        "rounds = [];"
-        "exec('for i in range(5):\\n r0 = flt(); a = np.ones(24 << 20, np.uint8); b = np.ones(3 << 20, np.uint8);"
-        " rounds.append(flt() - r0); del a, b');"
-        "print(rounds[0], sum(rounds[1:]))"
-    )
-
-    def run(flag: str) -> tuple[int, int]:
-        done = subprocess.run([sys.executable, "-c", code, flag], capture_output=True, text=True, check=True)
-        first, later = map(int, done.stdout.split())
-        return first, later
-
-    first, later = run("1")
-    assert later * 4 < first, (first, later)
