@@ -105,7 +105,8 @@ def _thp_eligible(address: int) -> bool:
 
 def test_arrays_made_within_small_pages_do_not_take_huge_pages():
     """Where the kernel gives huge pages only to memory that asks (``madvise``), a large array
-    made inside the block is not eligible for them; the same array made outside is."""
+    made inside the block is not eligible for them (the same array made outside is, or the
+    test is skipped: the kernel then gives none)."""
     try:
         mode = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
     except OSError:
@@ -119,7 +120,8 @@ def test_arrays_made_within_small_pages_do_not_take_huge_pages():
     with small_pages():
         inside = np.ones(n, dtype=np.uint8)
     middle = lambda a: a.ctypes.data + n // 2  # noqa: E731
-    assert _thp_eligible(middle(outside)) is True
+    if not _thp_eligible(middle(outside)):
+        pytest.skip("this kernel gives the process no huge pages even where numpy asks for them")
     assert _thp_eligible(middle(inside)) is False
 
 
