@@ -1,7 +1,8 @@
 """The C heap of this process: when its memory goes back to the operating system, and in what pages.
 
-numpy arrays live in the C library's heap (glibc's malloc on Linux). Three choices there cost
-dedup's batch work whole seconds of system time, and each is made here, in one place:
+numpy arrays live in the C library's heap (glibc's malloc on Linux). Three choices there decide
+how much memory dedup's batch work holds and how much system time it spends, and each is made
+here, in one place:
 
 - :func:`release_heap` gives the heap's free pages back after a large step, so that they do not
   count in the process's memory through the next one;
@@ -61,8 +62,12 @@ def keep_heap() -> None:
 
 
 def _numpy_hugepage_switch() -> Any:
-    """numpy's switch for ``madvise(MADV_HUGEPAGE)`` on its large arrays, or None (numpy 1.x and
-    2.x keep it in different modules; it is the documented way to turn the hint off in code)."""
+    """numpy's switch for ``madvise(MADV_HUGEPAGE)`` on its large arrays, or None.
+
+    It is the private function behind the ``NUMPY_MADVISE_HUGEPAGE`` environment variable of
+    numpy's "Global state" page, which numpy reads only at import; numpy 1.x and 2.x keep it in
+    different modules. Where it is missing, :func:`small_pages` does nothing.
+    """
     for mod in ("_core", "core"):
         multiarray = getattr(getattr(np, mod, None), "multiarray", None)
         switch = getattr(multiarray, "_set_madvise_hugepage", None)
@@ -76,14 +81,15 @@ def small_pages() -> Iterator[None]:
     """Within the block, numpy does not ask the kernel for transparent huge pages.
 
     numpy marks every array of 4 MB or more ``MADV_HUGEPAGE`` (where the kernel's setting is
-    ``madvise``, as on most distributions), so its first touch takes a 2 MB page, zeroed whole.
-    In a process that does not keep its heap (the caller's: glibc gives large freed blocks back
-    at once), a batch job's temporaries are new memory batch after batch. On a virtual machine
-    whose balloon reports free memory to the host (``VIRTIO_BALLOON_F_REPORTING``: Firecracker,
-    QEMU), free 2 MB blocks are exactly what goes back to the host, and every huge page taken
-    from them costs a fault on the host too. Featurizing the 20,000-article corpus in the calling
+    ``madvise``), so its first touch takes a 2 MB page, zeroed whole. In a process that does not
+    keep its heap (the caller's: glibc gives large freed blocks back at once), a batch job's
+    temporaries are new memory batch after batch. On a virtual machine whose balloon reports
+    free memory to the host (``VIRTIO_BALLOON_F_REPORTING``: Firecracker, QEMU), free 2 MB
+    blocks are what goes back to the host, which is likely why each huge page cost so much
+    there (measured, not proven: the zeroing itself is what the samples show). On the benchmark
+    machine, such a VM, featurizing the 20,000-article corpus in the calling
     process spent 0.7-1.2 s of system time so (of 2.2-2.8 s), against 0.25-0.3 s with 4 kB
-    pages, which the kernel takes from the pages freed last.
+    pages (one worker end to end: 4.57 -> 3.63 s).
 
     Worker processes that keep their heap (:func:`keep_heap`) fault their pages in once and
     keep the huge pages. The hint is process-wide: other threads' allocations within the block
