@@ -20,22 +20,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 _RUN = (
     "import json, sys; from benchmarks.corpus import corpus_path; from benchmarks.systems import run_dedup;"
+    "from dedup import native;"
     "r = run_dedup(corpus_path({size}), workers={workers}, queries=0);"
-    "print(json.dumps({{'seconds': r['seconds'], 'stages': r['stages'], 'doc_pairs': r['doc_pairs']}}))"
+    "print(json.dumps({{'seconds': r['seconds'], 'stages': r['stages'], 'doc_pairs': r['doc_pairs'],"
+    " 'peak_rss_mb': r['peak_rss_mb'], 'native': native.kernels() is not None}}))"
 )
 
 
-def run_once(size: int, workers: int) -> dict[str, Any]:
-    """One end-to-end run in a fresh interpreter: ``seconds``, ``stages``, ``doc_pairs``."""
+def run_once(
+    size: int, workers: int, cwd: str | Path | None = None, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One end-to-end run in a fresh interpreter: ``seconds``, ``stages``, ``doc_pairs``,
+    ``peak_rss_mb`` and ``native`` (whether the compiled kernels ran).
+
+    With ``cwd``, the run imports dedup and the benchmarks from that checkout (its compiled
+    kernels too, where they are built there); ``env`` adds environment variables.
+    """
     code = _RUN.format(size=int(size), workers=int(workers))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    full = dict(os.environ)
+    if cwd is not None:
+        full["PYTHONPATH"] = str(Path(cwd).resolve())
+    full.update(env or {})
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=cwd, env=full)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
