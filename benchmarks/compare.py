@@ -23,13 +23,12 @@ no file.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .workers_ratio import run_once
+from .workers_ratio import medians_of, run_once
 
 
 @dataclass
@@ -83,11 +82,7 @@ def compare(versions: list[Version], size: int, workers: list[int], runs: int) -
                 )
     if len({r["doc_pairs"] for rs in got.values() for r in rs}) != 1:
         raise RuntimeError("the versions found different numbers of document pairs")
-    medians = {}
-    for key, rs in got.items():
-        m = {stage: statistics.median(r["stages"][stage] for r in rs) for stage in rs[0]["stages"]}
-        m["total"] = statistics.median(r["seconds"] for r in rs)
-        medians[key] = m
+    medians = {key: medians_of(rs) for key, rs in got.items()}
     first = versions[0].label
     ratio = {key: medians[(first, key[1])]["total"] / m["total"] for key, m in medians.items()}
     native = {v.label: all(r["native"] for w in workers for r in got[(v.label, w)]) for v in versions}

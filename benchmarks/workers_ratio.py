@@ -54,6 +54,14 @@ def run_once(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def medians_of(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """The median seconds of each stage of ``runs`` (from :func:`run_once`), and of the whole
+    run as ``total``."""
+    m = {stage: statistics.median(r["stages"][stage] for r in runs) for stage in runs[0]["stages"]}
+    m["total"] = statistics.median(r["seconds"] for r in runs)
+    return m
+
+
 def run_copies(size: int, copies: int = 2) -> list[dict[str, Any]]:
     """``copies`` one-worker runs started together, each in its own interpreter."""
     code = _RUN.format(size=int(size), workers=1)
@@ -80,11 +88,7 @@ def measure(size: int, runs: int, ceiling: bool = True) -> dict[str, Any]:
     every = [r for rs in got.values() for r in rs] + [r for pair in copies for r in pair]
     if len({r["doc_pairs"] for r in every}) != 1:
         raise RuntimeError("runs found different numbers of document pairs")
-    medians = {}
-    for workers, rs in got.items():
-        m = {stage: statistics.median(r["stages"][stage] for r in rs) for stage in rs[0]["stages"]}
-        m["total"] = statistics.median(r["seconds"] for r in rs)
-        medians[workers] = m
+    medians = {workers: medians_of(rs) for workers, rs in got.items()}
     ratio = {k: medians[1][k] / medians[2][k] for k in medians[1] if medians[2][k] > 0}
     out: dict[str, Any] = {"size": size, "runs": got, "medians": medians, "ratio": ratio}
     if ceiling:
